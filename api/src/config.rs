@@ -1,0 +1,184 @@
+//! Command line and environment configuration of `nextal-sms`.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+
+/// The Nextal SMS service and its operator commands.
+#[derive(Parser)]
+#[command(name = "nextal-sms", version, about, long_about = None)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The operator commands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Apply migrations, bootstrap an empty database and serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create an organization (a tenant) with its first admin. The admin's password is read
+    /// from NEXTAL_ADMIN_PASSWORD, or from standard input when that is unset.
+    CreateOrg {
+        /// The organization's name.
+        #[arg(long)]
+        name: String,
+        /// The first admin's sign-in email.
+        #[arg(long)]
+        admin_email: String,
+        /// The admin's password (prefer setting it in the environment, not on the command line).
+        #[arg(long, env = "NEXTAL_ADMIN_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
+        admin_password: Option<SecretString>,
+    },
+    /// Print the OpenAPI document (the API contract) as JSON.
+    Openapi {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Settings from flags or the environment (flags win).
+#[derive(Args, Clone)]
+pub struct Settings {
+    /// Database: sqlite://PATH (embedded, the default) or postgres://USER:PASSWORD@HOST/DB.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/nextal-sms.db",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Address and port to listen on.
+    #[arg(
+        long,
+        env = "NEXTAL_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: String,
+
+    /// The URL at which users and providers reach this service; used in printed links
+    /// and webhook URLs.
+    #[arg(
+        long,
+        env = "NEXTAL_PUBLIC_URL",
+        default_value = "http://localhost:8080",
+        global = true
+    )]
+    pub public_url: String,
+
+    /// Browser origins allowed to call the API (comma-separated), e.g. https://app.example.com.
+    #[arg(
+        long,
+        env = "NEXTAL_CORS_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(
+        long,
+        env = "NEXTAL_MAX_BODY_BYTES",
+        default_value_t = 1_048_576,
+        global = true
+    )]
+    pub max_body_bytes: usize,
+
+    /// How long a sign-in session lasts, in hours.
+    #[arg(long, env = "NEXTAL_SESSION_TTL_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=720), global = true)]
+    pub session_ttl_hours: u32,
+
+    /// Most database connections this process holds.
+    #[arg(
+        long,
+        env = "NEXTAL_DATABASE_POOL_SIZE",
+        default_value_t = 10,
+        global = true
+    )]
+    pub database_pool_size: usize,
+
+    /// HTTP worker threads (default: one per CPU core).
+    #[arg(long, env = "NEXTAL_HTTP_WORKERS", global = true)]
+    pub http_workers: Option<usize>,
+
+    /// Log line format.
+    #[arg(
+        long,
+        env = "NEXTAL_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    /// Name of the organization created on first start with an empty database.
+    #[arg(
+        long,
+        env = "NEXTAL_BOOTSTRAP_ORGANIZATION_NAME",
+        default_value = "My organization",
+        global = true
+    )]
+    pub bootstrap_organization_name: String,
+
+    /// Email of the admin created on first start (default admin@localhost).
+    #[arg(long, env = "NEXTAL_BOOTSTRAP_ADMIN_EMAIL", global = true)]
+    pub bootstrap_admin_email: Option<String>,
+
+    /// Password of the admin created on first start; when unset a random one is printed once.
+    #[arg(long, env = "NEXTAL_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true, value_parser = parse_secret, global = true)]
+    pub bootstrap_admin_password: Option<SecretString>,
+}
+
+impl Settings {
+    /// Settings as if no flag and no environment variable were given.
+    pub fn defaults() -> Self {
+        Cli::parse_from(["nextal-sms"]).settings
+    }
+
+    /// The session lifetime.
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.session_ttl_hours) * 3600)
+    }
+}
+
+fn parse_secret(raw: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(raw.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_is_the_default() {
+        let cli = Cli::parse_from(["nextal-sms", "--bind", "0.0.0.0:9000"]);
+        assert!(cli.command.is_none());
+        assert_eq!(cli.settings.bind, "0.0.0.0:9000");
+    }
+}

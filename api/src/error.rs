@@ -1,0 +1,196 @@
+//! The API's one error type and its problem+json rendering (RFC 9457).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use nextal_domain::ValidationErrors;
+use nextal_openapi::{Problem, ProblemFieldError};
+use nextal_persistence::PersistenceError;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Everything a request can fail with. The `Display` text is for logs; clients see only
+/// the problem document, which never carries internal causes.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not well-formed JSON.
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// Fields were refused.
+    #[error("validation failed: {0:?}")]
+    Validation(ValidationErrors),
+    /// No valid bearer token.
+    #[error("not authenticated")]
+    Unauthorized,
+    /// Email and password do not match an active user.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Authenticated, but the role does not allow it.
+    #[error("forbidden")]
+    Forbidden,
+    /// No such resource in the caller's organization.
+    #[error("not found")]
+    NotFound,
+    /// The request conflicts with the current state; `kind` names the problem type.
+    #[error("conflict ({kind}): {detail}")]
+    Conflict {
+        /// The problem type's slug.
+        kind: &'static str,
+        /// What conflicts, for a person.
+        detail: String,
+    },
+    /// Too many attempts; retry after the given number of seconds.
+    #[error("too many requests, retry after {retry_after_secs}s")]
+    TooManyRequests {
+        /// Seconds until a retry may succeed.
+        retry_after_secs: u64,
+    },
+    /// The body is larger than the configured cap.
+    #[error("payload larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The body is not JSON.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// The database cannot be reached right now.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; details are logged, not sent.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    /// A single refused field.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Validation(ValidationErrors::single(field, message))
+    }
+
+    fn slug_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            ApiError::Malformed(_) => ("malformed-request", "Malformed request"),
+            ApiError::Validation(_) => ("validation", "Validation failed"),
+            ApiError::Unauthorized => ("unauthorized", "Authentication required"),
+            ApiError::InvalidCredentials => ("invalid-credentials", "Invalid credentials"),
+            ApiError::Forbidden => ("forbidden", "Not allowed"),
+            ApiError::NotFound => ("not-found", "Not found"),
+            ApiError::Conflict { kind, .. } => (kind, "Conflict"),
+            ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
+            ApiError::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
+            ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::Internal(_) => ("internal", "Internal server error"),
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            ApiError::Malformed(detail) => detail.clone(),
+            ApiError::Validation(errors) => match errors.0.len() {
+                1 => "1 field is invalid".to_owned(),
+                n => format!("{n} fields are invalid"),
+            },
+            ApiError::Unauthorized => {
+                "Send a valid session token as `Authorization: Bearer <token>`.".to_owned()
+            }
+            ApiError::InvalidCredentials => "The email or password is not correct.".to_owned(),
+            ApiError::Forbidden => "Your role does not allow this action.".to_owned(),
+            ApiError::NotFound => "No such resource.".to_owned(),
+            ApiError::Conflict { detail, .. } => detail.clone(),
+            ApiError::TooManyRequests { retry_after_secs } => {
+                format!("Too many attempts; try again in {retry_after_secs} seconds.")
+            }
+            ApiError::PayloadTooLarge { limit } => {
+                format!("The request body exceeds the limit of {limit} bytes.")
+            }
+            ApiError::UnsupportedMediaType => {
+                "Send the body as JSON with `Content-Type: application/json`.".to_owned()
+            }
+            ApiError::Unavailable(_) => {
+                "The service cannot reach its database; try again shortly.".to_owned()
+            }
+            ApiError::Internal(_) => {
+                "Something went wrong on our side; it has been logged.".to_owned()
+            }
+        }
+    }
+
+    /// The problem document for this error.
+    pub fn problem(&self) -> Problem {
+        let (slug, title) = self.slug_and_title();
+        Problem {
+            problem_type: format!("https://nextal.app/problems/{slug}"),
+            title: title.to_owned(),
+            status: self.status_code().as_u16(),
+            detail: self.detail(),
+            errors: match self {
+                ApiError::Validation(errors) => errors
+                    .0
+                    .iter()
+                    .map(|error| ProblemFieldError {
+                        field: error.field.clone(),
+                        message: error.message.clone(),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Internal(_) => tracing::error!(error = %self, "request failed"),
+            ApiError::Unavailable(_) => tracing::warn!(error = %self, "request failed"),
+            _ => tracing::debug!(error = %self, "request refused"),
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        match self {
+            ApiError::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::TooManyRequests { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            _ => {}
+        }
+        response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::Validation(errors)
+    }
+}
+
+impl From<PersistenceError> for ApiError {
+    fn from(error: PersistenceError) -> Self {
+        if error.is_unavailable() {
+            ApiError::Unavailable(error.to_string())
+        } else {
+            ApiError::Internal(error.into())
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! A JSON body extractor that tells malformed JSON (400) from refused fields (422) and
+//! names the refused field by its path.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::error::PayloadError;
+use actix_web::web::{Bytes, Data};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, mime};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON request body of type `T`; types used with it set `deny_unknown_fields`.
+///
+/// Extraction itself never fails: actix-web runs a handler's extractors together, and a
+/// body error must not answer before the caller is authenticated and authorized (a
+/// recruiter gets 403, not a report on the body). The handler calls
+/// [`ApiJson::into_inner`] once it has checked who is calling.
+#[derive(Debug)]
+pub struct ApiJson<T>(Result<T, ApiError>);
+
+impl<T> ApiJson<T> {
+    /// The body, or why it was refused (400, 413, 415 or 422).
+    pub fn into_inner(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<mime::Mime>().ok())
+            .is_some_and(|mime| mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON));
+        let limit = request
+            .app_data::<Data<AppState>>()
+            .map_or(PAYLOAD_DEFAULT_LIMIT, |state| state.max_body_bytes);
+        let body = Bytes::from_request(request, payload);
+        Box::pin(async move {
+            if !is_json {
+                return Ok(ApiJson(Err(ApiError::UnsupportedMediaType)));
+            }
+            Ok(ApiJson(match body.await {
+                Ok(bytes) => parse(&bytes),
+                Err(error) => Err(payload_error(error, limit)),
+            }))
+        })
+    }
+}
+
+/// actix-web's own default body cap, in force when the app registers no state.
+const PAYLOAD_DEFAULT_LIMIT: usize = 262_144;
+
+fn payload_error(error: actix_web::Error, limit: usize) -> ApiError {
+    match error.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => ApiError::PayloadTooLarge { limit },
+        _ => ApiError::Malformed("The request body could not be read.".to_owned()),
+    }
+}
+
+/// Deserializes `bytes`: syntax errors are malformed (400), anything else is a refused
+/// field (422) named by its path.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let message = strip_position(&inner.to_string());
+                // The path of an unknown field already ends with its name; that of a
+                // missing field stops at its parent.
+                let field = match missing_field(&message) {
+                    Some(name) if path == "." => name.to_owned(),
+                    Some(name) => format!("{path}.{name}"),
+                    None if path == "." => "body".to_owned(),
+                    None => path,
+                };
+                ApiError::invalid_field(&field, message)
+            }
+            _ => ApiError::Malformed(format!(
+                "The request body is not valid JSON: {}",
+                strip_position(&inner.to_string())
+            )),
+        }
+    })
+}
+
+/// serde_json appends " at line L column C"; the field path already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The field a "missing field `x`" message names.
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        nested: Option<Nested>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Nested {
+        count: u32,
+    }
+
+    fn field_of(error: ApiError) -> String {
+        match error {
+            ApiError::Validation(errors) => errors.0[0].field.clone(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed() {
+        assert!(matches!(
+            parse::<Body>(b"{\"name\": "),
+            Err(ApiError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse::<Body>(b"not json"),
+            Err(ApiError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn refused_fields_are_named_by_path() {
+        assert_eq!(
+            field_of(parse::<Body>(b"{\"name\":\"a\",\"extra\":1}").unwrap_err()),
+            "extra"
+        );
+        assert_eq!(
+            field_of(parse::<Body>(b"{\"name\":1}").unwrap_err()),
+            "name"
+        );
+        assert_eq!(
+            field_of(parse::<Body>(b"{\"name\":\"a\",\"nested\":{\"count\":-1}}").unwrap_err()),
+            "nested.count"
+        );
+        assert_eq!(
+            field_of(
+                parse::<Body>(b"{\"name\":\"a\",\"nested\":{\"count\":1,\"x\":2}}").unwrap_err()
+            ),
+            "nested.x"
+        );
+        assert_eq!(field_of(parse::<Body>(b"{}").unwrap_err()), "name");
+        assert_eq!(field_of(parse::<Body>(b"[]").unwrap_err()), "body");
+    }
+}

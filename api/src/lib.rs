@@ -1,0 +1,20 @@
+//! The Nextal SMS HTTP service: configuration, the actix-web application, its routes
+//! and services, and the operator commands of the `nextal-sms` binary.
+
+pub mod commands;
+pub mod config;
+mod error;
+mod extract;
+mod metrics;
+mod pagination;
+mod passwords;
+mod request_context;
+mod routes;
+mod services;
+mod startup;
+mod state;
+pub mod telemetry;
+
+pub use error::ApiError;
+pub use routes::openapi_document;
+pub use startup::Application;

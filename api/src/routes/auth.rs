@@ -1,0 +1,114 @@
+//! `POST /auth/login`, `POST /auth/logout`, `GET /me`.
+
+use actix_web::web::{Data, Json};
+use actix_web::{HttpRequest, HttpResponse, get, post};
+use chrono::{DateTime, Utc};
+use nextal_openapi::Problem;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, CurrentUser};
+use crate::routes::schemas::{UserBody, utc};
+use crate::services::auth;
+use crate::state::AppState;
+
+/// Longest password accepted at sign-in; bounds the work a request can cause.
+const MAX_LOGIN_PASSWORD_LENGTH: usize = 1024;
+
+/// Credentials.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(example = "admin@localhost", max_length = 254)]
+    email: String,
+    #[schema(example = "correct horse battery staple", max_length = 1024, format = Password)]
+    password: String,
+}
+
+/// A new session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer <token>`. Shown once; store it like a password.
+    #[schema(example = "nxs_q2v8…")]
+    token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    token_type: &'static str,
+    /// When the token stops working.
+    expires_at: DateTime<Utc>,
+    /// Who signed in.
+    user: UserBody,
+}
+
+/// Sign in with email and password.
+///
+/// Returns a bearer token. After 5 failed attempts for one email (or 50 from one
+/// address) within 15 minutes, attempts are refused with 429 until the window ends.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = LoginResponse),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/login")]
+pub async fn login(
+    state: Data<AppState>,
+    request: HttpRequest,
+    body: ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let LoginRequest { email, password } = body.into_inner()?;
+    if email.trim().is_empty() || email.len() > nextal_domain::EmailAddress::MAX_LENGTH {
+        return Err(ApiError::invalid_field("email", "must be an email address"));
+    }
+    if password.is_empty() || password.len() > MAX_LOGIN_PASSWORD_LENGTH {
+        return Err(ApiError::invalid_field(
+            "password",
+            format!("must be 1 to {MAX_LOGIN_PASSWORD_LENGTH} bytes"),
+        ));
+    }
+    let client = request.peer_addr().map(|address| address.ip());
+    let signed_in = auth::sign_in(&state, &email, password, client).await?;
+    Ok(Json(LoginResponse {
+        token: signed_in.token,
+        token_type: "Bearer",
+        expires_at: utc(signed_in.expires_at),
+        user: signed_in.user.into(),
+    }))
+}
+
+/// Sign out: the token stops working at once.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/logout")]
+pub async fn logout(state: Data<AppState>, current: CurrentUser) -> Result<HttpResponse, ApiError> {
+    auth::sign_out(&state, &current).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The signed-in user.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = UserBody),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/me")]
+pub async fn me(current: CurrentUser) -> Result<Json<UserBody>, ApiError> {
+    Ok(Json(current.user.into()))
+}

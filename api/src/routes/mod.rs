@@ -1,0 +1,38 @@
+//! HTTP routes: one module per resource. Each handler's `utoipa::path` annotation is
+//! both its registration and its documentation.
+
+mod auth;
+mod operations;
+mod organization;
+mod schemas;
+mod users;
+
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers every documented route.
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(auth::login)
+        .service(auth::logout)
+        .service(auth::me)
+        .service(users::list_users)
+        .service(users::create_user)
+        .service(users::get_user)
+        .service(users::update_user)
+        .service(organization::get_organization)
+        .service(organization::update_organization)
+        .service(operations::healthz)
+        .service(operations::readyz)
+        .service(operations::metrics);
+}
+
+/// The whole OpenAPI document, built from the same registrations the server uses.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, document) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(nextal_openapi::base_document())
+        .configure(configure)
+        .split_for_parts();
+    document
+}

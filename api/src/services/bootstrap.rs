@@ -1,0 +1,137 @@
+//! Creating organizations with their first admin: on first start, and by the operator.
+
+use nextal_domain::{CountryCode, EmailAddress, NewPassword, OrganizationName, Role, Timezone};
+use nextal_persistence::repo::organizations::Organization;
+use nextal_persistence::repo::users::NewUser;
+use nextal_persistence::repo::{bootstrap, organizations, users};
+use nextal_persistence::{Db, PersistenceError};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+
+use crate::passwords::Passwords;
+use crate::services::{new_id, now};
+
+/// The admin made on first start.
+pub struct BootstrapAdmin {
+    /// Their sign-in email.
+    pub email: EmailAddress,
+    /// The password when it was generated here (to be shown once); `None` when the
+    /// operator supplied it.
+    pub generated_password: Option<String>,
+}
+
+/// Why an organization could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateOrganizationError {
+    /// The email is taken by a user of any organization.
+    #[error("a user with the email {0} already exists")]
+    EmailTaken(EmailAddress),
+    /// Storage failed.
+    #[error(transparent)]
+    Persistence(#[from] PersistenceError),
+    /// Hashing failed.
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+/// On an empty database, creates one organization and its admin, exactly once even
+/// when several replicas start together. `None` when the database was not empty.
+pub async fn bootstrap_if_empty(
+    db: &Db,
+    passwords: &Passwords,
+    organization_name: &OrganizationName,
+    admin_email: EmailAddress,
+    admin_password: Option<NewPassword>,
+) -> Result<Option<BootstrapAdmin>, CreateOrganizationError> {
+    let (password, generated_password) = match admin_password {
+        Some(password) => (password, None),
+        None => {
+            let generated: String = rand::rng()
+                .sample_iter(&Alphanumeric)
+                .take(24)
+                .map(char::from)
+                .collect();
+            let password = NewPassword::parse(generated.clone())
+                .map_err(|invalid| CreateOrganizationError::Hashing(invalid.to_string()))?;
+            (password, Some(generated))
+        }
+    };
+    let mut tx = db.begin().await?;
+    let claimed = bootstrap::claim(&mut tx, now()).await?;
+    if !claimed || organizations::any_exist(&mut tx).await? {
+        tx.commit().await?;
+        return Ok(None);
+    }
+    insert_organization(
+        &mut tx,
+        passwords,
+        organization_name,
+        &admin_email,
+        &password,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(BootstrapAdmin {
+        email: admin_email,
+        generated_password,
+    }))
+}
+
+/// Adds an organization (a tenant) with its first admin.
+pub async fn create_organization(
+    db: &Db,
+    passwords: &Passwords,
+    name: &OrganizationName,
+    admin_email: &EmailAddress,
+    admin_password: &NewPassword,
+) -> Result<Organization, CreateOrganizationError> {
+    let mut tx = db.begin().await?;
+    // A database set up by this command needs no first-start organization.
+    bootstrap::claim(&mut tx, now()).await?;
+    let organization =
+        insert_organization(&mut tx, passwords, name, admin_email, admin_password).await?;
+    tx.commit().await?;
+    Ok(organization)
+}
+
+async fn insert_organization(
+    conn: &mut nextal_persistence::DbConn,
+    passwords: &Passwords,
+    name: &OrganizationName,
+    admin_email: &EmailAddress,
+    admin_password: &NewPassword,
+) -> Result<Organization, CreateOrganizationError> {
+    let password_hash = passwords
+        .hash(admin_password)
+        .await
+        .map_err(|error| CreateOrganizationError::Hashing(error.to_string()))?;
+    let now = now();
+    let organization = Organization {
+        id: new_id(),
+        name: name.as_str().to_owned(),
+        default_country: CountryCode::DEFAULT.as_str().to_owned(),
+        timezone: Timezone::DEFAULT.as_str().to_owned(),
+        created_at: now,
+        updated_at: now,
+    };
+    organizations::insert(conn, &organization).await?;
+    let admin = NewUser {
+        id: new_id(),
+        organization_id: organization.id.clone(),
+        email: admin_email.as_str().to_owned(),
+        password_hash,
+        first_name: "Admin".to_owned(),
+        last_name: String::new(),
+        role: Role::Admin.as_str().to_owned(),
+        active: true,
+        created_at: now,
+        updated_at: now,
+    };
+    match users::insert(conn, &admin).await {
+        Ok(()) => Ok(organization),
+        Err(PersistenceError::UniqueViolation { .. }) => {
+            Err(CreateOrganizationError::EmailTaken(admin_email.clone()))
+        }
+        Err(other) => Err(other.into()),
+    }
+}

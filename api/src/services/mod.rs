@@ -1,0 +1,19 @@
+//! Use cases: each function validates nothing the domain types already guarantee, runs
+//! its queries (in one transaction when it writes more than once) and returns rows.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod organization;
+pub mod users;
+
+/// The current time as stored: UTC without a zone, at microsecond precision so that
+/// a value read back from either database equals the value written.
+pub fn now() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    chrono::DurationRound::duration_trunc(now, chrono::TimeDelta::microseconds(1)).unwrap_or(now)
+}
+
+/// A new time-ordered id (UUIDv7), as stored.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

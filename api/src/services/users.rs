@@ -1,0 +1,138 @@
+//! Managing an organization's users (admins only).
+
+use nextal_domain::{EmailAddress, NewPassword, PersonName, Role};
+use nextal_persistence::PersistenceError;
+use nextal_persistence::repo::users::{NewUser, User, UserChanges};
+use nextal_persistence::repo::{PageRequest, organizations, sessions, users};
+
+use crate::error::ApiError;
+use crate::services::auth::CurrentUser;
+use crate::services::{new_id, now};
+use crate::state::AppState;
+
+/// A user to create, already validated.
+pub struct NewUserInput {
+    pub email: EmailAddress,
+    pub password: NewPassword,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub role: Role,
+}
+
+/// Changes to a user, already validated; `None` keeps the current value.
+#[derive(Default)]
+pub struct UserUpdate {
+    pub first_name: Option<PersonName>,
+    pub last_name: Option<PersonName>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    pub password: Option<NewPassword>,
+}
+
+/// One page of the caller's organization's users.
+pub async fn list(
+    state: &AppState,
+    current: &CurrentUser,
+    page: &PageRequest,
+) -> Result<Vec<User>, ApiError> {
+    let mut conn = state.db.conn().await?;
+    Ok(users::list(&mut conn, current.organization_id(), page).await?)
+}
+
+/// Adds a user to `organization_id`; a taken email is a 409.
+pub async fn create(
+    state: &AppState,
+    organization_id: &str,
+    input: NewUserInput,
+) -> Result<User, ApiError> {
+    let password_hash = state.passwords.hash(&input.password).await?;
+    let now = now();
+    let id = new_id();
+    let mut conn = state.db.conn().await?;
+    let inserted = users::insert(
+        &mut conn,
+        &NewUser {
+            id: id.clone(),
+            organization_id: organization_id.to_owned(),
+            email: input.email.as_str().to_owned(),
+            password_hash,
+            first_name: input.first_name.into_inner(),
+            last_name: input.last_name.into_inner(),
+            role: input.role.as_str().to_owned(),
+            active: true,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await;
+    match inserted {
+        Ok(()) => {}
+        Err(PersistenceError::UniqueViolation { .. }) => {
+            return Err(ApiError::Conflict {
+                kind: "email-taken",
+                detail: format!("A user with the email {} already exists.", input.email),
+            });
+        }
+        Err(other) => return Err(other.into()),
+    }
+    tracing::info!(user_id = %id, organization_id, "user created");
+    users::find(&mut conn, organization_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("user {id} vanished after insert")))
+}
+
+/// The user `id` of the caller's organization.
+pub async fn get(state: &AppState, current: &CurrentUser, id: &str) -> Result<User, ApiError> {
+    let mut conn = state.db.conn().await?;
+    users::find(&mut conn, current.organization_id(), id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Changes user `id`. The organization always keeps an active admin; deactivating a
+/// user or changing their password ends their sessions.
+pub async fn update(
+    state: &AppState,
+    current: &CurrentUser,
+    id: &str,
+    update: UserUpdate,
+) -> Result<User, ApiError> {
+    let password_hash = match &update.password {
+        Some(password) => Some(state.passwords.hash(password).await?),
+        None => None,
+    };
+    let organization_id = current.organization_id();
+    let now = now();
+    let ends_sessions = update.active == Some(false) || password_hash.is_some();
+    let may_remove_admin = update.active == Some(false) || update.role == Some(Role::Recruiter);
+
+    let mut tx = state.db.begin().await?;
+    organizations::lock(&mut tx, organization_id).await?;
+    let changes = UserChanges {
+        first_name: update.first_name.map(PersonName::into_inner),
+        last_name: update.last_name.map(PersonName::into_inner),
+        role: update.role.map(|role| role.as_str().to_owned()),
+        active: update.active,
+        password_hash,
+        updated_at: Some(now),
+    };
+    if !users::update(&mut tx, organization_id, id, &changes).await? {
+        return Err(ApiError::NotFound);
+    }
+    if may_remove_admin && users::count_active_admins(&mut tx, organization_id).await? == 0 {
+        // Dropping the transaction rolls the change back.
+        return Err(ApiError::Conflict {
+            kind: "last-admin",
+            detail: "The organization must keep at least one active admin.".to_owned(),
+        });
+    }
+    if ends_sessions {
+        sessions::revoke_all_for_user(&mut tx, id, now).await?;
+    }
+    let user = users::find(&mut tx, organization_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    tracing::info!(user_id = %id, changed_by = %current.user.id, "user updated");
+    Ok(user)
+}

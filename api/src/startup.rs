@@ -1,0 +1,162 @@
+//! Building and running the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::middleware::from_fn;
+use actix_web::web::{self, Data, PayloadConfig};
+use actix_web::{App, HttpResponse, HttpServer, http::header};
+use anyhow::Context;
+use nextal_domain::{EmailAddress, NewPassword, OrganizationName};
+use nextal_persistence::{DatabaseUrl, Db, PoolOptions};
+use secrecy::ExposeSecret;
+use utoipa_actix_web::AppExt;
+
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::passwords::Passwords;
+use crate::request_context::{REQUEST_ID, request_context};
+use crate::routes;
+use crate::services::bootstrap::{self, BootstrapAdmin};
+use crate::state::AppState;
+
+/// The bootstrap admin's email when none is configured.
+const DEFAULT_BOOTSTRAP_EMAIL: &str = "admin@localhost";
+
+/// A migrated database, a bootstrapped first organization and a bound listener, ready
+/// to serve.
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    bootstrap_admin: Option<BootstrapAdmin>,
+}
+
+impl Application {
+    /// Migrates, bootstraps an empty database and binds `settings.bind` (port 0 picks a
+    /// free port).
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let url = DatabaseUrl::parse(&settings.database_url)?;
+        let applied = Db::migrate(&url).await?;
+        if !applied.is_empty() {
+            tracing::info!(versions = ?applied, "applied database migrations");
+        }
+        let db = Db::open(
+            &url,
+            PoolOptions {
+                max_connections: settings.database_pool_size,
+                ..PoolOptions::default()
+            },
+        )?;
+        let passwords = Passwords::new()?;
+        let bootstrap_admin = bootstrap_first_organization(&db, &passwords, settings).await?;
+
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = Data::new(AppState {
+            db,
+            passwords,
+            metrics: Arc::new(Metrics::new()),
+            max_body_bytes: settings.max_body_bytes,
+            session_ttl: settings.session_ttl(),
+        });
+        let cors_origins = settings.cors_origins.clone();
+        let max_body_bytes = settings.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .into_utoipa_app()
+                .openapi(nextal_openapi::base_document())
+                .app_data(state.clone())
+                .app_data(PayloadConfig::new(max_body_bytes))
+                .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                    ApiError::invalid_field("query", error.to_string()).into()
+                }))
+                .app_data(
+                    web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
+                )
+                .configure(routes::configure)
+                .openapi_service(nextal_openapi::swagger_ui)
+                .into_app()
+                .route("/docs", web::get().to(redirect_to_docs))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::NotFound)
+                }))
+                .wrap(cors(&cors_origins))
+                .wrap(from_fn(request_context))
+        })
+        .listen(listener)?
+        .shutdown_timeout(30);
+        if let Some(workers) = settings.http_workers {
+            server = server.workers(workers.max(1));
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+            bootstrap_admin,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The admin created on this start, when the database was empty.
+    pub fn bootstrap_admin(&self) -> Option<&BootstrapAdmin> {
+        self.bootstrap_admin.as_ref()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn bootstrap_first_organization(
+    db: &Db,
+    passwords: &Passwords,
+    settings: &Settings,
+) -> anyhow::Result<Option<BootstrapAdmin>> {
+    let name = OrganizationName::parse(&settings.bootstrap_organization_name)
+        .map_err(|invalid| anyhow::anyhow!("NEXTAL_BOOTSTRAP_ORGANIZATION_NAME {invalid}"))?;
+    let email = EmailAddress::parse(
+        settings
+            .bootstrap_admin_email
+            .as_deref()
+            .unwrap_or(DEFAULT_BOOTSTRAP_EMAIL),
+    )
+    .map_err(|invalid| anyhow::anyhow!("NEXTAL_BOOTSTRAP_ADMIN_EMAIL {invalid}"))?;
+    let password = settings
+        .bootstrap_admin_password
+        .as_ref()
+        .map(|secret| NewPassword::parse(secret.expose_secret().to_owned()))
+        .transpose()
+        .map_err(|invalid| anyhow::anyhow!("NEXTAL_BOOTSTRAP_ADMIN_PASSWORD {invalid}"))?;
+    Ok(bootstrap::bootstrap_if_empty(db, passwords, &name, email, password).await?)
+}
+
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .map(|origin| origin.trim())
+        .filter(|origin| !origin.is_empty())
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("idempotency-key"),
+            REQUEST_ID.clone(),
+        ])
+        .expose_headers([REQUEST_ID.clone(), header::RETRY_AFTER, header::LOCATION])
+        .max_age(3600)
+}
+
+async fn redirect_to_docs() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
+}

@@ -1,0 +1,12 @@
+//! Nextal SMS domain: the types and rules the rest of the service builds on.
+//!
+//! Nothing here performs I/O. Values are parsed once at the edge ("parse, don't
+//! validate") so that every later layer can trust them.
+
+pub mod account;
+pub mod organization;
+pub mod validation;
+
+pub use account::{EmailAddress, NewPassword, PersonName, Role};
+pub use organization::{CountryCode, OrganizationName, Timezone};
+pub use validation::{FieldError, Invalid, Validation, ValidationErrors};

@@ -1,0 +1,12 @@
+//! Storage for Nextal SMS: the schema, embedded migrations for SQLite and PostgreSQL,
+//! the connection pools and the repositories. The only crate that knows SQL.
+
+mod db;
+mod error;
+mod migrations;
+pub mod repo;
+pub mod schema;
+
+pub use db::{Backend, DatabaseUrl, Db, DbConn, PoolOptions, Tx};
+pub use error::PersistenceError;
+pub use migrations::migration_versions;

@@ -1,0 +1,82 @@
+//! Embedded migrations, one folder per backend with identical version names.
+
+use diesel::Connection;
+use diesel::migration::MigrationSource;
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::db::{DatabaseUrl, Db, create_parent_folder};
+use crate::error::PersistenceError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Serialises migrations when several replicas start at once against one PostgreSQL.
+const MIGRATION_LOCK_ID: i64 = 0x6e65_7874_616c_736d; // "nextalsm"
+
+/// The version names embedded for `backend`, in order; both backends must list the same.
+pub fn migration_versions(backend: crate::Backend) -> Vec<String> {
+    let source = match backend {
+        crate::Backend::Sqlite => SQLITE_MIGRATIONS,
+        crate::Backend::Postgres => POSTGRES_MIGRATIONS,
+    };
+    let mut versions: Vec<String> = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&source)
+        .map(|migrations| {
+            migrations
+                .iter()
+                .map(|migration| migration.name().version().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort();
+    versions
+}
+
+impl Db {
+    /// Applies pending migrations and returns the versions applied. Runs on a blocking
+    /// thread: the migration harness is synchronous. SQLite is switched to WAL here,
+    /// once, since the journal mode is stored in the file.
+    pub async fn migrate(url: &DatabaseUrl) -> Result<Vec<String>, PersistenceError> {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || match url {
+            DatabaseUrl::Sqlite(path) => {
+                create_parent_folder(&path)?;
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(|error| PersistenceError::Unavailable(error.to_string()))?;
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut conn,
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;",
+                )?;
+                // Two processes starting on one file take turns instead of both
+                // applying the same migration.
+                conn.exclusive_transaction(|conn| apply(conn, SQLITE_MIGRATIONS))
+            }
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
+                    .map_err(|error| PersistenceError::Unavailable(error.to_string()))?;
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut conn,
+                    &format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"),
+                )?;
+                let applied = apply(&mut conn, POSTGRES_MIGRATIONS);
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut conn,
+                    &format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"),
+                )?;
+                applied
+            }
+        })
+        .await
+        .map_err(|error| PersistenceError::Migration(error.to_string()))?
+    }
+}
+
+fn apply<C>(conn: &mut C, migrations: EmbeddedMigrations) -> Result<Vec<String>, PersistenceError>
+where
+    C: MigrationHarness<C::Backend> + Connection,
+{
+    conn.run_pending_migrations(migrations)
+        .map(|versions| versions.iter().map(ToString::to_string).collect())
+        .map_err(|error| PersistenceError::Migration(error.to_string()))
+}

@@ -1,0 +1,16 @@
+//! Repositories: one module per resource, each function one query scoped by organization.
+
+pub mod bootstrap;
+pub mod login_throttle;
+pub mod organizations;
+pub mod sessions;
+pub mod users;
+
+/// A keyset page request: rows after `after` (an id), at most `limit` of them.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    /// The last id of the previous page; `None` starts at the beginning.
+    pub after: Option<String>,
+    /// How many rows to return.
+    pub limit: i64,
+}

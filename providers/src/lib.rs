@@ -1,0 +1,2 @@
+//! ClickSend and Twilio: HTTP clients and webhook parsing behind one `SmsProvider`
+//! trait. No database access.

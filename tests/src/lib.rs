@@ -1,0 +1,375 @@
+//! The black-box test harness: each test gets its own database (a SQLite file, or a
+//! fresh PostgreSQL database when `NEXTAL_TEST_DATABASE_URL` is set, dropped at the
+//! end) and its own server on a free port, driven over real HTTP.
+
+use clap::Parser;
+use diesel_async::RunQueryDsl;
+use nextal_api::Application;
+use nextal_api::config::{Cli, Settings};
+use nextal_persistence::{DatabaseUrl, Db, DbConn, PoolOptions};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+/// The password of every admin the harness creates.
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// Names the backend of a run, for messages.
+pub fn backend_name() -> &'static str {
+    if postgres_server_url().is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+fn postgres_server_url() -> Option<String> {
+    std::env::var("NEXTAL_TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// A database that exists for one test.
+pub enum TestDatabase {
+    /// A SQLite file in a temporary folder, removed with it.
+    Sqlite {
+        folder: tempfile::TempDir,
+        url: String,
+    },
+    /// A PostgreSQL database created for the test and dropped after it.
+    Postgres {
+        server_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDatabase {
+    /// Creates an empty database on the backend this run targets.
+    pub async fn create() -> Self {
+        match postgres_server_url() {
+            None => {
+                let folder = tempfile::tempdir().expect("a temporary folder");
+                let url = format!("sqlite://{}", folder.path().join("nextal-sms.db").display());
+                TestDatabase::Sqlite { folder, url }
+            }
+            Some(server_url) => {
+                let name = format!("nextal_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = admin_connection(&server_url).await;
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("creating the test database");
+                let url = with_database(&server_url, &name);
+                TestDatabase::Postgres {
+                    server_url,
+                    name,
+                    url,
+                }
+            }
+        }
+    }
+
+    /// The `DATABASE_URL` of this database.
+    pub fn url(&self) -> &str {
+        match self {
+            TestDatabase::Sqlite { url, .. } | TestDatabase::Postgres { url, .. } => url,
+        }
+    }
+
+    /// Where the SQLite file lives (none for PostgreSQL).
+    pub fn sqlite_folder(&self) -> Option<&std::path::Path> {
+        match self {
+            TestDatabase::Sqlite { folder, .. } => Some(folder.path()),
+            TestDatabase::Postgres { .. } => None,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres {
+            server_url, name, ..
+        } = self
+        {
+            let server_url = server_url.clone();
+            let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            // Drop runs inside the test's runtime, which cannot block on itself.
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                runtime.block_on(async {
+                    let mut admin = admin_connection(&server_url).await;
+                    diesel::sql_query(statement).execute(&mut admin).await
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Ok(_))) {
+                eprintln!("could not drop test database {name}");
+            }
+        }
+    }
+}
+
+async fn admin_connection(server_url: &str) -> diesel_async::AsyncPgConnection {
+    use diesel_async::AsyncConnection;
+    diesel_async::AsyncPgConnection::establish(server_url)
+        .await
+        .unwrap_or_else(|error| {
+            panic!("PostgreSQL at NEXTAL_TEST_DATABASE_URL is unreachable: {error}")
+        })
+}
+
+/// `server_url` with its database name replaced by `name`.
+fn with_database(server_url: &str, name: &str) -> String {
+    let (base, query) = match server_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (server_url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |index| index + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(index) => &base[..scheme_end + index],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{host_part}/{name}?{query}"),
+        None => format!("{host_part}/{name}"),
+    }
+}
+
+/// Options for spawning the service.
+#[derive(Default)]
+pub struct AppOptions {
+    /// Leave NEXTAL_BOOTSTRAP_ADMIN_PASSWORD unset so that one is generated.
+    pub generate_admin_password: bool,
+    /// Override NEXTAL_MAX_BODY_BYTES.
+    pub max_body_bytes: Option<usize>,
+}
+
+/// A running service and what a test needs to talk to it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// A client that keeps no cookies and follows no redirects.
+    pub client: reqwest::Client,
+    /// Direct access to the service's database, for arranging and inspecting state.
+    pub db: Db,
+    /// The bootstrap admin's email.
+    pub admin_email: String,
+    /// The bootstrap admin's password (generated or [`ADMIN_PASSWORD`]).
+    pub admin_password: String,
+    /// Keeps the database alive for the test.
+    pub database: TestDatabase,
+}
+
+/// Starts the service on a new, empty database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+/// Starts the service on a new, empty database with `options`.
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    let database = TestDatabase::create().await;
+    let mut settings = settings_for(database.url());
+    if !options.generate_admin_password {
+        settings.bootstrap_admin_password = Some(ADMIN_PASSWORD.to_owned().into());
+    }
+    if let Some(limit) = options.max_body_bytes {
+        settings.max_body_bytes = limit;
+    }
+    settings.bootstrap_admin_email = Some("admin@acme.test".to_owned());
+    let application = Application::build(&settings)
+        .await
+        .expect("the service starts");
+    let admin_password = application
+        .bootstrap_admin()
+        .and_then(|admin| admin.generated_password.clone())
+        .unwrap_or_else(|| ADMIN_PASSWORD.to_owned());
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    let db = Db::open(
+        &DatabaseUrl::parse(database.url()).expect("a valid url"),
+        PoolOptions {
+            max_connections: 2,
+            ..PoolOptions::default()
+        },
+    )
+    .expect("a pool");
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client"),
+        db,
+        admin_email: "admin@acme.test".to_owned(),
+        admin_password,
+        database,
+    }
+}
+
+/// Settings for a test server on `database_url`: a free port, one worker, small pool.
+pub fn settings_for(database_url: &str) -> Settings {
+    let mut settings = Settings::defaults();
+    settings.database_url = database_url.to_owned();
+    settings.bind = "127.0.0.1:0".to_owned();
+    settings.http_workers = Some(1);
+    settings.database_pool_size = 4;
+    settings.bootstrap_admin_email = None;
+    settings.bootstrap_admin_password = None;
+    settings
+}
+
+impl TestApp {
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// POSTs `body` as JSON, with `token` when given.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.send(self.client.post(self.url(path)).json(body), token)
+            .await
+    }
+
+    /// PATCHes `body` as JSON.
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.send(self.client.patch(self.url(path)).json(body), token)
+            .await
+    }
+
+    /// GETs `path`.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.send(self.client.get(self.url(path)), token).await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder, token: Option<&str>) -> Response {
+        let request = match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        request.send().await.expect("the service answers")
+    }
+
+    /// Signs in and returns the raw response.
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/auth/login",
+            None,
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Signs in as `email` and returns the token.
+    pub async fn token_for(&self, email: &str, password: &str) -> String {
+        let response = self.login(email, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "signing in as {email}");
+        let body: Value = response.json().await.expect("a JSON body");
+        body["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// The bootstrap admin's token.
+    pub async fn admin_token(&self) -> String {
+        self.token_for(&self.admin_email, &self.admin_password)
+            .await
+    }
+
+    /// Creates a user with `role` through the API and returns (id, token).
+    pub async fn create_user(
+        &self,
+        admin_token: &str,
+        email: &str,
+        role: &str,
+    ) -> (String, String) {
+        let response = self
+            .post(
+                "/users",
+                Some(admin_token),
+                &json!({
+                    "email": email,
+                    "password": ADMIN_PASSWORD,
+                    "first_name": "Rita",
+                    "last_name": "Cruz",
+                    "role": role
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "creating {email}");
+        let user: Value = response.json().await.expect("a JSON body");
+        let id = user["id"].as_str().expect("an id").to_owned();
+        (id, self.token_for(email, ADMIN_PASSWORD).await)
+    }
+
+    /// Creates another organization with the `create-org` command and returns its
+    /// admin's token.
+    pub async fn create_other_organization(&self, name: &str, admin_email: &str) -> String {
+        let cli = Cli::parse_from([
+            "nextal-sms",
+            "--database-url",
+            self.database.url(),
+            "create-org",
+            "--name",
+            name,
+            "--admin-email",
+            admin_email,
+            "--admin-password",
+            ADMIN_PASSWORD,
+        ]);
+        nextal_api::commands::run(cli)
+            .await
+            .expect("create-org succeeds");
+        self.token_for(admin_email, ADMIN_PASSWORD).await
+    }
+
+    /// Runs one SQL statement against the service's database.
+    pub async fn execute_sql(&self, sql: &str) -> usize {
+        let mut conn = self.db.conn().await.expect("a connection");
+        let query = diesel::sql_query(sql);
+        match &mut conn {
+            DbConn::Postgres(object) => query.execute(&mut **object).await,
+            DbConn::Sqlite(object) => query.execute(&mut **object).await,
+        }
+        .expect("the statement runs")
+    }
+}
+
+/// Reads a problem+json body, checking the media type and the status it repeats.
+pub async fn problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("a JSON problem");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("https://"))
+    );
+    assert!(body["title"].is_string() && body["detail"].is_string());
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn test_database_urls_replace_only_the_name() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(with_database("postgres://u@h", "t1"), "postgres://u@h/t1");
+        assert_eq!(
+            with_database("postgres://u@h/db?sslmode=disable", "t1"),
+            "postgres://u@h/t1?sslmode=disable"
+        );
+    }
+}
