@@ -8,8 +8,9 @@ use nextal_persistence::{DatabaseUrl, Db};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Cli, Command, Settings};
+use crate::keys::load_keyring;
 use crate::passwords::Passwords;
-use crate::services::bootstrap;
+use crate::services::{bootstrap, integrations};
 use crate::startup::Application;
 
 /// Runs the command the command line names.
@@ -22,6 +23,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             admin_email,
             admin_password,
         } => create_org(&cli.settings, &name, &admin_email, admin_password).await,
+        Command::RotateMasterKey => rotate_master_key(&cli.settings).await,
         Command::Openapi { output } => openapi(output.as_deref()),
     }
 }
@@ -83,6 +85,20 @@ async fn create_org(
     println!(
         "Created organization {} ({}) with admin {email}",
         organization.name, organization.id
+    );
+    Ok(())
+}
+
+#[allow(clippy::print_stdout, reason = "the command's result for the operator")]
+async fn rotate_master_key(settings: &Settings) -> anyhow::Result<()> {
+    let url = DatabaseUrl::parse(&settings.database_url)?;
+    Db::migrate(&url).await?;
+    let keyring = load_keyring(settings, &url)?;
+    let db = Db::open(&url, Default::default())?;
+    let changed = integrations::reseal_all(&db, &keyring).await?;
+    println!(
+        "Re-sealed {changed} integration(s) under the current master key; \
+         NEXTAL_PREVIOUS_MASTER_KEYS can now be emptied."
     );
     Ok(())
 }

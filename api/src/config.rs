@@ -37,6 +37,9 @@ pub enum Command {
         #[arg(long, env = "NEXTAL_ADMIN_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
         admin_password: Option<SecretString>,
     },
+    /// Re-seal every stored secret under NEXTAL_MASTER_KEY; NEXTAL_PREVIOUS_MASTER_KEYS
+    /// must hold the keys that sealed them. Afterwards the previous keys can be dropped.
+    RotateMasterKey,
     /// Print the OpenAPI document (the API contract) as JSON.
     Openapi {
         /// Write to this file instead of standard output.
@@ -131,6 +134,38 @@ pub struct Settings {
     )]
     pub log_format: LogFormat,
 
+    /// The master key that seals provider secrets at rest: 32 bytes in base64. With
+    /// SQLite and no key, one is generated once into `master.key` beside the database.
+    #[arg(long, env = "NEXTAL_MASTER_KEY", hide_env_values = true, value_parser = parse_secret, global = true)]
+    pub master_key: Option<SecretString>,
+
+    /// Retired master keys (comma-separated base64) that still open old values, for a
+    /// rotation with `rotate-master-key`.
+    #[arg(long, env = "NEXTAL_PREVIOUS_MASTER_KEYS", hide_env_values = true, value_delimiter = ',', value_parser = parse_secret, global = true)]
+    pub previous_master_keys: Vec<SecretString>,
+
+    /// ClickSend's API base URL (tests point it at a local fake).
+    #[arg(
+        long,
+        env = "NEXTAL_CLICKSEND_BASE_URL",
+        default_value = "https://rest.clicksend.com",
+        global = true
+    )]
+    pub clicksend_base_url: String,
+
+    /// Twilio's API base URL (tests point it at a local fake).
+    #[arg(
+        long,
+        env = "NEXTAL_TWILIO_BASE_URL",
+        default_value = "https://api.twilio.com",
+        global = true
+    )]
+    pub twilio_base_url: String,
+
+    /// How long one provider call may take, in seconds, before it counts as failed.
+    #[arg(long, env = "NEXTAL_PROVIDER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120), global = true)]
+    pub provider_timeout_secs: u64,
+
     /// Name of the organization created on first start with an empty database.
     #[arg(
         long,
@@ -150,9 +185,14 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Settings as if no flag and no environment variable were given.
+    /// Settings as if no flag were given (environment variables still apply).
     pub fn defaults() -> Self {
         Cli::parse_from(["nextal-sms"]).settings
+    }
+
+    /// The provider call timeout.
+    pub fn provider_timeout(&self) -> Duration {
+        Duration::from_secs(self.provider_timeout_secs)
     }
 
     /// The session lifetime.

@@ -1,7 +1,9 @@
 //! The API's one error type and its problem+json rendering (RFC 9457).
 
+use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use nextal_domain::ValidationErrors;
 use nextal_openapi::{Problem, ProblemFieldError};
@@ -55,6 +57,16 @@ pub enum ApiError {
     /// The body is not JSON.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// A provider call failed; `kind` names the problem type.
+    #[error("provider failure ({kind}): {detail}")]
+    Upstream {
+        /// The problem type's slug.
+        kind: &'static str,
+        /// What the provider said, for a person.
+        detail: String,
+        /// When the provider asked us to wait, in seconds.
+        retry_after_secs: Option<u64>,
+    },
     /// The database cannot be reached right now.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -81,6 +93,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             ApiError::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::Upstream { kind, .. } => (kind, "Provider error"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
@@ -99,7 +112,7 @@ impl ApiError {
             ApiError::InvalidCredentials => "The email or password is not correct.".to_owned(),
             ApiError::Forbidden => "Your role does not allow this action.".to_owned(),
             ApiError::NotFound => "No such resource.".to_owned(),
-            ApiError::Conflict { detail, .. } => detail.clone(),
+            ApiError::Conflict { detail, .. } | ApiError::Upstream { detail, .. } => detail.clone(),
             ApiError::TooManyRequests { retry_after_secs } => {
                 format!("Too many attempts; try again in {retry_after_secs} seconds.")
             }
@@ -153,6 +166,11 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Upstream {
+                retry_after_secs: Some(_),
+                ..
+            } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -170,7 +188,11 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
-            ApiError::TooManyRequests { retry_after_secs } => {
+            ApiError::TooManyRequests { retry_after_secs }
+            | ApiError::Upstream {
+                retry_after_secs: Some(retry_after_secs),
+                ..
+            } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             _ => {}
@@ -193,4 +215,36 @@ impl From<PersistenceError> for ApiError {
             ApiError::Internal(error.into())
         }
     }
+}
+
+/// Rewrites error responses that did not come from [`ApiError`] (CORS refusals, actix's
+/// own answers) as problem+json, so every failure has one shape.
+pub fn problem_for_foreign_errors<B>(
+    response: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes() == PROBLEM_JSON.as_bytes());
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(
+            response.map_into_left_body(),
+        ));
+    }
+    let status = response.status();
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let problem = Problem {
+        problem_type: format!("https://nextal.app/problems/http-{}", status.as_u16()),
+        title: reason.to_owned(),
+        status: status.as_u16(),
+        detail: reason.to_owned(),
+        errors: Vec::new(),
+    };
+    let (request, _) = response.into_parts();
+    let body = HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))
+        .body(serde_json::to_string(&problem).unwrap_or_default());
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(request, body).map_into_right_body(),
+    ))
 }

@@ -5,6 +5,7 @@ pub mod commands;
 pub mod config;
 mod error;
 mod extract;
+mod keys;
 mod metrics;
 mod pagination;
 mod passwords;

@@ -4,23 +4,25 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_cors::Cors;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::web::{self, Data, PayloadConfig};
 use actix_web::{App, HttpResponse, HttpServer, http::header};
 use anyhow::Context;
 use nextal_domain::{EmailAddress, NewPassword, OrganizationName};
 use nextal_persistence::{DatabaseUrl, Db, PoolOptions};
+use nextal_providers::ClientOptions;
 use secrecy::ExposeSecret;
 use utoipa_actix_web::AppExt;
 
 use crate::config::Settings;
-use crate::error::ApiError;
+use crate::error::{ApiError, problem_for_foreign_errors};
+use crate::keys::load_keyring;
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
 use crate::request_context::{REQUEST_ID, request_context};
 use crate::routes;
 use crate::services::bootstrap::{self, BootstrapAdmin};
-use crate::state::AppState;
+use crate::state::{AppState, ProviderEndpoints};
 
 /// The bootstrap admin's email when none is configured.
 const DEFAULT_BOOTSTRAP_EMAIL: &str = "admin@localhost";
@@ -38,6 +40,7 @@ impl Application {
     /// free port).
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let url = DatabaseUrl::parse(&settings.database_url)?;
+        let keyring = Arc::new(load_keyring(settings, &url)?);
         let applied = Db::migrate(&url).await?;
         if !applied.is_empty() {
             tracing::info!(versions = ?applied, "applied database migrations");
@@ -61,6 +64,19 @@ impl Application {
             metrics: Arc::new(Metrics::new()),
             max_body_bytes: settings.max_body_bytes,
             session_ttl: settings.session_ttl(),
+            keyring,
+            providers: ProviderEndpoints {
+                http: reqwest::Client::builder()
+                    .user_agent(concat!("nextal-sms/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .context("building the provider HTTP client")?,
+                clicksend_base_url: settings.clicksend_base_url.clone(),
+                twilio_base_url: settings.twilio_base_url.clone(),
+                options: ClientOptions {
+                    timeout: settings.provider_timeout(),
+                },
+            },
+            public_url: settings.public_url.trim_end_matches('/').to_owned(),
         });
         let cors_origins = settings.cors_origins.clone();
         let max_body_bytes = settings.max_body_bytes;
@@ -84,6 +100,7 @@ impl Application {
                     Err::<HttpResponse, _>(ApiError::NotFound)
                 }))
                 .wrap(cors(&cors_origins))
+                .wrap(ErrorHandlers::new().default_handler(problem_for_foreign_errors))
                 .wrap(from_fn(request_context))
         })
         .listen(listener)?
@@ -108,7 +125,8 @@ impl Application {
         self.bootstrap_admin.as_ref()
     }
 
-    /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
+    /// Serves until stopped: SIGTERM drains in-flight requests for up to 30 s; SIGINT and
+    /// SIGQUIT stop at once.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }

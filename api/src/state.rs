@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nextal_persistence::Db;
+use nextal_persistence::{Db, Keyring};
+use nextal_providers::ClientOptions;
 
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
@@ -20,4 +21,22 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// How long a new session lasts.
     pub session_ttl: Duration,
+    /// Seals and opens provider secrets.
+    pub keyring: Arc<Keyring>,
+    /// Where providers are reached and how patiently.
+    pub providers: ProviderEndpoints,
+    /// The public base URL, without a trailing slash; webhook URLs start with it.
+    pub public_url: String,
+}
+
+/// Provider base URLs and the HTTP client shared by every provider call.
+pub struct ProviderEndpoints {
+    /// One connection pool for all provider calls.
+    pub http: reqwest::Client,
+    /// ClickSend's API base URL.
+    pub clicksend_base_url: String,
+    /// Twilio's API base URL.
+    pub twilio_base_url: String,
+    /// Per-call timeout.
+    pub options: ClientOptions,
 }

@@ -5,8 +5,12 @@
 
 pub mod account;
 pub mod organization;
+pub mod phone;
+pub mod provider;
 pub mod validation;
 
 pub use account::{EmailAddress, NewPassword, PersonName, Role};
 pub use organization::{CountryCode, OrganizationName, Timezone};
+pub use phone::PhoneNumber;
+pub use provider::{ProviderKind, ProviderSecret, ProviderUsername};
 pub use validation::{FieldError, Invalid, Validation, ValidationErrors};

@@ -83,6 +83,8 @@ impl Modify for BearerSecurity {
         (name = "auth", description = "Signing in and out"),
         (name = "users", description = "The organization's users (admin)"),
         (name = "organization", description = "The organization's settings"),
+        (name = "integrations", description = "Connecting ClickSend or Twilio (admin); one active at a time"),
+        (name = "audit", description = "Who changed what, when (admin)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

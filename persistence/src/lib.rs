@@ -6,7 +6,9 @@ mod error;
 mod migrations;
 pub mod repo;
 pub mod schema;
+mod secrets;
 
 pub use db::{Backend, DatabaseUrl, Db, DbConn, PoolOptions, Tx};
 pub use error::PersistenceError;
 pub use migrations::migration_versions;
+pub use secrets::{Keyring, SecretContext, SecretError};

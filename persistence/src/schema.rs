@@ -54,6 +54,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    integrations (id) {
+        id -> Text,
+        organization_id -> Text,
+        provider -> Text,
+        active -> Bool,
+        phone_number -> Nullable<Text>,
+        username -> Nullable<Text>,
+        secret -> Nullable<Binary>,
+        secret_set_at -> Nullable<Timestamp>,
+        webhook_token -> Binary,
+        webhook_token_hash -> Binary,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        organization_id -> Text,
+        actor_user_id -> Nullable<Text>,
+        action -> Text,
+        target -> Text,
+        details -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(sessions -> users (user_id));
 

@@ -5,10 +5,14 @@
 use clap::Parser;
 use diesel_async::RunQueryDsl;
 use nextal_api::Application;
-use nextal_api::config::{Cli, Settings};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use nextal_api::config::{Cli, LogFormat, Settings};
 use nextal_persistence::{DatabaseUrl, Db, DbConn, PoolOptions};
 use reqwest::{Response, StatusCode};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
+use wiremock::MockServer;
 
 /// The password of every admin the harness creates.
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
@@ -138,6 +142,58 @@ fn with_database(server_url: &str, name: &str) -> String {
     }
 }
 
+/// Every log line the services of this test process wrote, as JSON lines.
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures the logs of every service this process starts (once per process).
+fn capture_logs() {
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = LogBuffer(buffer.clone());
+        nextal_api::telemetry::init(LogFormat::Json, move || writer.clone());
+        buffer
+    });
+}
+
+/// Everything logged so far by services in this test process.
+pub fn captured_logs() -> String {
+    LOGS.get()
+        .map(|buffer| {
+            String::from_utf8_lossy(
+                &buffer
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+            .into_owned()
+        })
+        .unwrap_or_default()
+}
+
+/// A fresh random master key, base64.
+pub fn random_master_key() -> String {
+    base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        rand::random::<[u8; 32]>(),
+    )
+}
+
 /// Options for spawning the service.
 #[derive(Default)]
 pub struct AppOptions {
@@ -145,6 +201,8 @@ pub struct AppOptions {
     pub generate_admin_password: bool,
     /// Override NEXTAL_MAX_BODY_BYTES.
     pub max_body_bytes: Option<usize>,
+    /// Override NEXTAL_PROVIDER_TIMEOUT_SECS.
+    pub provider_timeout_secs: Option<u64>,
 }
 
 /// A running service and what a test needs to talk to it.
@@ -161,6 +219,14 @@ pub struct TestApp {
     pub admin_password: String,
     /// Keeps the database alive for the test.
     pub database: TestDatabase,
+    /// The fake ClickSend API the service is pointed at.
+    pub clicksend: MockServer,
+    /// The fake Twilio API the service is pointed at.
+    pub twilio: MockServer,
+    /// The service's NEXTAL_MASTER_KEY.
+    pub master_key: String,
+    /// The settings the service was started with.
+    pub settings: Settings,
 }
 
 /// Starts the service on a new, empty database.
@@ -170,8 +236,20 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the service on a new, empty database with `options`.
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    capture_logs();
     let database = TestDatabase::create().await;
+    let (clicksend, twilio) = (MockServer::start().await, MockServer::start().await);
     let mut settings = settings_for(database.url());
+    let master_key = settings
+        .master_key
+        .as_ref()
+        .map(|key| key.expose_secret().to_owned())
+        .unwrap_or_default();
+    settings.clicksend_base_url = clicksend.uri();
+    settings.twilio_base_url = twilio.uri();
+    if let Some(timeout) = options.provider_timeout_secs {
+        settings.provider_timeout_secs = timeout;
+    }
     if !options.generate_admin_password {
         settings.bootstrap_admin_password = Some(ADMIN_PASSWORD.to_owned().into());
     }
@@ -206,6 +284,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         admin_email: "admin@acme.test".to_owned(),
         admin_password,
         database,
+        clicksend,
+        twilio,
+        master_key,
+        settings,
     }
 }
 
@@ -218,6 +300,7 @@ pub fn settings_for(database_url: &str) -> Settings {
     settings.database_pool_size = 4;
     settings.bootstrap_admin_email = None;
     settings.bootstrap_admin_password = None;
+    settings.master_key = Some(random_master_key().into());
     settings
 }
 
@@ -236,6 +319,12 @@ impl TestApp {
     /// PATCHes `body` as JSON.
     pub async fn patch(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
         self.send(self.client.patch(self.url(path)).json(body), token)
+            .await
+    }
+
+    /// PUTs `body` as JSON.
+    pub async fn put(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.send(self.client.put(self.url(path)).json(body), token)
             .await
     }
 

@@ -17,7 +17,8 @@ use crate::state::AppState;
 const MAX_LOGIN_PASSWORD_LENGTH: usize = 1024;
 
 /// Credentials.
-#[derive(Debug, Deserialize, ToSchema)]
+/// No `Debug`: it holds a password.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     #[schema(example = "admin@localhost", max_length = 254)]

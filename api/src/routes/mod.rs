@@ -1,10 +1,14 @@
 //! HTTP routes: one module per resource. Each handler's `utoipa::path` annotation is
 //! both its registration and its documentation.
 
+mod audit;
 mod auth;
+mod clicksend;
+mod integrations;
 mod operations;
 mod organization;
 mod schemas;
+mod twilio;
 mod users;
 
 use utoipa_actix_web::AppExt;
@@ -22,6 +26,22 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(users::update_user)
         .service(organization::get_organization)
         .service(organization::update_organization)
+        .service(integrations::list_integrations)
+        .service(clicksend::get_clicksend)
+        .service(clicksend::save_clicksend)
+        .service(clicksend::set_clicksend_api_key)
+        .service(clicksend::verify_clicksend)
+        .service(clicksend::test_clicksend)
+        .service(clicksend::rotate_clicksend_webhook_token)
+        .service(clicksend::register_clicksend_webhooks)
+        .service(twilio::get_twilio)
+        .service(twilio::save_twilio)
+        .service(twilio::set_twilio_auth_token)
+        .service(twilio::verify_twilio)
+        .service(twilio::test_twilio)
+        .service(twilio::rotate_twilio_webhook_token)
+        .service(twilio::register_twilio_webhooks)
+        .service(audit::list_audit_log)
         .service(operations::healthz)
         .service(operations::readyz)
         .service(operations::metrics);

@@ -23,7 +23,8 @@ pub struct UserPage {
 }
 
 /// A user to add.
-#[derive(Debug, Deserialize, ToSchema)]
+/// No `Debug`: it holds a password.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     #[schema(example = "sam.ray@example.com")]
@@ -39,7 +40,8 @@ pub struct CreateUserRequest {
 }
 
 /// Changes to a user; omitted fields stay as they are.
-#[derive(Debug, Deserialize, ToSchema)]
+/// No `Debug`: it may hold a password.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     #[schema(min_length = 1, max_length = 100)]
@@ -124,7 +126,7 @@ pub async fn create_user(
         last_name,
         role: body.role.into(),
     };
-    let user = users::create(&state, admin.organization_id(), input).await?;
+    let user = users::create(&state, &admin, input).await?;
     Ok(HttpResponse::Created().json(UserBody::from(user)))
 }
 

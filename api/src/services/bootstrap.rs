@@ -56,20 +56,18 @@ pub async fn bootstrap_if_empty(
             (password, Some(generated))
         }
     };
+    if organizations::any_exist(&mut db.conn().await?).await? {
+        return Ok(None);
+    }
+    // Hash before the transaction: on SQLite it holds the write lock.
+    let password_hash = hash(passwords, &password).await?;
     let mut tx = db.begin().await?;
     let claimed = bootstrap::claim(&mut tx, now()).await?;
     if !claimed || organizations::any_exist(&mut tx).await? {
         tx.commit().await?;
         return Ok(None);
     }
-    insert_organization(
-        &mut tx,
-        passwords,
-        organization_name,
-        &admin_email,
-        &password,
-    )
-    .await?;
+    insert_organization(&mut tx, organization_name, &admin_email, password_hash).await?;
     tx.commit().await?;
     Ok(Some(BootstrapAdmin {
         email: admin_email,
@@ -85,26 +83,31 @@ pub async fn create_organization(
     admin_email: &EmailAddress,
     admin_password: &NewPassword,
 ) -> Result<Organization, CreateOrganizationError> {
+    let password_hash = hash(passwords, admin_password).await?;
     let mut tx = db.begin().await?;
     // A database set up by this command needs no first-start organization.
     bootstrap::claim(&mut tx, now()).await?;
-    let organization =
-        insert_organization(&mut tx, passwords, name, admin_email, admin_password).await?;
+    let organization = insert_organization(&mut tx, name, admin_email, password_hash).await?;
     tx.commit().await?;
     Ok(organization)
 }
 
+async fn hash(
+    passwords: &Passwords,
+    password: &NewPassword,
+) -> Result<String, CreateOrganizationError> {
+    passwords
+        .hash(password)
+        .await
+        .map_err(|error| CreateOrganizationError::Hashing(error.to_string()))
+}
+
 async fn insert_organization(
     conn: &mut nextal_persistence::DbConn,
-    passwords: &Passwords,
     name: &OrganizationName,
     admin_email: &EmailAddress,
-    admin_password: &NewPassword,
+    password_hash: String,
 ) -> Result<Organization, CreateOrganizationError> {
-    let password_hash = passwords
-        .hash(admin_password)
-        .await
-        .map_err(|error| CreateOrganizationError::Hashing(error.to_string()))?;
     let now = now();
     let organization = Organization {
         id: new_id(),

@@ -1,8 +1,10 @@
 //! Use cases: each function validates nothing the domain types already guarantee, runs
 //! its queries (in one transaction when it writes more than once) and returns rows.
 
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod integrations;
 pub mod organization;
 pub mod users;
 

@@ -2,8 +2,10 @@
 
 use nextal_domain::{CountryCode, OrganizationName, Timezone};
 use nextal_persistence::repo::organizations::{self, Organization, OrganizationChanges};
+use serde_json::json;
 
 use crate::error::ApiError;
+use crate::services::audit;
 use crate::services::auth::CurrentUser;
 use crate::services::now;
 use crate::state::AppState;
@@ -39,10 +41,33 @@ pub async fn update(
         timezone: update.timezone.map(|timezone| timezone.as_str().to_owned()),
         updated_at: now(),
     };
-    let mut conn = state.db.conn().await?;
-    organizations::update(&mut conn, id, &changes).await?;
-    tracing::info!(organization_id = %id, changed_by = %current.user.id, "organization updated");
-    organizations::find(&mut conn, id)
+    let mut tx = state.db.begin().await?;
+    organizations::update(&mut tx, id, &changes).await?;
+    audit::record(
+        &mut tx,
+        current,
+        "organization.updated",
+        "organization",
+        json!({
+            "name": changes.name,
+            "default_country": changes.default_country,
+            "timezone": changes.timezone,
+        }),
+    )
+    .await?;
+    let organization = organizations::find(&mut tx, id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    tracing::info!(organization_id = %id, changed_by = %current.user.id, "organization updated");
+    Ok(organization)
+}
+
+/// The country national phone numbers are read in for the caller's organization.
+pub async fn default_country(
+    state: &AppState,
+    current: &CurrentUser,
+) -> Result<CountryCode, ApiError> {
+    let organization = get(state, current).await?;
+    Ok(CountryCode::parse(&organization.default_country).unwrap_or(CountryCode::DEFAULT))
 }

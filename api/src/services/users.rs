@@ -4,8 +4,10 @@ use nextal_domain::{EmailAddress, NewPassword, PersonName, Role};
 use nextal_persistence::PersistenceError;
 use nextal_persistence::repo::users::{NewUser, User, UserChanges};
 use nextal_persistence::repo::{PageRequest, organizations, sessions, users};
+use serde_json::json;
 
 use crate::error::ApiError;
+use crate::services::audit;
 use crate::services::auth::CurrentUser;
 use crate::services::{new_id, now};
 use crate::state::AppState;
@@ -42,15 +44,16 @@ pub async fn list(
 /// Adds a user to `organization_id`; a taken email is a 409.
 pub async fn create(
     state: &AppState,
-    organization_id: &str,
+    admin: &CurrentUser,
     input: NewUserInput,
 ) -> Result<User, ApiError> {
+    let organization_id = admin.organization_id();
     let password_hash = state.passwords.hash(&input.password).await?;
     let now = now();
     let id = new_id();
-    let mut conn = state.db.conn().await?;
+    let mut tx = state.db.begin().await?;
     let inserted = users::insert(
-        &mut conn,
+        &mut tx,
         &NewUser {
             id: id.clone(),
             organization_id: organization_id.to_owned(),
@@ -75,10 +78,20 @@ pub async fn create(
         }
         Err(other) => return Err(other.into()),
     }
-    tracing::info!(user_id = %id, organization_id, "user created");
-    users::find(&mut conn, organization_id, &id)
+    audit::record(
+        &mut tx,
+        admin,
+        "user.created",
+        &id,
+        json!({ "email": input.email.as_str(), "role": input.role.as_str() }),
+    )
+    .await?;
+    let user = users::find(&mut tx, organization_id, &id)
         .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("user {id} vanished after insert")))
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("user {id} vanished after insert")))?;
+    tx.commit().await?;
+    tracing::info!(user_id = %id, organization_id, "user created");
+    Ok(user)
 }
 
 /// The user `id` of the caller's organization.
@@ -108,6 +121,13 @@ pub async fn update(
 
     let mut tx = state.db.begin().await?;
     organizations::lock(&mut tx, organization_id).await?;
+    let details = json!({
+        "first_name": update.first_name.as_ref().map(PersonName::as_str),
+        "last_name": update.last_name.as_ref().map(PersonName::as_str),
+        "role": update.role.map(Role::as_str),
+        "active": update.active,
+        "password_changed": password_hash.is_some(),
+    });
     let changes = UserChanges {
         first_name: update.first_name.map(PersonName::into_inner),
         last_name: update.last_name.map(PersonName::into_inner),
@@ -129,6 +149,7 @@ pub async fn update(
     if ends_sessions {
         sessions::revoke_all_for_user(&mut tx, id, now).await?;
     }
+    audit::record(&mut tx, current, "user.updated", id, details).await?;
     let user = users::find(&mut tx, organization_id, id)
         .await?
         .ok_or(ApiError::NotFound)?;

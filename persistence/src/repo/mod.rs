@@ -1,6 +1,8 @@
 //! Repositories: one module per resource, each function one query scoped by organization.
 
+pub mod audit;
 pub mod bootstrap;
+pub mod integrations;
 pub mod login_throttle;
 pub mod organizations;
 pub mod sessions;

@@ -1,0 +1,44 @@
+//! Recording and reading the audit log.
+
+use nextal_persistence::DbConn;
+use nextal_persistence::repo::PageRequest;
+use nextal_persistence::repo::audit::{self, AuditEntry};
+
+use crate::error::ApiError;
+use crate::services::auth::CurrentUser;
+use crate::services::{new_id, now};
+use crate::state::AppState;
+
+/// Records that `actor` did `action` to `target`; `details` must never hold a secret.
+pub async fn record(
+    conn: &mut DbConn,
+    actor: &CurrentUser,
+    action: &str,
+    target: &str,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    audit::insert(
+        conn,
+        &AuditEntry {
+            id: new_id(),
+            organization_id: actor.organization_id().to_owned(),
+            actor_user_id: Some(actor.user.id.clone()),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            details: details.to_string(),
+            created_at: now(),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// One page of the caller's organization's log, newest first.
+pub async fn list(
+    state: &AppState,
+    current: &CurrentUser,
+    page: &PageRequest,
+) -> Result<Vec<AuditEntry>, ApiError> {
+    let mut conn = state.db.conn().await?;
+    Ok(audit::list(&mut conn, current.organization_id(), page).await?)
+}

@@ -1,0 +1,228 @@
+//! Provider integrations: one row per organization and provider, created on first edit.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::db::run;
+use crate::schema::integrations;
+use crate::{DbConn, PersistenceError};
+
+/// A stored integration. `secret` and `webhook_token` are sealed envelopes.
+#[derive(Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = integrations)]
+pub struct Integration {
+    pub id: String,
+    pub organization_id: String,
+    pub provider: String,
+    pub active: bool,
+    pub phone_number: Option<String>,
+    pub username: Option<String>,
+    pub secret: Option<Vec<u8>>,
+    pub secret_set_at: Option<NaiveDateTime>,
+    pub webhook_token: Vec<u8>,
+    pub webhook_token_hash: Vec<u8>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl std::fmt::Debug for Integration {
+    // Sealed values stay out of logs even though they are ciphertext.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Integration")
+            .field("id", &self.id)
+            .field("organization_id", &self.organization_id)
+            .field("provider", &self.provider)
+            .field("active", &self.active)
+            .field("phone_number", &self.phone_number)
+            .field("username", &self.username)
+            .field("secret_set", &self.secret.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The organization's integrations.
+pub async fn list(
+    conn: &mut DbConn,
+    organization_id: &str,
+) -> Result<Vec<Integration>, PersistenceError> {
+    Ok(run!(conn, |c| integrations::table
+        .filter(integrations::organization_id.eq(organization_id))
+        .select(Integration::as_select())
+        .load(c)
+        .await)?)
+}
+
+/// The organization's integration with `provider`.
+pub async fn find(
+    conn: &mut DbConn,
+    organization_id: &str,
+    provider: &str,
+) -> Result<Option<Integration>, PersistenceError> {
+    Ok(run!(conn, |c| integrations::table
+        .filter(integrations::organization_id.eq(organization_id))
+        .filter(integrations::provider.eq(provider))
+        .select(Integration::as_select())
+        .first(c)
+        .await
+        .optional())?)
+}
+
+/// The integration whose webhook token hashes to `token_hash`.
+pub async fn find_by_webhook_token(
+    conn: &mut DbConn,
+    token_hash: &[u8],
+) -> Result<Option<Integration>, PersistenceError> {
+    Ok(run!(conn, |c| integrations::table
+        .filter(integrations::webhook_token_hash.eq(token_hash))
+        .select(Integration::as_select())
+        .first(c)
+        .await
+        .optional())?)
+}
+
+/// Stores a new integration row unless the organization already has one for its
+/// provider (two first requests may race to create it).
+pub async fn insert_if_missing(
+    conn: &mut DbConn,
+    integration: &Integration,
+) -> Result<(), PersistenceError> {
+    run!(conn, |c| diesel::insert_into(integrations::table)
+        .values(integration)
+        .on_conflict_do_nothing()
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// The Edit panel's fields.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = integrations, treat_none_as_null = true)]
+pub struct Settings {
+    pub active: bool,
+    pub phone_number: Option<String>,
+    pub username: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Saves the Edit panel's fields of `provider`.
+pub async fn update_settings(
+    conn: &mut DbConn,
+    organization_id: &str,
+    provider: &str,
+    settings: &Settings,
+) -> Result<(), PersistenceError> {
+    run!(conn, |c| diesel::update(
+        integrations::table
+            .filter(integrations::organization_id.eq(organization_id))
+            .filter(integrations::provider.eq(provider))
+    )
+    .set(settings)
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
+/// Deactivates every active integration of the organization other than `provider`;
+/// returns the providers it switched off.
+pub async fn deactivate_others(
+    conn: &mut DbConn,
+    organization_id: &str,
+    provider: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<String>, PersistenceError> {
+    let switched_off: Vec<String> = run!(conn, |c| integrations::table
+        .filter(integrations::organization_id.eq(organization_id))
+        .filter(integrations::provider.ne(provider))
+        .filter(integrations::active.eq(true))
+        .select(integrations::provider)
+        .load(c)
+        .await)?;
+    if !switched_off.is_empty() {
+        run!(conn, |c| diesel::update(
+            integrations::table
+                .filter(integrations::organization_id.eq(organization_id))
+                .filter(integrations::provider.ne(provider))
+        )
+        .set((
+            integrations::active.eq(false),
+            integrations::updated_at.eq(now)
+        ))
+        .execute(c)
+        .await)?;
+    }
+    Ok(switched_off)
+}
+
+/// Stores a newly sealed secret for `provider`.
+pub async fn set_secret(
+    conn: &mut DbConn,
+    organization_id: &str,
+    provider: &str,
+    sealed: &[u8],
+    now: NaiveDateTime,
+) -> Result<(), PersistenceError> {
+    run!(conn, |c| diesel::update(
+        integrations::table
+            .filter(integrations::organization_id.eq(organization_id))
+            .filter(integrations::provider.eq(provider))
+    )
+    .set((
+        integrations::secret.eq(sealed),
+        integrations::secret_set_at.eq(now),
+        integrations::updated_at.eq(now),
+    ))
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
+/// Stores a new webhook token (sealed) and its lookup hash for `provider`.
+pub async fn set_webhook_token(
+    conn: &mut DbConn,
+    organization_id: &str,
+    provider: &str,
+    sealed: &[u8],
+    token_hash: &[u8],
+    now: NaiveDateTime,
+) -> Result<(), PersistenceError> {
+    run!(conn, |c| diesel::update(
+        integrations::table
+            .filter(integrations::organization_id.eq(organization_id))
+            .filter(integrations::provider.eq(provider))
+    )
+    .set((
+        integrations::webhook_token.eq(sealed),
+        integrations::webhook_token_hash.eq(token_hash),
+        integrations::updated_at.eq(now),
+    ))
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
+/// Every integration of every organization, for re-sealing under a new master key.
+pub async fn all(conn: &mut DbConn) -> Result<Vec<Integration>, PersistenceError> {
+    Ok(run!(conn, |c| integrations::table
+        .order(integrations::id.asc())
+        .select(Integration::as_select())
+        .load(c)
+        .await)?)
+}
+
+/// Replaces the sealed values of integration `id` (a re-seal changes no plaintext).
+pub async fn reseal(
+    conn: &mut DbConn,
+    id: &str,
+    secret: Option<&[u8]>,
+    webhook_token: &[u8],
+) -> Result<(), PersistenceError> {
+    run!(conn, |c| diesel::update(integrations::table.find(id))
+        .set((
+            integrations::secret.eq(secret),
+            integrations::webhook_token.eq(webhook_token)
+        ))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
