@@ -166,3 +166,26 @@ async fn every_response_carries_a_request_id() {
     assert_eq!(id_of(&echoed).as_deref(), Some("proxy-abc-123"));
     assert!(id_of(&refused).is_some_and(|id| id != "bad id\twith spaces"));
 }
+
+#[tokio::test]
+async fn a_refused_cors_preflight_is_a_problem_too() {
+    let app = spawn_app().await;
+
+    let response = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/me"))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    let body = problem(response, StatusCode::BAD_REQUEST).await;
+    assert_eq!(body["type"], "https://nextal.app/problems/http-400");
+}
