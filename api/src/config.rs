@@ -166,6 +166,27 @@ pub struct Settings {
     #[arg(long, env = "NEXTAL_PROVIDER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120), global = true)]
     pub provider_timeout_secs: u64,
 
+    /// Run the outbox dispatcher in this process (turn off for API-only replicas).
+    #[arg(long, env = "NEXTAL_DISPATCHER", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub dispatcher: bool,
+
+    /// Most messages the dispatcher claims in one round.
+    #[arg(long, env = "NEXTAL_DISPATCH_BATCH", default_value_t = 5000, value_parser = clap::value_parser!(i64).range(1..=100_000), global = true)]
+    pub dispatch_batch: i64,
+
+    /// Seconds after an unanswered ClickSend hand-over before its history is checked.
+    #[arg(
+        long,
+        env = "NEXTAL_SETTLE_DELAY_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub settle_delay_secs: u64,
+
+    /// Tries before a message that keeps failing transiently is given up.
+    #[arg(long, env = "NEXTAL_MAX_SEND_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..=100), global = true)]
+    pub max_send_attempts: i32,
+
     /// Name of the organization created on first start with an empty database.
     #[arg(
         long,

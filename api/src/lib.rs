@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod dispatcher;
 mod error;
 mod extract;
 mod keys;

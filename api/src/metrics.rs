@@ -38,6 +38,13 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: DurationFamily,
     login_failures: Counter,
+    messages_dispatched: Family<OutcomeLabels, Counter>,
+    provider_requests: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
 }
 
 impl Metrics {
@@ -58,11 +65,25 @@ impl Metrics {
             "Failed or throttled sign-ins",
             login_failures.clone(),
         );
+        let messages_dispatched = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "messages_dispatched",
+            "Outbound messages by hand-over outcome (sent, failed, retried, in_doubt, settled, cancelled)",
+            messages_dispatched.clone(),
+        );
+        let provider_requests = Counter::default();
+        registry.register(
+            "provider_requests",
+            "Send requests made to SMS providers",
+            provider_requests.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             requests,
             durations,
             login_failures,
+            messages_dispatched,
+            provider_requests,
         }
     }
 
@@ -86,6 +107,26 @@ impl Metrics {
     /// Counts a failed or throttled sign-in.
     pub fn login_failed(&self) {
         self.login_failures.inc();
+    }
+
+    /// Counts what a dispatch round did.
+    pub fn dispatched(&self, report: &crate::dispatcher::DispatchReport) {
+        for (outcome, count) in [
+            ("sent", report.sent),
+            ("failed", report.failed),
+            ("retried", report.retried),
+            ("in_doubt", report.in_doubt),
+            ("settled", report.settled),
+            ("cancelled", report.cancelled),
+        ] {
+            if count > 0 {
+                self.messages_dispatched
+                    .get_or_create(&OutcomeLabels { outcome })
+                    .inc_by(count as u64);
+            }
+        }
+        self.provider_requests
+            .inc_by(report.provider_requests as u64);
     }
 
     /// The OpenMetrics text exposition.

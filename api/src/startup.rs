@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_cors::Cors;
 use actix_web::middleware::{ErrorHandlers, from_fn};
@@ -15,6 +16,7 @@ use secrecy::ExposeSecret;
 use utoipa_actix_web::AppExt;
 
 use crate::config::Settings;
+use crate::dispatcher::{DispatchSettings, Dispatcher, HandoverGates};
 use crate::error::{ApiError, problem_for_foreign_errors};
 use crate::keys::load_keyring;
 use crate::metrics::Metrics;
@@ -33,6 +35,7 @@ pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     bootstrap_admin: Option<BootstrapAdmin>,
+    dispatcher: Dispatcher,
 }
 
 impl Application {
@@ -77,7 +80,19 @@ impl Application {
                 },
             },
             public_url: settings.public_url.trim_end_matches('/').to_owned(),
+            gates: HandoverGates::default(),
+            outbox_signal: Arc::new(tokio::sync::Notify::new()),
+            dispatch: DispatchSettings {
+                claim_limit: settings.dispatch_batch,
+                settle_delay: Duration::from_secs(settings.settle_delay_secs),
+                max_attempts: settings.max_send_attempts,
+                poll_interval: Duration::from_secs(1),
+            },
         });
+        let dispatcher = Dispatcher::new(state.clone());
+        if settings.dispatcher {
+            dispatcher.clone().spawn();
+        }
         let cors_origins = settings.cors_origins.clone();
         let max_body_bytes = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {
@@ -112,12 +127,18 @@ impl Application {
             port,
             server: server.run(),
             bootstrap_admin,
+            dispatcher,
         })
     }
 
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The outbox dispatcher (running in the background unless turned off).
+    pub fn dispatcher(&self) -> Dispatcher {
+        self.dispatcher.clone()
     }
 
     /// The admin created on this start, when the database was empty.

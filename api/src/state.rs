@@ -6,6 +6,7 @@ use std::time::Duration;
 use nextal_persistence::{Db, Keyring};
 use nextal_providers::ClientOptions;
 
+use crate::dispatcher::{DispatchSettings, HandoverGates, OutboxSignal};
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
 
@@ -27,6 +28,12 @@ pub struct AppState {
     pub providers: ProviderEndpoints,
     /// The public base URL, without a trailing slash; webhook URLs start with it.
     pub public_url: String,
+    /// Keeps hand-overs and deactivations apart.
+    pub gates: HandoverGates,
+    /// Wakes the dispatcher when a message is queued.
+    pub outbox_signal: OutboxSignal,
+    /// How the dispatcher paces itself.
+    pub dispatch: DispatchSettings,
 }
 
 /// Provider base URLs and the HTTP client shared by every provider call.

@@ -4,13 +4,21 @@
 //! validate") so that every later layer can trust them.
 
 pub mod account;
+pub mod job;
+pub mod message_status;
 pub mod organization;
 pub mod phone;
 pub mod provider;
+pub mod segments;
+pub mod template;
 pub mod validation;
 
 pub use account::{EmailAddress, NewPassword, PersonName, Role};
+pub use job::{JobStages, JobTitle, StageName, TemplateName};
+pub use message_status::MessageStatus;
 pub use organization::{CountryCode, OrganizationName, Timezone};
 pub use phone::PhoneNumber;
 pub use provider::{ProviderKind, ProviderSecret, ProviderUsername};
+pub use segments::{Encoding, MAX_SEGMENTS, MessageBody, Segmentation, segment};
+pub use template::{MergeField, MergeValues, Template};
 pub use validation::{FieldError, Invalid, Validation, ValidationErrors};

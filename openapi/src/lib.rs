@@ -83,7 +83,11 @@ impl Modify for BearerSecurity {
         (name = "auth", description = "Signing in and out"),
         (name = "users", description = "The organization's users (admin)"),
         (name = "organization", description = "The organization's settings"),
+        (name = "jobs", description = "Jobs and their kanban boards with each candidate's SMS summary"),
+        (name = "candidates", description = "The people recruiters text: names, phone, job, stage, SMS opt-out"),
+        (name = "templates", description = "SMS templates with merge fields, and their per-candidate preview"),
         (name = "integrations", description = "Connecting ClickSend or Twilio (admin); one active at a time"),
+        (name = "messaging", description = "Sending SMS to candidates: single, bulk, scheduled, replies"),
         (name = "audit", description = "Who changed what, when (admin)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

@@ -178,6 +178,35 @@ macro_rules! run {
 }
 pub(crate) use run;
 
+/// Inserts `$rows` (a slice of `Insertable` records) into `$table` in one statement.
+/// diesel-async cannot batch-insert into SQLite (it lacks the `DEFAULT` keyword), so on
+/// SQLite the synchronous batch insert runs on the connection's blocking thread.
+macro_rules! batch_insert {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            $crate::DbConn::Postgres(object) => {
+                diesel_async::RunQueryDsl::execute(
+                    diesel::insert_into($table).values($rows),
+                    &mut **object,
+                )
+                .await?;
+            }
+            $crate::DbConn::Sqlite(object) => {
+                let rows = $rows.to_vec();
+                object
+                    .spawn_blocking(move |sqlite| {
+                        diesel::RunQueryDsl::execute(
+                            diesel::insert_into($table).values(&rows),
+                            sqlite,
+                        )
+                    })
+                    .await?;
+            }
+        }
+    };
+}
+pub(crate) use batch_insert;
+
 impl Db {
     /// Opens a pool for `url`; for SQLite the file's folder is created first.
     /// Connections are made lazily, so this succeeds while the database is down.
@@ -327,6 +356,29 @@ impl Tx {
         };
         committed?;
         // Back to the pool, in a known state.
+        self.conn.take();
+        Ok(())
+    }
+}
+
+impl Tx {
+    /// Ends the transaction without writing and returns the connection to the pool.
+    pub async fn rollback(mut self) -> Result<(), PersistenceError> {
+        let rolled_back = match &mut *self {
+            DbConn::Postgres(object) => {
+                <AsyncPgConnection as AsyncConnection>::TransactionManager::rollback_transaction(
+                    &mut **object,
+                )
+                .await
+            }
+            DbConn::Sqlite(object) => {
+                <SqliteConn as AsyncConnection>::TransactionManager::rollback_transaction(
+                    &mut **object,
+                )
+                .await
+            }
+        };
+        rolled_back?;
         self.conn.take();
         Ok(())
     }

@@ -83,7 +83,133 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        organization_id -> Text,
+        title -> Text,
+        stages -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    candidates (id) {
+        id -> Text,
+        organization_id -> Text,
+        job_id -> Nullable<Text>,
+        stage -> Nullable<Text>,
+        first_name -> Text,
+        last_name -> Text,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        sms_opted_out -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sms_templates (id) {
+        id -> Text,
+        organization_id -> Text,
+        name -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sms_threads (id) {
+        id -> Text,
+        organization_id -> Text,
+        phone -> Text,
+        candidate_id -> Nullable<Text>,
+        unread_count -> Integer,
+        last_message_at -> Nullable<Timestamp>,
+        last_message_preview -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sms_batches (id) {
+        id -> Text,
+        organization_id -> Text,
+        created_by -> Text,
+        requested -> Integer,
+        accepted -> Integer,
+        skipped -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sms_messages (id) {
+        id -> Text,
+        organization_id -> Text,
+        thread_id -> Text,
+        candidate_id -> Nullable<Text>,
+        batch_id -> Nullable<Text>,
+        direction -> Text,
+        body -> Text,
+        encoding -> Text,
+        segments -> Integer,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        provider -> Text,
+        from_number -> Text,
+        to_number -> Text,
+        provider_message_id -> Nullable<Text>,
+        price -> Nullable<Text>,
+        sent_by -> Nullable<Text>,
+        template_id -> Nullable<Text>,
+        send_at -> Timestamp,
+        next_attempt_at -> Timestamp,
+        attempts -> Integer,
+        lease_expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sms_message_events (id) {
+        id -> Text,
+        message_id -> Text,
+        status -> Text,
+        detail -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (organization_id, key) {
+        organization_id -> Text,
+        key -> Text,
+        request_hash -> Binary,
+        response_status -> Integer,
+        response_body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(organizations, users, sessions);
+diesel::joinable!(candidates -> jobs (job_id));
+diesel::joinable!(sms_messages -> sms_threads (thread_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    users,
+    sessions,
+    integrations,
+    jobs,
+    candidates,
+    sms_threads,
+    sms_messages,
+);

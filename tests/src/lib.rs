@@ -2,9 +2,14 @@
 //! fresh PostgreSQL database when `NEXTAL_TEST_DATABASE_URL` is set, dropped at the
 //! end) and its own server on a free port, driven over real HTTP.
 
+use chrono::{DateTime, Utc};
 use clap::Parser;
 use diesel_async::RunQueryDsl;
 use nextal_api::Application;
+use nextal_api::dispatcher::{DispatchReport, Dispatcher};
+use nextal_persistence::repo::candidates::{self, Candidate};
+pub mod fakes;
+
 use std::sync::{Arc, Mutex, OnceLock};
 
 use nextal_api::config::{Cli, LogFormat, Settings};
@@ -203,6 +208,11 @@ pub struct AppOptions {
     pub max_body_bytes: Option<usize>,
     /// Override NEXTAL_PROVIDER_TIMEOUT_SECS.
     pub provider_timeout_secs: Option<u64>,
+    /// Override NEXTAL_DISPATCH_BATCH.
+    pub dispatch_batch: Option<i64>,
+    /// Run the dispatcher in the background, as in production (tests otherwise run
+    /// rounds themselves).
+    pub background_dispatcher: bool,
 }
 
 /// A running service and what a test needs to talk to it.
@@ -227,6 +237,8 @@ pub struct TestApp {
     pub master_key: String,
     /// The settings the service was started with.
     pub settings: Settings,
+    /// The service's outbox dispatcher; tests run its rounds at chosen times.
+    pub dispatcher: Dispatcher,
 }
 
 /// Starts the service on a new, empty database.
@@ -250,6 +262,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     if let Some(timeout) = options.provider_timeout_secs {
         settings.provider_timeout_secs = timeout;
     }
+    if let Some(batch) = options.dispatch_batch {
+        settings.dispatch_batch = batch;
+    }
+    settings.dispatcher = options.background_dispatcher;
     if !options.generate_admin_password {
         settings.bootstrap_admin_password = Some(ADMIN_PASSWORD.to_owned().into());
     }
@@ -265,6 +281,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .and_then(|admin| admin.generated_password.clone())
         .unwrap_or_else(|| ADMIN_PASSWORD.to_owned());
     let address = format!("http://127.0.0.1:{}", application.port());
+    let dispatcher = application.dispatcher();
     tokio::spawn(application.run_until_stopped());
     let db = Db::open(
         &DatabaseUrl::parse(database.url()).expect("a valid url"),
@@ -288,6 +305,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         twilio,
         master_key,
         settings,
+        dispatcher,
     }
 }
 
@@ -301,6 +319,9 @@ pub fn settings_for(database_url: &str) -> Settings {
     settings.bootstrap_admin_email = None;
     settings.bootstrap_admin_password = None;
     settings.master_key = Some(random_master_key().into());
+    // Tests run dispatch rounds themselves, at the times they choose.
+    settings.dispatcher = false;
+    settings.settle_delay_secs = 60;
     settings
 }
 
@@ -412,6 +433,77 @@ impl TestApp {
         self.token_for(admin_email, ADMIN_PASSWORD).await
     }
 
+    /// One dispatch round at `now`.
+    pub async fn dispatch_at(&self, now: DateTime<Utc>) -> DispatchReport {
+        self.dispatcher
+            .run_once(now)
+            .await
+            .expect("the dispatch round runs")
+    }
+
+    /// Dispatch rounds at `now` until one claims and settles nothing; the sum of them.
+    pub async fn drain_at(&self, now: DateTime<Utc>) -> DispatchReport {
+        let mut total = DispatchReport::default();
+        loop {
+            let round = self.dispatch_at(now).await;
+            total.claimed += round.claimed;
+            total.sent += round.sent;
+            total.failed += round.failed;
+            total.retried += round.retried;
+            total.in_doubt += round.in_doubt;
+            total.settled += round.settled;
+            total.cancelled += round.cancelled;
+            total.provider_requests += round.provider_requests;
+            if round.claimed == 0 && round.settled == 0 {
+                return total;
+            }
+        }
+    }
+
+    /// The caller's organization id.
+    pub async fn organization_id(&self, token: &str) -> String {
+        let organization: Value = self
+            .get("/organization", Some(token))
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        organization["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// Stores candidates straight in the database (faster than the API for thousands).
+    pub async fn insert_candidates(
+        &self,
+        organization_id: &str,
+        candidates: Vec<NewCandidate>,
+    ) -> Vec<String> {
+        let now = Utc::now().naive_utc();
+        let rows: Vec<Candidate> = candidates
+            .into_iter()
+            .map(|candidate| Candidate {
+                id: uuid::Uuid::now_v7().to_string(),
+                organization_id: organization_id.to_owned(),
+                job_id: None,
+                stage: None,
+                first_name: candidate.first_name,
+                last_name: "Tester".to_owned(),
+                phone: candidate.phone,
+                email: None,
+                sms_opted_out: candidate.opted_out,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        let mut tx = self.db.begin().await.expect("a transaction");
+        for row in &rows {
+            candidates::insert(&mut tx, row)
+                .await
+                .expect("the candidate is stored");
+        }
+        tx.commit().await.expect("committed");
+        rows.into_iter().map(|row| row.id).collect()
+    }
+
     /// Runs one SQL statement against the service's database.
     pub async fn execute_sql(&self, sql: &str) -> usize {
         let mut conn = self.db.conn().await.expect("a connection");
@@ -421,6 +513,24 @@ impl TestApp {
             DbConn::Sqlite(object) => query.execute(&mut **object).await,
         }
         .expect("the statement runs")
+    }
+}
+
+/// A candidate for [`TestApp::insert_candidates`].
+pub struct NewCandidate {
+    pub first_name: String,
+    pub phone: Option<String>,
+    pub opted_out: bool,
+}
+
+impl NewCandidate {
+    /// A reachable candidate.
+    pub fn new(first_name: &str, phone: &str) -> Self {
+        Self {
+            first_name: first_name.to_owned(),
+            phone: Some(phone.to_owned()),
+            opted_out: false,
+        }
     }
 }
 

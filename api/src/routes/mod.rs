@@ -3,11 +3,15 @@
 
 mod audit;
 mod auth;
+mod candidates;
 mod clicksend;
 mod integrations;
+mod jobs;
+mod messaging;
 mod operations;
 mod organization;
 mod schemas;
+mod templates;
 mod twilio;
 mod users;
 
@@ -24,6 +28,19 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(users::create_user)
         .service(users::get_user)
         .service(users::update_user)
+        .service(jobs::list_jobs)
+        .service(jobs::create_job)
+        .service(jobs::get_job_board)
+        .service(candidates::list_candidates)
+        .service(candidates::create_candidate)
+        .service(candidates::get_candidate)
+        .service(candidates::update_candidate)
+        .service(templates::list_templates)
+        .service(templates::create_template)
+        .service(templates::get_template)
+        .service(templates::update_template)
+        .service(templates::delete_template)
+        .service(templates::preview_template)
         .service(organization::get_organization)
         .service(organization::update_organization)
         .service(integrations::list_integrations)
@@ -41,6 +58,12 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(twilio::test_twilio)
         .service(twilio::rotate_twilio_webhook_token)
         .service(twilio::register_twilio_webhooks)
+        .service(messaging::send_message)
+        .service(messaging::send_bulk)
+        .service(messaging::get_batch)
+        .service(messaging::get_message)
+        .service(messaging::cancel_message)
+        .service(messaging::reply_in_thread)
         .service(audit::list_audit_log)
         .service(operations::healthz)
         .service(operations::readyz)

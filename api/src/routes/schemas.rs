@@ -1,7 +1,7 @@
 //! Response and request bodies shared by several resources.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use nextal_domain::Role;
+use nextal_domain::{Encoding, Role};
 use nextal_persistence::repo::users::User;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -66,4 +66,34 @@ impl From<User> for UserBody {
             updated_at: utc(user.updated_at),
         }
     }
+}
+
+/// How an SMS's text is carried: GSM-7 (160 characters in one SMS) or UCS-2 (70), used
+/// as soon as one character is outside the GSM 03.38 tables (an emoji, a curly quote).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub enum SmsEncoding {
+    #[serde(rename = "GSM-7")]
+    Gsm7,
+    #[serde(rename = "UCS-2")]
+    Ucs2,
+}
+
+impl From<Encoding> for SmsEncoding {
+    fn from(encoding: Encoding) -> Self {
+        match encoding {
+            Encoding::Gsm7 => SmsEncoding::Gsm7,
+            Encoding::Ucs2 => SmsEncoding::Ucs2,
+        }
+    }
+}
+
+/// For `#[serde(default, deserialize_with = "nullable")]` on an `Option<Option<T>>`
+/// field of a PATCH body: absent stays `None` (keep), `null` becomes `Some(None)`
+/// (clear), a value becomes `Some(Some(value))`.
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }

@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use nextal_domain::{PhoneNumber, ProviderKind, ProviderSecret, ProviderUsername};
 use nextal_persistence::repo::integrations::{self, Integration, Settings};
+use nextal_persistence::repo::messages::{self, MessageEvent};
 use nextal_persistence::repo::organizations;
 use nextal_persistence::{DbConn, PersistenceError, SecretContext, SecretError};
 use nextal_providers::{
@@ -114,6 +115,9 @@ pub async fn save_settings(
     input: SettingsInput,
 ) -> Result<SettingsSaved, ApiError> {
     let organization_id = admin.organization_id();
+    // Any save may switch a provider off: wait for hand-overs in flight and let none
+    // start until this commits, so nothing reaches a provider after its deactivation.
+    let _gate = state.gates.close(organization_id).await;
     let now = now();
     let mut tx = state.db.begin().await?;
     organizations::lock(&mut tx, organization_id).await?;
@@ -141,6 +145,29 @@ pub async fn save_settings(
         }
         other => other?,
     }
+    let switched_off = deactivated
+        .iter()
+        .map(String::as_str)
+        .chain((!settings.active).then_some(provider.as_str()));
+    let mut cancelled = 0;
+    for switched in switched_off {
+        let reason = format!("{switched} was deactivated");
+        let ids =
+            messages::cancel_pending_for_provider(&mut tx, organization_id, switched, &reason, now)
+                .await?;
+        let history: Vec<MessageEvent> = ids
+            .iter()
+            .map(|id| MessageEvent {
+                id: new_id(),
+                message_id: id.clone(),
+                status: "cancelled".to_owned(),
+                detail: Some(reason.clone()),
+                created_at: now,
+            })
+            .collect();
+        messages::insert_events(&mut tx, &history).await?;
+        cancelled += ids.len();
+    }
     audit::record(
         &mut tx,
         admin,
@@ -150,6 +177,7 @@ pub async fn save_settings(
             "active": settings.active,
             "phone_number": settings.phone_number,
             "username": settings.username,
+            "pending_messages_cancelled": cancelled,
         }),
     )
     .await?;
@@ -460,8 +488,15 @@ fn client(
     state: &AppState,
     integration: &IntegrationView,
 ) -> Result<Box<dyn SmsProvider>, ApiError> {
-    let provider = integration.provider;
-    let row = &integration.row;
+    client_for(state, integration.provider, &integration.row)
+}
+
+/// The username and opened secret of `row`; 409 when incomplete or unreadable.
+pub fn credentials(
+    state: &AppState,
+    provider: ProviderKind,
+    row: &Integration,
+) -> Result<(String, SecretString), ApiError> {
     let missing = || ApiError::Conflict {
         kind: "credential-missing",
         detail: format!(
@@ -489,6 +524,25 @@ fn client(
                 &format!("enter the {} again", provider.secret_name()),
             )
         })?;
+    Ok((username, secret))
+}
+
+/// The URLs `row`'s provider should call.
+pub fn webhook_urls_for(
+    state: &AppState,
+    provider: ProviderKind,
+    row: &Integration,
+) -> Result<WebhookUrls, ApiError> {
+    Ok(view(state, provider, row.clone())?.webhook_urls(&state.public_url))
+}
+
+/// A client for `row`'s stored credentials; 409 when they are incomplete or unreadable.
+pub fn client_for(
+    state: &AppState,
+    provider: ProviderKind,
+    row: &Integration,
+) -> Result<Box<dyn SmsProvider>, ApiError> {
+    let (username, secret) = credentials(state, provider, row)?;
     let endpoints = &state.providers;
     Ok(match provider {
         ProviderKind::ClickSend => Box::new(ClickSendClient::new(
@@ -513,7 +567,7 @@ fn unreadable(provider: ProviderKind, what: &str, error: &SecretError, remedy: &
     ApiError::Conflict {
         kind: "secret-unreadable",
         detail: format!(
-            "The stored {provider} {what} cannot be decrypted: it {error}. Check NEXTAL_MASTER_KEY, or {remedy}."
+            "The stored {provider} {what} cannot be decrypted ({error}). Check NEXTAL_MASTER_KEY, or {remedy}."
         ),
     }
 }
@@ -597,8 +651,11 @@ pub async fn reseal_all(
             .map(|sealed| reseal(sealed, SECRET_FIELD))
             .transpose()?;
         let webhook_token = reseal(&row.webhook_token, WEBHOOK_TOKEN_FIELD)?;
-        integrations::reseal(&mut tx, &row.id, secret.as_deref(), &webhook_token).await?;
-        changed += 1;
+        // Only if nobody replaced the values meanwhile: a new secret saved during the
+        // rotation must not be overwritten with the old one.
+        if integrations::reseal(&mut tx, &row, secret.as_deref(), &webhook_token).await? {
+            changed += 1;
+        }
     }
     tx.commit().await?;
     Ok(changed)

@@ -4,15 +4,23 @@
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod candidates;
 pub mod integrations;
+pub mod jobs;
+pub mod messaging;
 pub mod organization;
+pub mod templates;
 pub mod users;
 
 /// The current time as stored: UTC without a zone, at microsecond precision so that
 /// a value read back from either database equals the value written.
 pub fn now() -> chrono::NaiveDateTime {
-    let now = chrono::Utc::now().naive_utc();
-    chrono::DurationRound::duration_trunc(now, chrono::TimeDelta::microseconds(1)).unwrap_or(now)
+    truncate_to_micros(chrono::Utc::now().naive_utc())
+}
+
+/// `time` at the microsecond precision both databases store.
+pub fn truncate_to_micros(time: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    chrono::DurationRound::duration_trunc(time, chrono::TimeDelta::microseconds(1)).unwrap_or(time)
 }
 
 /// A new time-ordered id (UUIDv7), as stored.

@@ -68,6 +68,32 @@ pub async fn find(
         .optional())?)
 }
 
+/// The organization's integration with `provider` if it is active, locked `FOR SHARE`
+/// on PostgreSQL until the transaction ends, so a deactivation waits for the hand-over.
+pub async fn find_active_for_handover(
+    conn: &mut DbConn,
+    organization_id: &str,
+    provider: &str,
+) -> Result<Option<Integration>, PersistenceError> {
+    macro_rules! active {
+        () => {
+            integrations::table
+                .filter(integrations::organization_id.eq(organization_id))
+                .filter(integrations::provider.eq(provider))
+                .filter(integrations::active.eq(true))
+                .select(Integration::as_select())
+        };
+    }
+    Ok(match conn {
+        DbConn::Postgres(object) => active!()
+            .for_share()
+            .first(&mut **object)
+            .await
+            .optional()?,
+        DbConn::Sqlite(object) => active!().first(&mut **object).await.optional()?,
+    })
+}
+
 /// The integration whose webhook token hashes to `token_hash`.
 pub async fn find_by_webhook_token(
     conn: &mut DbConn,
@@ -210,19 +236,39 @@ pub async fn all(conn: &mut DbConn) -> Result<Vec<Integration>, PersistenceError
         .await)?)
 }
 
-/// Replaces the sealed values of integration `id` (a re-seal changes no plaintext).
+/// Replaces the sealed values of `row` (a re-seal changes no plaintext), unless they
+/// changed since `row` was read; false then.
 pub async fn reseal(
     conn: &mut DbConn,
-    id: &str,
+    row: &Integration,
     secret: Option<&[u8]>,
     webhook_token: &[u8],
-) -> Result<(), PersistenceError> {
-    run!(conn, |c| diesel::update(integrations::table.find(id))
+) -> Result<bool, PersistenceError> {
+    let updated = match &row.secret {
+        Some(current) => run!(conn, |c| diesel::update(
+            integrations::table
+                .find(&row.id)
+                .filter(integrations::secret.eq(current))
+                .filter(integrations::webhook_token.eq(&row.webhook_token))
+        )
         .set((
             integrations::secret.eq(secret),
             integrations::webhook_token.eq(webhook_token)
         ))
         .execute(c)
-        .await)?;
-    Ok(())
+        .await)?,
+        None => run!(conn, |c| diesel::update(
+            integrations::table
+                .find(&row.id)
+                .filter(integrations::secret.is_null())
+                .filter(integrations::webhook_token.eq(&row.webhook_token))
+        )
+        .set((
+            integrations::secret.eq(secret),
+            integrations::webhook_token.eq(webhook_token)
+        ))
+        .execute(c)
+        .await)?,
+    };
+    Ok(updated > 0)
 }

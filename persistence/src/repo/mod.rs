@@ -1,11 +1,18 @@
 //! Repositories: one module per resource, each function one query scoped by organization.
 
 pub mod audit;
+pub mod batches;
 pub mod bootstrap;
+pub mod candidates;
+pub mod idempotency;
 pub mod integrations;
+pub mod jobs;
 pub mod login_throttle;
+pub mod messages;
 pub mod organizations;
 pub mod sessions;
+pub mod templates;
+pub mod threads;
 pub mod users;
 
 /// A keyset page request: rows after `after` (an id), at most `limit` of them.

@@ -7,10 +7,14 @@
 
 mod auth;
 mod bootstrap;
+mod candidates;
 mod contract;
 mod errors;
 mod integrations;
+mod jobs;
 mod key_rotation;
+mod messaging;
 mod operations;
+mod templates;
 mod tenancy;
 mod users;

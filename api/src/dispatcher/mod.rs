@@ -1,0 +1,532 @@
+//! The outbox dispatcher: claims due messages, hands them to the active provider in
+//! batches, records each outcome, retries what may succeed later and settles hand-overs
+//! whose outcome is unknown before anything is sent again.
+
+mod backoff;
+mod gate;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use futures_util::StreamExt;
+use nextal_domain::ProviderKind;
+use nextal_persistence::repo::integrations;
+use nextal_persistence::repo::messages::{self, Claimed, Message, MessageEvent};
+use nextal_providers::{ClickSendClient, OutboundSms, ProviderError, SendOutcome};
+
+pub use gate::HandoverGates;
+
+use crate::services::integrations::{client_for, credentials, webhook_urls_for};
+use crate::services::{new_id, truncate_to_micros};
+use crate::state::AppState;
+
+/// How the dispatcher paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct DispatchSettings {
+    /// Most messages claimed in one round.
+    pub claim_limit: i64,
+    /// How long after an unanswered hand-over its outcome is looked up, giving the
+    /// provider's history time to show an accepted message.
+    pub settle_delay: Duration,
+    /// Tries before a message that keeps failing transiently is given up.
+    pub max_attempts: i32,
+    /// How often an idle dispatcher looks for due messages (a send wakes it at once).
+    pub poll_interval: Duration,
+}
+
+/// What one round did, for logs, metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DispatchReport {
+    /// Messages claimed for hand-over.
+    pub claimed: usize,
+    /// Accepted by a provider.
+    pub sent: usize,
+    /// Failed for good.
+    pub failed: usize,
+    /// Put back in the queue for a later try.
+    pub retried: usize,
+    /// Handed over without a definite answer; settled later.
+    pub in_doubt: usize,
+    /// In-doubt messages whose outcome was settled this round.
+    pub settled: usize,
+    /// Claimed, but their provider had been deactivated.
+    pub cancelled: usize,
+    /// HTTP requests made to providers.
+    pub provider_requests: usize,
+}
+
+impl DispatchReport {
+    fn add(&mut self, other: DispatchReport) {
+        self.claimed += other.claimed;
+        self.sent += other.sent;
+        self.failed += other.failed;
+        self.retried += other.retried;
+        self.in_doubt += other.in_doubt;
+        self.settled += other.settled;
+        self.cancelled += other.cancelled;
+        self.provider_requests += other.provider_requests;
+    }
+}
+
+/// The longest a claimed message may wait for its hand-over to start before it counts
+/// as in doubt; each request refreshes the lease of the messages it carries.
+const CLAIM_LEASE: TimeDelta = TimeDelta::minutes(10);
+/// Settlement gives up on a message this old and fails it as `outcome_unknown`.
+const SETTLEMENT_HORIZON: TimeDelta = TimeDelta::hours(24);
+/// Organizations handed over to at the same time; each holds up to two pooled
+/// connections on PostgreSQL (the gate and the outcome records).
+const PARALLEL_ORGANIZATIONS: usize = 2;
+
+/// Drains the outbox; cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    state: actix_web::web::Data<AppState>,
+}
+
+/// Messages of one organization and provider, in id order.
+type Group<T> = ((String, String), Vec<T>);
+
+impl Dispatcher {
+    /// A dispatcher over the application's state.
+    pub fn new(state: actix_web::web::Data<AppState>) -> Self {
+        Self { state }
+    }
+
+    /// Runs rounds until the process ends: at once after a send, else every poll interval.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let settings = self.state.dispatch;
+            loop {
+                match self.run_once(Utc::now()).await {
+                    Ok(report) if report.claimed as i64 >= settings.claim_limit => continue,
+                    Ok(report) => {
+                        if report != DispatchReport::default() {
+                            tracing::info!(?report, "dispatch round");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %format!("{error:#}"), "dispatch round failed")
+                    }
+                }
+                tokio::select! {
+                    () = self.state.outbox_signal.notified() => {}
+                    () = tokio::time::sleep(settings.poll_interval) => {}
+                }
+            }
+        })
+    }
+
+    /// One round at time `now`: settle what is in doubt, then claim and hand over what
+    /// is due.
+    pub async fn run_once(&self, now: DateTime<Utc>) -> anyhow::Result<DispatchReport> {
+        let now = truncate_to_micros(now.naive_utc());
+        let mut report = self.settle_in_doubt(now).await?;
+        let claimed = {
+            let mut conn = self.state.db.conn().await?;
+            messages::claim_due(
+                &mut conn,
+                now,
+                now + CLAIM_LEASE,
+                self.state.dispatch.claim_limit,
+            )
+            .await?
+        };
+        report.claimed = claimed.len();
+        let groups = group(claimed, |message| {
+            (message.organization_id.clone(), message.provider.clone())
+        });
+        let mut rounds = futures_util::stream::iter(groups)
+            .map(|(key, batch)| self.hand_over(key, batch, now))
+            .buffer_unordered(PARALLEL_ORGANIZATIONS);
+        while let Some(result) = rounds.next().await {
+            report.add(result?);
+        }
+        self.state.metrics.dispatched(&report);
+        Ok(report)
+    }
+
+    /// Hands one organization's claimed messages to its provider, inside the gate.
+    async fn hand_over(
+        &self,
+        (organization_id, provider_name): (String, String),
+        batch: Vec<Claimed>,
+        now: NaiveDateTime,
+    ) -> anyhow::Result<DispatchReport> {
+        let state = &self.state;
+        let mut report = DispatchReport::default();
+        let Some((gate, row)) = state
+            .gates
+            .enter(&state.db, &organization_id, &provider_name)
+            .await?
+        else {
+            // Deactivated between the claim and the hand-over: nothing goes out.
+            let ids: Vec<String> = batch.iter().map(|message| message.id.clone()).collect();
+            let mut tx = state.db.begin().await?;
+            messages::cancel_claimed(&mut tx, &ids, "provider deactivated", now).await?;
+            messages::insert_events(
+                &mut tx,
+                &events(&ids, "cancelled", Some("provider deactivated"), now),
+            )
+            .await?;
+            tx.commit().await?;
+            report.cancelled = ids.len();
+            return Ok(report);
+        };
+        let outcome = self
+            .hand_over_inside_gate(&row, batch, now, &mut report)
+            .await;
+        gate.close().await;
+        outcome.map(|()| report)
+    }
+
+    async fn hand_over_inside_gate(
+        &self,
+        row: &integrations::Integration,
+        batch: Vec<Claimed>,
+        now: NaiveDateTime,
+        report: &mut DispatchReport,
+    ) -> anyhow::Result<()> {
+        let state = &self.state;
+        let provider: ProviderKind = row
+            .provider
+            .parse()
+            .map_err(|_| anyhow::anyhow!("unknown provider {}", row.provider))?;
+        let client = match client_for(state, provider, row) {
+            Ok(client) => client,
+            Err(error) => {
+                // Missing or unreadable credentials: no retry will help until an admin acts.
+                let reason = format!("cannot send through {provider}: {}", error.problem().detail);
+                let mut tx = state.db.begin().await?;
+                for message in &batch {
+                    messages::mark_failed(&mut tx, &message.id, &reason, now).await?;
+                }
+                let ids: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
+                messages::insert_events(&mut tx, &events(&ids, "failed", Some(&reason), now))
+                    .await?;
+                tx.commit().await?;
+                report.failed += batch.len();
+                return Ok(());
+            }
+        };
+        let status_callback = match provider {
+            ProviderKind::Twilio => Some(webhook_urls_for(state, provider, row)?.status),
+            ProviderKind::ClickSend => None,
+        };
+        let lease = TimeDelta::from_std(state.providers.options.timeout)? + TimeDelta::seconds(60);
+        for chunk in batch.chunks(client.max_batch().max(1)) {
+            let ids: Vec<String> = chunk.iter().map(|m| m.id.clone()).collect();
+            {
+                let mut conn = state.db.conn().await?;
+                messages::refresh_lease(
+                    &mut conn,
+                    &ids,
+                    truncate_to_micros(Utc::now().naive_utc()) + lease,
+                )
+                .await?;
+            }
+            let outbound: Vec<OutboundSms> = chunk
+                .iter()
+                .map(|message| OutboundSms {
+                    reference: message.id.clone(),
+                    to: message.to_number.clone(),
+                    from: message.from_number.clone(),
+                    body: message.body.clone(),
+                    status_callback: status_callback.clone(),
+                })
+                .collect();
+            report.provider_requests += match provider {
+                ProviderKind::ClickSend => 1,
+                ProviderKind::Twilio => chunk.len(),
+            };
+            let result = client.send(&outbound).await;
+            self.record(provider, chunk, result, now, report).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores what the provider said about each message of one request.
+    async fn record(
+        &self,
+        provider: ProviderKind,
+        chunk: &[Claimed],
+        result: Result<Vec<SendOutcome>, ProviderError>,
+        now: NaiveDateTime,
+        report: &mut DispatchReport,
+    ) -> anyhow::Result<()> {
+        let state = &self.state;
+        let outcomes: Vec<SendOutcome> = match result {
+            Ok(outcomes) => outcomes,
+            Err(error) => chunk
+                .iter()
+                .map(|_| SendOutcome::Failed(error.clone()))
+                .collect(),
+        };
+        let mut tx = state.db.begin().await?;
+        let mut history = Vec::with_capacity(chunk.len());
+        for (message, outcome) in chunk.iter().zip(outcomes) {
+            let (status, detail) = match outcome {
+                SendOutcome::Accepted {
+                    provider_message_id,
+                    parts,
+                    price,
+                } => {
+                    messages::mark_sent(
+                        &mut tx,
+                        &message.id,
+                        &provider_message_id,
+                        parts,
+                        price.as_deref(),
+                        now,
+                    )
+                    .await?;
+                    report.sent += 1;
+                    ("sent", None)
+                }
+                SendOutcome::Rejected { code, reason } => {
+                    let reason = format!("{reason} ({code})");
+                    messages::mark_failed(&mut tx, &message.id, &reason, now).await?;
+                    report.failed += 1;
+                    ("failed", Some(reason))
+                }
+                SendOutcome::Failed(error) => {
+                    self.after_failure(&mut tx, provider, message, &error, now, report)
+                        .await?
+                }
+            };
+            history.push(MessageEvent {
+                id: new_id(),
+                message_id: message.id.clone(),
+                status: status.to_owned(),
+                detail,
+                created_at: now,
+            });
+        }
+        messages::insert_events(&mut tx, &history).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Decides what a failed hand-over means for `message`: a final failure, a retry,
+    /// or (when the provider may have accepted it) doubt to settle later.
+    async fn after_failure(
+        &self,
+        tx: &mut nextal_persistence::DbConn,
+        provider: ProviderKind,
+        message: &Claimed,
+        error: &ProviderError,
+        now: NaiveDateTime,
+        report: &mut DispatchReport,
+    ) -> anyhow::Result<(&'static str, Option<String>)> {
+        let settings = self.state.dispatch;
+        let retry = |retry_after: Option<Duration>| -> anyhow::Result<NaiveDateTime> {
+            Ok(now + TimeDelta::from_std(backoff::retry_delay(message.attempts, retry_after))?)
+        };
+        match error {
+            ProviderError::Unauthorized(_) | ProviderError::Rejected { .. } => {
+                let reason = error.to_string();
+                messages::mark_failed(tx, &message.id, &reason, now).await?;
+                report.failed += 1;
+                Ok(("failed", Some(reason)))
+            }
+            _ if message.attempts >= settings.max_attempts => {
+                let reason = format!("gave up after {} attempts: {error}", message.attempts);
+                messages::mark_failed(tx, &message.id, &reason, now).await?;
+                report.failed += 1;
+                Ok(("failed", Some(reason)))
+            }
+            ProviderError::RateLimited { retry_after } => {
+                messages::requeue(
+                    tx,
+                    &message.id,
+                    retry(*retry_after)?,
+                    &error.to_string(),
+                    now,
+                )
+                .await?;
+                report.retried += 1;
+                Ok(("queued", Some(error.to_string())))
+            }
+            ProviderError::Unavailable(_) | ProviderError::Unreadable(_) => match provider {
+                // Twilio dedupes a resend carrying the same idempotency token.
+                ProviderKind::Twilio => {
+                    messages::requeue(tx, &message.id, retry(None)?, &error.to_string(), now)
+                        .await?;
+                    report.retried += 1;
+                    Ok(("queued", Some(error.to_string())))
+                }
+                // ClickSend may have accepted it: look in its history before any resend.
+                ProviderKind::ClickSend => {
+                    let reason = format!("outcome unknown ({error}); checking ClickSend's history");
+                    let settle_at = now + TimeDelta::from_std(settings.settle_delay)?;
+                    messages::mark_in_doubt(tx, &message.id, settle_at, &reason, now).await?;
+                    report.in_doubt += 1;
+                    Ok(("sending", Some(reason)))
+                }
+            },
+        }
+    }
+
+    /// Settles messages whose hand-over ended without an answer: ClickSend's history
+    /// says whether it accepted them (by our id in `custom_string`); what it does not
+    /// know goes back in the queue. Twilio resends are safe, so they are requeued.
+    async fn settle_in_doubt(&self, now: NaiveDateTime) -> anyhow::Result<DispatchReport> {
+        let state = &self.state;
+        let mut report = DispatchReport::default();
+        let doubtful = {
+            let mut conn = state.db.conn().await?;
+            messages::in_doubt(&mut conn, now, state.dispatch.claim_limit).await?
+        };
+        for ((organization_id, provider_name), batch) in group(doubtful, |message| {
+            (message.organization_id.clone(), message.provider.clone())
+        }) {
+            let row = {
+                let mut conn = state.db.conn().await?;
+                integrations::find(&mut conn, &organization_id, &provider_name).await?
+            };
+            let Some(row) = row else { continue };
+            let found = match row.provider.as_str() {
+                "clicksend" => self.clicksend_history(&row, &batch).await,
+                _ => Ok(HashMap::new()),
+            };
+            let mut tx = state.db.begin().await?;
+            let mut history = Vec::with_capacity(batch.len());
+            for message in &batch {
+                let (status, detail) = match &found {
+                    Ok(found) => match found.get(&message.id) {
+                        Some(provider_message_id) => {
+                            messages::mark_sent(
+                                &mut tx,
+                                &message.id,
+                                provider_message_id,
+                                None,
+                                None,
+                                now,
+                            )
+                            .await?;
+                            report.sent += 1;
+                            ("sent", Some("found in the provider's history".to_owned()))
+                        }
+                        None if row.active => {
+                            let reason =
+                                "outcome unknown; the provider has no record of it, sending again";
+                            messages::requeue(&mut tx, &message.id, now, reason, now).await?;
+                            report.retried += 1;
+                            ("queued", Some(reason.to_owned()))
+                        }
+                        None => {
+                            messages::cancel_claimed(
+                                &mut tx,
+                                std::slice::from_ref(&message.id),
+                                "provider deactivated",
+                                now,
+                            )
+                            .await?;
+                            report.cancelled += 1;
+                            ("cancelled", Some("provider deactivated".to_owned()))
+                        }
+                    },
+                    Err(_) if now - message.created_at > SETTLEMENT_HORIZON => {
+                        let reason = "outcome_unknown";
+                        messages::mark_failed(&mut tx, &message.id, reason, now).await?;
+                        report.failed += 1;
+                        ("failed", Some(reason.to_owned()))
+                    }
+                    Err(error) => {
+                        let retry_at = now
+                            + TimeDelta::from_std(backoff::retry_delay(message.attempts, None))?;
+                        messages::mark_in_doubt(
+                            &mut tx,
+                            &message.id,
+                            retry_at,
+                            &format!("cannot check the provider's history yet: {error:#}"),
+                            now,
+                        )
+                        .await?;
+                        continue;
+                    }
+                };
+                report.settled += 1;
+                history.push(MessageEvent {
+                    id: new_id(),
+                    message_id: message.id.clone(),
+                    status: status.to_owned(),
+                    detail,
+                    created_at: now,
+                });
+            }
+            messages::insert_events(&mut tx, &history).await?;
+            tx.commit().await?;
+        }
+        Ok(report)
+    }
+
+    /// Our message id → ClickSend's, for the messages of `batch` found in its history.
+    async fn clicksend_history(
+        &self,
+        row: &integrations::Integration,
+        batch: &[Message],
+    ) -> anyhow::Result<HashMap<String, String>> {
+        let state = &self.state;
+        let (username, secret) = credentials(state, ProviderKind::ClickSend, row)
+            .map_err(|error| anyhow::anyhow!("{}", error.problem().detail))?;
+        let client = ClickSendClient::new(
+            state.providers.http.clone(),
+            &state.providers.clicksend_base_url,
+            username,
+            secret,
+            state.providers.options,
+        );
+        let since = batch
+            .iter()
+            .map(|message| message.created_at)
+            .min()
+            .map_or(0, |oldest| {
+                (oldest - TimeDelta::minutes(1)).and_utc().timestamp()
+            });
+        let wanted: std::collections::HashSet<&str> = batch.iter().map(|m| m.id.as_str()).collect();
+        let mut found = HashMap::new();
+        for page in 1..=50 {
+            let (records, more) = client.sent_history(since, page).await?;
+            for record in records {
+                if wanted.contains(record.reference.as_str()) {
+                    found.insert(record.reference, record.provider_message_id);
+                }
+            }
+            if !more || found.len() == wanted.len() {
+                break;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Splits `items` by `key`, keeping their order within each group.
+fn group<T>(items: Vec<T>, key: impl Fn(&T) -> (String, String)) -> Vec<Group<T>> {
+    let mut groups: BTreeMap<(String, String), Vec<T>> = BTreeMap::new();
+    for item in items {
+        groups.entry(key(&item)).or_default().push(item);
+    }
+    groups.into_iter().collect()
+}
+
+fn events(
+    ids: &[String],
+    status: &str,
+    detail: Option<&str>,
+    now: NaiveDateTime,
+) -> Vec<MessageEvent> {
+    ids.iter()
+        .map(|id| MessageEvent {
+            id: new_id(),
+            message_id: id.clone(),
+            status: status.to_owned(),
+            detail: detail.map(str::to_owned),
+            created_at: now,
+        })
+        .collect()
+}
+
+/// Shared between the dispatcher and the request handlers that wake it.
+pub type OutboxSignal = Arc<tokio::sync::Notify>;

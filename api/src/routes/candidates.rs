@@ -1,0 +1,306 @@
+//! `GET/POST /candidates`, `GET/PATCH /candidates/{id}` (any signed-in user).
+
+use actix_web::web::{Data, Json, Path, Query};
+use actix_web::{HttpResponse, get, patch, post};
+use chrono::{DateTime, Utc};
+use nextal_domain::{CountryCode, EmailAddress, PersonName, PhoneNumber, Validation};
+use nextal_openapi::Problem;
+use nextal_persistence::repo::candidates::Candidate;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, CurrentUser};
+use crate::pagination::{PageQuery, finish_page};
+use crate::routes::schemas::{nullable, utc};
+use crate::services::candidates::{self, CandidateUpdate, NewCandidateInput};
+use crate::services::organization;
+use crate::state::AppState;
+
+/// A candidate: who recruiters text.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CandidateBody {
+    #[schema(example = "01936b2e-7c1a-7cc0-a6f5-3f0c2b1d9e10")]
+    id: String,
+    #[schema(example = "Ann")]
+    first_name: String,
+    #[schema(example = "Lee")]
+    last_name: String,
+    /// E.164.
+    #[schema(example = "+14155552671")]
+    phone: Option<String>,
+    #[schema(example = "ann.lee@example.com")]
+    email: Option<String>,
+    job_id: Option<String>,
+    /// One of the job's stages; null (shown in the first stage) when not set.
+    #[schema(example = "Screening")]
+    stage: Option<String>,
+    /// The candidate replied STOP (or was marked so): no SMS may be sent to them.
+    sms_opted_out: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Candidate> for CandidateBody {
+    fn from(candidate: Candidate) -> Self {
+        Self {
+            id: candidate.id,
+            first_name: candidate.first_name,
+            last_name: candidate.last_name,
+            phone: candidate.phone,
+            email: candidate.email,
+            job_id: candidate.job_id,
+            stage: candidate.stage,
+            sms_opted_out: candidate.sms_opted_out,
+            created_at: utc(candidate.created_at),
+            updated_at: utc(candidate.updated_at),
+        }
+    }
+}
+
+/// A page of candidates.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CandidatePage {
+    items: Vec<CandidateBody>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+/// Which candidates to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CandidateListQuery {
+    /// Only the candidates of this job (one of the organization's jobs).
+    job_id: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page; omit for the first page.
+    cursor: Option<String>,
+}
+
+/// A candidate to add.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCandidateRequest {
+    #[schema(example = "Ann", min_length = 1, max_length = 100)]
+    first_name: String,
+    #[schema(example = "Lee", min_length = 1, max_length = 100)]
+    last_name: String,
+    /// International (`+…`) or national to the organization's default country; stored
+    /// in E.164.
+    #[schema(example = "(415) 555-2671")]
+    phone: Option<String>,
+    #[schema(example = "ann.lee@example.com", max_length = 254)]
+    email: Option<String>,
+    /// One of the organization's jobs.
+    job_id: Option<String>,
+    /// One of the job's stages (matched ignoring case); needs `job_id`. Omitted with a
+    /// job: the job's first stage.
+    #[schema(example = "Applied")]
+    stage: Option<String>,
+}
+
+/// Changes to a candidate; omitted fields stay as they are, `null` clears a nullable one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCandidateRequest {
+    #[schema(min_length = 1, max_length = 100)]
+    first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
+    last_name: Option<String>,
+    /// International or national to the organization's default country; null removes
+    /// the number.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, example = "+447911123456")]
+    phone: Option<Option<String>>,
+    /// Null removes the address.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 254)]
+    email: Option<Option<String>>,
+    /// Another of the organization's jobs (the candidate moves to its first stage unless
+    /// `stage` says otherwise); null takes the candidate off their job and stage.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    job_id: Option<Option<String>>,
+    /// One of the job's stages (matched ignoring case); null clears it (the board shows
+    /// the candidate in the first stage).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, example = "Interview")]
+    stage: Option<Option<String>>,
+    /// True stops all SMS to the candidate; false opts them back in (admins only: a
+    /// recruiter gets 403).
+    sms_opted_out: Option<bool>,
+}
+
+/// List the organization's candidates, oldest first, optionally of one job.
+#[utoipa::path(
+    tag = "candidates",
+    security(("bearer" = [])),
+    params(CandidateListQuery),
+    responses(
+        (status = 200, description = "A page of candidates", body = CandidatePage),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit, cursor or job_id", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/candidates")]
+pub async fn list_candidates(
+    state: Data<AppState>,
+    current: CurrentUser,
+    query: Query<CandidateListQuery>,
+) -> Result<Json<CandidatePage>, ApiError> {
+    let query = query.into_inner();
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .into_request()?;
+    let rows = candidates::list(&state, &current, query.job_id.as_deref(), &page).await?;
+    let (rows, next_cursor) = finish_page(rows, &page, |candidate| candidate.id.as_str());
+    Ok(Json(CandidatePage {
+        items: rows.into_iter().map(CandidateBody::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Add a candidate.
+#[utoipa::path(
+    tag = "candidates",
+    security(("bearer" = [])),
+    request_body = CreateCandidateRequest,
+    responses(
+        (status = 201, description = "Created", body = CandidateBody),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, an unknown job or a stage the job does not have", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/candidates")]
+pub async fn create_candidate(
+    state: Data<AppState>,
+    current: CurrentUser,
+    body: ApiJson<CreateCandidateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let country = match &body.phone {
+        Some(_) => organization::default_country(&state, &current).await?,
+        None => CountryCode::DEFAULT,
+    };
+    let mut validation = Validation::new();
+    let first_name = validation.check("first_name", PersonName::parse(&body.first_name));
+    let last_name = validation.check("last_name", PersonName::parse(&body.last_name));
+    let phone = validation.check_optional("phone", body.phone.as_deref(), |raw| {
+        PhoneNumber::parse(raw, country)
+    });
+    let email = validation.check_optional("email", body.email.as_deref(), EmailAddress::parse);
+    validation.finish()?;
+    let (Some(first_name), Some(last_name)) = (first_name, last_name) else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "validation passed without values"
+        )));
+    };
+    let input = NewCandidateInput {
+        first_name,
+        last_name,
+        phone,
+        email,
+        job_id: body.job_id,
+        stage: body.stage,
+    };
+    let candidate = candidates::create(&state, &current, input).await?;
+    Ok(HttpResponse::Created().json(CandidateBody::from(candidate)))
+}
+
+/// One candidate of the organization.
+#[utoipa::path(
+    tag = "candidates",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The candidate's id")),
+    responses(
+        (status = 200, description = "The candidate", body = CandidateBody),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such candidate in this organization", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/candidates/{id}")]
+pub async fn get_candidate(
+    state: Data<AppState>,
+    current: CurrentUser,
+    id: Path<uuid::Uuid>,
+) -> Result<Json<CandidateBody>, ApiError> {
+    let candidate = candidates::get(&state, &current, &id.to_string()).await?;
+    Ok(Json(candidate.into()))
+}
+
+/// Change a candidate: names, phone, email, job, stage, SMS opt-out.
+#[utoipa::path(
+    tag = "candidates",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The candidate's id")),
+    request_body = UpdateCandidateRequest,
+    responses(
+        (status = 200, description = "The updated candidate", body = CandidateBody),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A recruiter tried to undo an opt-out", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such candidate in this organization", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, an unknown job or a stage the job does not have", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/candidates/{id}")]
+pub async fn update_candidate(
+    state: Data<AppState>,
+    current: CurrentUser,
+    id: Path<uuid::Uuid>,
+    body: ApiJson<UpdateCandidateRequest>,
+) -> Result<Json<CandidateBody>, ApiError> {
+    let body = body.into_inner()?;
+    let country = match &body.phone {
+        Some(Some(_)) => organization::default_country(&state, &current).await?,
+        _ => CountryCode::DEFAULT,
+    };
+    let mut validation = Validation::new();
+    let update = CandidateUpdate {
+        first_name: validation.check_optional(
+            "first_name",
+            body.first_name.as_deref(),
+            PersonName::parse,
+        ),
+        last_name: validation.check_optional(
+            "last_name",
+            body.last_name.as_deref(),
+            PersonName::parse,
+        ),
+        phone: check_nullable(&mut validation, "phone", body.phone, |raw| {
+            PhoneNumber::parse(&raw, country)
+        }),
+        email: check_nullable(&mut validation, "email", body.email, |raw| {
+            EmailAddress::parse(&raw)
+        }),
+        job_id: body.job_id,
+        stage: body.stage,
+        sms_opted_out: body.sms_opted_out,
+    };
+    validation.finish()?;
+    let candidate = candidates::update(&state, &current, &id.to_string(), update).await?;
+    Ok(Json(candidate.into()))
+}
+
+/// Parses a nullable PATCH field: absent and `null` pass through, a value must be valid.
+fn check_nullable<T>(
+    validation: &mut Validation,
+    field: &str,
+    raw: Option<Option<String>>,
+    parse: impl FnOnce(String) -> Result<T, nextal_domain::Invalid>,
+) -> Option<Option<T>> {
+    match raw {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(raw)) => validation.check(field, parse(raw)).map(Some),
+    }
+}

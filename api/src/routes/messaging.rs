@@ -1,0 +1,510 @@
+//! Sending SMS: `POST /sms/messages`, `POST /sms/bulk`, `POST /sms/threads/{id}/messages`,
+//! `GET /sms/messages/{id}`, `POST /sms/messages/{id}/cancel`, `GET /sms/batches/{id}`.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::web::{Data, Json, Path};
+use actix_web::{HttpRequest, HttpResponse, get, post};
+use chrono::{DateTime, Utc};
+use nextal_openapi::Problem;
+use nextal_persistence::repo::messages::{Message, MessageEvent};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, CurrentUser};
+use crate::routes::schemas::utc;
+use crate::services::messaging::{
+    self, Accepted, BatchProgress, BulkAccepted, Content, IdempotencyKey, MAX_BULK_CANDIDATES,
+};
+use crate::state::AppState;
+
+/// The header that makes a send safe to retry.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// One status a message went through.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusChange {
+    #[schema(example = "sent")]
+    status: String,
+    /// Why, when there is more to say (a provider's reason, a retry, a cancellation).
+    detail: Option<String>,
+    at: DateTime<Utc>,
+}
+
+/// An SMS, outbound or inbound.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SmsMessage {
+    id: String,
+    thread_id: String,
+    candidate_id: Option<String>,
+    /// The bulk send it belongs to.
+    batch_id: Option<String>,
+    /// `outbound` or `inbound`.
+    #[schema(example = "outbound")]
+    direction: String,
+    body: String,
+    /// `scheduled`, `queued`, `sending`, `sent`, `delivered`, `undelivered`, `failed` or
+    /// `cancelled`.
+    #[schema(example = "queued")]
+    status: String,
+    /// Why it failed, was cancelled or is being retried.
+    status_reason: Option<String>,
+    /// `clicksend` or `twilio`.
+    #[schema(example = "clicksend")]
+    provider: String,
+    #[schema(example = "+61411111111")]
+    from_number: String,
+    #[schema(example = "+61422222222")]
+    to_number: String,
+    provider_message_id: Option<String>,
+    /// `GSM-7` or `UCS-2`.
+    #[schema(example = "GSM-7")]
+    encoding: String,
+    segments: i32,
+    /// As the provider states it, once sent.
+    price: Option<String>,
+    /// The user who sent it.
+    sent_by: Option<String>,
+    template_id: Option<String>,
+    /// When it goes (or went) out.
+    send_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    /// Every status it went through, oldest first.
+    history: Vec<StatusChange>,
+}
+
+impl SmsMessage {
+    fn new(message: Message, history: Vec<MessageEvent>) -> Self {
+        Self {
+            id: message.id,
+            thread_id: message.thread_id,
+            candidate_id: message.candidate_id,
+            batch_id: message.batch_id,
+            direction: message.direction,
+            body: message.body,
+            status: message.status,
+            status_reason: message.status_reason,
+            provider: message.provider,
+            from_number: message.from_number,
+            to_number: message.to_number,
+            provider_message_id: message.provider_message_id,
+            encoding: message.encoding,
+            segments: message.segments,
+            price: message.price,
+            sent_by: message.sent_by,
+            template_id: message.template_id,
+            send_at: utc(message.send_at),
+            created_at: utc(message.created_at),
+            updated_at: utc(message.updated_at),
+            history: history
+                .into_iter()
+                .map(|event| StatusChange {
+                    status: event.status,
+                    detail: event.detail,
+                    at: utc(event.created_at),
+                })
+                .collect(),
+        }
+    }
+
+    /// A message just queued: its history is its first status.
+    fn queued(message: &Message) -> Self {
+        let first = MessageEvent {
+            id: String::new(),
+            message_id: message.id.clone(),
+            status: message.status.clone(),
+            detail: None,
+            created_at: message.created_at,
+        };
+        Self::new(message.clone(), vec![first])
+    }
+}
+
+/// A message to one candidate: `body` (merge fields allowed) or `template_id`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    candidate_id: String,
+    /// The text; may use merge fields such as `{{candidate.first_name}}`.
+    #[schema(example = "Hi {{candidate.first_name}}, are you free for a call tomorrow?")]
+    body: Option<String>,
+    /// A template of the organization instead of `body`.
+    template_id: Option<String>,
+    /// Send later (UTC, within a year); omitted or past means now.
+    send_at: Option<DateTime<Utc>>,
+}
+
+/// A reply in a thread: `body` or `template_id`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyRequest {
+    #[schema(example = "Thanks, talk soon!")]
+    body: Option<String>,
+    template_id: Option<String>,
+    send_at: Option<DateTime<Utc>>,
+}
+
+/// The kanban quick message to many candidates.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    /// 1 to 10,000 candidate ids.
+    #[schema(min_items = 1, max_items = 10000)]
+    candidate_ids: Vec<String>,
+    #[schema(example = "Hi {{candidate.first_name}}, the {{job.title}} role is still open.")]
+    body: Option<String>,
+    template_id: Option<String>,
+    send_at: Option<DateTime<Utc>>,
+}
+
+/// A candidate that got no message, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkippedCandidate {
+    candidate_id: String,
+    /// `not_found`, `no_phone`, `opted_out`, `duplicate_number` (another candidate of the
+    /// request has the same number and gets the message) or `too_long` (over 6 segments
+    /// once merged).
+    #[schema(example = "opted_out")]
+    reason: String,
+}
+
+/// The accepted bulk send.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResponse {
+    batch_id: String,
+    /// Messages queued.
+    accepted: usize,
+    skipped: Vec<SkippedCandidate>,
+}
+
+impl From<&BulkAccepted> for BulkResponse {
+    fn from(accepted: &BulkAccepted) -> Self {
+        Self {
+            batch_id: accepted.batch_id.clone(),
+            accepted: accepted.accepted,
+            skipped: accepted
+                .skipped
+                .iter()
+                .map(|(candidate_id, reason)| SkippedCandidate {
+                    candidate_id: candidate_id.clone(),
+                    reason: reason.as_str().to_owned(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A bulk send's progress.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchBody {
+    id: String,
+    /// Candidates in the request.
+    requested: i32,
+    /// Messages queued.
+    accepted: i32,
+    skipped: Vec<SkippedCandidate>,
+    /// Messages per status, e.g. `{"sent": 990, "failed": 10}`.
+    #[schema(value_type = Object, example = json!({"queued": 10, "sent": 990}))]
+    statuses: BTreeMap<String, i64>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<BatchProgress> for BatchBody {
+    fn from(progress: BatchProgress) -> Self {
+        let skipped: Vec<serde_json::Value> =
+            serde_json::from_str(&progress.batch.skipped).unwrap_or_default();
+        Self {
+            id: progress.batch.id,
+            requested: progress.batch.requested,
+            accepted: progress.batch.accepted,
+            skipped: skipped
+                .into_iter()
+                .map(|entry| SkippedCandidate {
+                    candidate_id: entry["candidate_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    reason: entry["reason"].as_str().unwrap_or_default().to_owned(),
+                })
+                .collect(),
+            statuses: progress.counts.into_iter().collect(),
+            created_at: utc(progress.batch.created_at),
+        }
+    }
+}
+
+fn content(body: Option<String>, template_id: Option<String>) -> Result<Content, ApiError> {
+    match (body, template_id) {
+        (Some(body), None) => Ok(Content::Text(body)),
+        (None, Some(template_id)) => Ok(Content::Template(template_id)),
+        (Some(_), Some(_)) => Err(ApiError::invalid_field(
+            "template_id",
+            "send either `body` or `template_id`, not both",
+        )),
+        (None, None) => Err(ApiError::invalid_field(
+            "body",
+            "is required (or send `template_id`)",
+        )),
+    }
+}
+
+/// The `Idempotency-Key` header and a fingerprint of this request.
+fn idempotency_key(
+    request: &HttpRequest,
+    body: &impl Serialize,
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = request.headers().get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|key| !key.is_empty() && key.len() <= 255)
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "Idempotency-Key",
+                "must be 1 to 255 printable ASCII characters",
+            )
+        })?;
+    let mut hash = Sha256::new();
+    hash.update(request.path().as_bytes());
+    hash.update(serde_json::to_vec(body).map_err(|error| ApiError::Internal(error.into()))?);
+    Ok(Some(IdempotencyKey {
+        key: key.to_owned(),
+        request_hash: hash.finalize().to_vec(),
+    }))
+}
+
+fn accepted<T>(result: Accepted<T>, new: impl FnOnce(T) -> HttpResponse) -> HttpResponse {
+    match result {
+        Accepted::New(value) => new(value),
+        Accepted::Replayed(replay) => HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(replay.status)
+                .unwrap_or(actix_web::http::StatusCode::ACCEPTED),
+        )
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .insert_header(("idempotent-replayed", "true"))
+        .body(replay.body),
+    }
+}
+
+/// Text one candidate.
+///
+/// The message is stored first and handed to the active provider by the dispatcher, so
+/// the answer is 202 with status `queued` (or `scheduled` with `send_at`). With an
+/// `Idempotency-Key` header, the same request again returns the first answer (with
+/// `Idempotent-Replayed: true`) and sends nothing new; the same key with a different
+/// request is a 409.
+#[utoipa::path(
+    tag = "messaging",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    request_body = SendRequest,
+    responses(
+        (status = 202, description = "Queued or scheduled", body = SmsMessage),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No active provider, its credential is missing, or the key was used for another request", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields; an opted-out candidate or one without a phone", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/sms/messages")]
+pub async fn send_message(
+    state: Data<AppState>,
+    current: CurrentUser,
+    request: HttpRequest,
+    body: ApiJson<SendRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let key = idempotency_key(&request, &body)?;
+    let content = content(body.body, body.template_id)?;
+    let result = messaging::send_to_candidate(
+        &state,
+        &current,
+        &body.candidate_id,
+        content,
+        body.send_at,
+        key,
+        |message| {
+            (
+                202,
+                serde_json::to_string(&SmsMessage::queued(message)).unwrap_or_default(),
+            )
+        },
+    )
+    .await?;
+    Ok(accepted(result, |message| {
+        HttpResponse::Accepted().json(SmsMessage::queued(&message))
+    }))
+}
+
+/// Reply in a thread (to its number; its candidate's opt-out applies).
+#[utoipa::path(
+    tag = "messaging",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The thread's id")),
+    request_body = ReplyRequest,
+    responses(
+        (status = 202, description = "Queued or scheduled", body = SmsMessage),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such thread in this organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No active provider or its credential is missing", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or the candidate opted out", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/sms/threads/{id}/messages")]
+pub async fn reply_in_thread(
+    state: Data<AppState>,
+    current: CurrentUser,
+    id: Path<uuid::Uuid>,
+    body: ApiJson<ReplyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let content = content(body.body, body.template_id)?;
+    let message =
+        messaging::reply(&state, &current, &id.to_string(), content, body.send_at).await?;
+    Ok(HttpResponse::Accepted().json(SmsMessage::queued(&message)))
+}
+
+/// Text many candidates at once (the kanban quick message).
+///
+/// Each candidate gets the text with their own merge fields. Candidates that cannot be
+/// texted are listed in `skipped` with the reason; candidates sharing a number get one
+/// message. Follow progress with `GET /sms/batches/{id}`. `Idempotency-Key` works as for
+/// `POST /sms/messages`.
+#[utoipa::path(
+    tag = "messaging",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    request_body = BulkRequest,
+    responses(
+        (status = 202, description = "Queued", body = BulkResponse),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No active provider, its credential is missing, or the key was used for another request", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/sms/bulk")]
+pub async fn send_bulk(
+    state: Data<AppState>,
+    current: CurrentUser,
+    request: HttpRequest,
+    body: ApiJson<BulkRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    if body.candidate_ids.is_empty() || body.candidate_ids.len() > MAX_BULK_CANDIDATES {
+        return Err(ApiError::invalid_field(
+            "candidate_ids",
+            format!("must hold 1 to {MAX_BULK_CANDIDATES} ids"),
+        ));
+    }
+    if let Some(index) = body
+        .candidate_ids
+        .iter()
+        .position(|id| uuid::Uuid::parse_str(id).is_err())
+    {
+        return Err(ApiError::invalid_field(
+            &format!("candidate_ids[{index}]"),
+            "is not a candidate id",
+        ));
+    }
+    let key = idempotency_key(&request, &body)?;
+    let content = content(body.body, body.template_id)?;
+    let result = messaging::send_bulk(
+        &state,
+        &current,
+        body.candidate_ids,
+        content,
+        body.send_at,
+        key,
+        |accepted| {
+            (
+                202,
+                serde_json::to_string(&BulkResponse::from(accepted)).unwrap_or_default(),
+            )
+        },
+    )
+    .await?;
+    Ok(accepted(result, |accepted| {
+        HttpResponse::Accepted().json(BulkResponse::from(&accepted))
+    }))
+}
+
+/// One message with its status history.
+#[utoipa::path(
+    tag = "messaging",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The message's id")),
+    responses(
+        (status = 200, description = "The message", body = SmsMessage),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such message in this organization", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/sms/messages/{id}")]
+pub async fn get_message(
+    state: Data<AppState>,
+    current: CurrentUser,
+    id: Path<uuid::Uuid>,
+) -> Result<Json<SmsMessage>, ApiError> {
+    let (message, history) = messaging::get(&state, &current, &id.to_string()).await?;
+    Ok(Json(SmsMessage::new(message, history)))
+}
+
+/// Cancel a message that has not gone out yet (scheduled, or still queued).
+#[utoipa::path(
+    tag = "messaging",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The message's id")),
+    responses(
+        (status = 200, description = "Cancelled", body = SmsMessage),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such message in this organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already handed to the provider, or final", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/sms/messages/{id}/cancel")]
+pub async fn cancel_message(
+    state: Data<AppState>,
+    current: CurrentUser,
+    id: Path<uuid::Uuid>,
+) -> Result<Json<SmsMessage>, ApiError> {
+    let (message, history) = messaging::cancel(&state, &current, &id.to_string()).await?;
+    Ok(Json(SmsMessage::new(message, history)))
+}
+
+/// A bulk send's progress: messages per status.
+#[utoipa::path(
+    tag = "messaging",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The batch's id")),
+    responses(
+        (status = 200, description = "The batch", body = BatchBody),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such batch in this organization", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/sms/batches/{id}")]
+pub async fn get_batch(
+    state: Data<AppState>,
+    current: CurrentUser,
+    id: Path<uuid::Uuid>,
+) -> Result<Json<BatchBody>, ApiError> {
+    Ok(Json(
+        messaging::batch(&state, &current, &id.to_string())
+            .await?
+            .into(),
+    ))
+}

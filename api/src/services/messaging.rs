@@ -1,0 +1,729 @@
+//! Sending: one candidate, a reply in a thread, or many candidates from the kanban
+//! board. Every message is written to the outbox first; the dispatcher hands it over.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use nextal_domain::{MergeValues, MessageBody, ProviderKind, Template};
+use nextal_persistence::repo::batches::{self, Batch};
+use nextal_persistence::repo::candidates::{self, Candidate};
+use nextal_persistence::repo::idempotency::{self, StoredResponse};
+use nextal_persistence::repo::integrations;
+use nextal_persistence::repo::messages::{self, Message, MessageEvent};
+use nextal_persistence::repo::organizations::{self, Organization};
+use nextal_persistence::repo::templates;
+use nextal_persistence::repo::threads::{self, Thread};
+use nextal_persistence::{DbConn, PersistenceError};
+
+use crate::error::ApiError;
+use crate::services::auth::CurrentUser;
+use crate::services::templates::{job_titles, merge_values};
+use crate::services::{new_id, now, truncate_to_micros};
+use crate::state::AppState;
+
+/// Most candidates one bulk send takes.
+pub const MAX_BULK_CANDIDATES: usize = 10_000;
+/// How far ahead a message may be scheduled.
+const MAX_SCHEDULE_AHEAD: TimeDelta = TimeDelta::days(366);
+
+/// What to send: typed text (merge fields allowed) or a stored template.
+pub enum Content {
+    /// Text typed by the recruiter.
+    Text(String),
+    /// A template of the organization, by id.
+    Template(String),
+}
+
+/// An `Idempotency-Key` and the fingerprint of the request that carried it.
+pub struct IdempotencyKey {
+    pub key: String,
+    pub request_hash: Vec<u8>,
+}
+
+/// A response to give again for a repeated `Idempotency-Key`.
+pub struct Replay {
+    pub status: u16,
+    pub body: String,
+}
+
+/// The outcome of an accepted send request: new, or the first response replayed.
+pub enum Accepted<T> {
+    New(T),
+    Replayed(Replay),
+}
+
+/// Why a candidate of a bulk send got no message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    NotFound,
+    NoPhone,
+    OptedOut,
+    DuplicateNumber,
+    TooLong,
+}
+
+impl SkipReason {
+    /// The name the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::NotFound => "not_found",
+            SkipReason::NoPhone => "no_phone",
+            SkipReason::OptedOut => "opted_out",
+            SkipReason::DuplicateNumber => "duplicate_number",
+            SkipReason::TooLong => "too_long",
+        }
+    }
+}
+
+/// The result of a bulk send.
+pub struct BulkAccepted {
+    pub batch_id: String,
+    pub accepted: usize,
+    pub skipped: Vec<(String, SkipReason)>,
+}
+
+/// A batch with how many of its messages are in each status.
+pub struct BatchProgress {
+    pub batch: Batch,
+    pub counts: Vec<(String, i64)>,
+}
+
+/// The provider and number messages go out through right now.
+struct Sender {
+    provider: ProviderKind,
+    from_number: String,
+}
+
+/// Queues one message to a candidate.
+pub async fn send_to_candidate(
+    state: &AppState,
+    user: &CurrentUser,
+    candidate_id: &str,
+    content: Content,
+    send_at: Option<DateTime<Utc>>,
+    idempotency: Option<IdempotencyKey>,
+    respond: impl Fn(&Message) -> (u16, String),
+) -> Result<Accepted<Message>, ApiError> {
+    let organization_id = user.organization_id();
+    let mut conn = state.db.conn().await?;
+    if let Some(replay) = stored_replay(&mut conn, organization_id, idempotency.as_ref()).await? {
+        return Ok(Accepted::Replayed(replay));
+    }
+    let candidate = candidates::find(&mut conn, organization_id, candidate_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::invalid_field("candidate_id", "is not a candidate of this organization")
+        })?;
+    let phone = reachable_phone(&candidate, "candidate_id")?;
+    let sender = active_sender(&mut conn, organization_id).await?;
+    let (template, template_id) = load_content(&mut conn, organization_id, content).await?;
+    let organization = organization(&mut conn, organization_id).await?;
+    let values = merge_values(&mut conn, &organization, &user.user, &candidate).await?;
+    let body = render(&template, &values, template_id.is_some())?;
+    drop(conn);
+    let schedule = schedule(send_at)?;
+    let message = enqueue_one(
+        state,
+        user,
+        Recipient {
+            phone,
+            candidate_id: Some(candidate.id.clone()),
+        },
+        sender,
+        body,
+        template_id,
+        schedule,
+        idempotency
+            .as_ref()
+            .map(|key| (key, &respond as &RespondFn<'_>)),
+    )
+    .await?;
+    Ok(message)
+}
+
+/// Queues a reply in thread `thread_id`.
+pub async fn reply(
+    state: &AppState,
+    user: &CurrentUser,
+    thread_id: &str,
+    content: Content,
+    send_at: Option<DateTime<Utc>>,
+) -> Result<Message, ApiError> {
+    let organization_id = user.organization_id();
+    let mut conn = state.db.conn().await?;
+    let thread = threads::find(&mut conn, organization_id, thread_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let candidate = match &thread.candidate_id {
+        Some(id) => candidates::find(&mut conn, organization_id, id).await?,
+        None => None,
+    };
+    if candidate
+        .as_ref()
+        .is_some_and(|candidate| candidate.sms_opted_out)
+    {
+        return Err(opted_out("thread_id"));
+    }
+    let sender = active_sender(&mut conn, organization_id).await?;
+    let (template, template_id) = load_content(&mut conn, organization_id, content).await?;
+    let organization = organization(&mut conn, organization_id).await?;
+    let values = match &candidate {
+        Some(candidate) => merge_values(&mut conn, &organization, &user.user, candidate).await?,
+        // A number no candidate owns: candidate fields render empty.
+        None => MergeValues {
+            recruiter_first_name: user.user.first_name.clone(),
+            organization_name: organization.name.clone(),
+            ..MergeValues::default()
+        },
+    };
+    let body = render(&template, &values, template_id.is_some())?;
+    drop(conn);
+    let recipient = Recipient {
+        phone: thread.phone,
+        candidate_id: candidate.map(|candidate| candidate.id),
+    };
+    match enqueue_one(
+        state,
+        user,
+        recipient,
+        sender,
+        body,
+        template_id,
+        schedule(send_at)?,
+        None,
+    )
+    .await?
+    {
+        Accepted::New(message) => Ok(message),
+        Accepted::Replayed(_) => Err(ApiError::Internal(anyhow::anyhow!("replay without a key"))),
+    }
+}
+
+/// Queues one message per candidate of `candidate_ids`: the kanban quick message.
+/// Candidates that cannot be texted are listed with the reason; candidates sharing a
+/// number get one message.
+pub async fn send_bulk(
+    state: &AppState,
+    user: &CurrentUser,
+    candidate_ids: Vec<String>,
+    content: Content,
+    send_at: Option<DateTime<Utc>>,
+    idempotency: Option<IdempotencyKey>,
+    respond: impl Fn(&BulkAccepted) -> (u16, String),
+) -> Result<Accepted<BulkAccepted>, ApiError> {
+    let organization_id = user.organization_id();
+    let now = now();
+    let schedule = schedule(send_at)?;
+    let mut conn = state.db.conn().await?;
+    if let Some(replay) = stored_replay(&mut conn, organization_id, idempotency.as_ref()).await? {
+        return Ok(Accepted::Replayed(replay));
+    }
+    let sender = active_sender(&mut conn, organization_id).await?;
+    let (template, template_id) = load_content(&mut conn, organization_id, content).await?;
+    let organization = organization(&mut conn, organization_id).await?;
+    let found: HashMap<String, Candidate> =
+        candidates::find_many(&mut conn, organization_id, &candidate_ids)
+            .await?
+            .into_iter()
+            .map(|candidate| (candidate.id.clone(), candidate))
+            .collect();
+    let job_ids: Vec<String> = found
+        .values()
+        .filter_map(|c| c.job_id.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let titles = job_titles(&mut conn, organization_id, &job_ids).await?;
+
+    let mut skipped = Vec::new();
+    let mut seen_phones = HashSet::new();
+    let mut outgoing: Vec<(Candidate, MessageBody)> = Vec::new();
+    for id in &candidate_ids {
+        let Some(candidate) = found.get(id) else {
+            skipped.push((id.clone(), SkipReason::NotFound));
+            continue;
+        };
+        let Some(phone) = candidate.phone.clone() else {
+            skipped.push((id.clone(), SkipReason::NoPhone));
+            continue;
+        };
+        if candidate.sms_opted_out {
+            skipped.push((id.clone(), SkipReason::OptedOut));
+            continue;
+        }
+        if !seen_phones.insert(phone) {
+            skipped.push((id.clone(), SkipReason::DuplicateNumber));
+            continue;
+        }
+        let values = MergeValues {
+            candidate_first_name: candidate.first_name.clone(),
+            candidate_last_name: candidate.last_name.clone(),
+            job_title: candidate
+                .job_id
+                .as_ref()
+                .and_then(|job| titles.get(job).cloned()),
+            recruiter_first_name: user.user.first_name.clone(),
+            organization_name: organization.name.clone(),
+        };
+        match MessageBody::parse(&template.render(&values)) {
+            Ok(body) => outgoing.push((candidate.clone(), body)),
+            Err(_) => skipped.push((id.clone(), SkipReason::TooLong)),
+        }
+    }
+    drop(conn);
+
+    let batch_id = new_id();
+    let accepted = BulkAccepted {
+        batch_id: batch_id.clone(),
+        accepted: outgoing.len(),
+        skipped,
+    };
+    let mut tx = state.db.begin().await?;
+    let skipped_json = serde_json::Value::Array(
+        accepted
+            .skipped
+            .iter()
+            .map(|(candidate_id, reason)| {
+                serde_json::json!({ "candidate_id": candidate_id, "reason": reason.as_str() })
+            })
+            .collect(),
+    );
+    batches::insert(
+        &mut tx,
+        &Batch {
+            id: batch_id.clone(),
+            organization_id: organization_id.to_owned(),
+            created_by: user.user.id.clone(),
+            requested: i32::try_from(candidate_ids.len()).unwrap_or(i32::MAX),
+            accepted: i32::try_from(accepted.accepted).unwrap_or(i32::MAX),
+            skipped: skipped_json.to_string(),
+            created_at: now,
+        },
+    )
+    .await?;
+    let recipients: Vec<Recipient> = outgoing
+        .iter()
+        .map(|(candidate, _)| Recipient {
+            phone: candidate.phone.clone().unwrap_or_default(),
+            candidate_id: Some(candidate.id.clone()),
+        })
+        .collect();
+    let thread_ids = ensure_threads(&mut tx, organization_id, &recipients, now).await?;
+    let rows: Vec<Message> = outgoing
+        .into_iter()
+        .zip(&recipients)
+        .map(|((_, body), recipient)| {
+            new_message(
+                organization_id,
+                &thread_ids[&recipient.phone],
+                recipient,
+                &sender,
+                body,
+                template_id.clone(),
+                Some(batch_id.clone()),
+                &user.user.id,
+                schedule,
+                now,
+            )
+        })
+        .collect();
+    store_messages(&mut tx, &rows, now).await?;
+    if let Some(key) = &idempotency {
+        let (status, body) = respond(&accepted);
+        remember(&mut tx, organization_id, key, status, body, now).await?;
+    }
+    tx.commit().await?;
+    state.outbox_signal.notify_one();
+    tracing::info!(batch_id = %accepted.batch_id, accepted = accepted.accepted, skipped = accepted.skipped.len(), "bulk send queued");
+    Ok(Accepted::New(accepted))
+}
+
+/// Message `id` of the caller's organization with its status history.
+pub async fn get(
+    state: &AppState,
+    user: &CurrentUser,
+    id: &str,
+) -> Result<(Message, Vec<MessageEvent>), ApiError> {
+    let mut conn = state.db.conn().await?;
+    let message = messages::find(&mut conn, user.organization_id(), id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let history = messages::events(&mut conn, id).await?;
+    Ok((message, history))
+}
+
+/// Cancels a message that has not been handed over yet (scheduled or still queued).
+pub async fn cancel(
+    state: &AppState,
+    user: &CurrentUser,
+    id: &str,
+) -> Result<(Message, Vec<MessageEvent>), ApiError> {
+    let now = now();
+    let mut tx = state.db.begin().await?;
+    let message = messages::find(&mut tx, user.organization_id(), id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let reason = format!("cancelled by {}", user.user.email);
+    if !messages::cancel(&mut tx, user.organization_id(), id, &reason, now).await? {
+        return Err(ApiError::Conflict {
+            kind: "not-cancellable",
+            detail: format!(
+                "The message is {} and can no longer be cancelled; only scheduled or queued messages can.",
+                message.status
+            ),
+        });
+    }
+    messages::insert_events(&mut tx, &[event(id, "cancelled", Some(reason), now)]).await?;
+    tx.commit().await?;
+    get(state, user, id).await
+}
+
+/// Batch `id` of the caller's organization and its progress.
+pub async fn batch(
+    state: &AppState,
+    user: &CurrentUser,
+    id: &str,
+) -> Result<BatchProgress, ApiError> {
+    let mut conn = state.db.conn().await?;
+    let batch = batches::find(&mut conn, user.organization_id(), id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let counts = batches::status_counts(&mut conn, id).await?;
+    Ok(BatchProgress { batch, counts })
+}
+
+/// Renders the response stored for an idempotency key.
+type RespondFn<'a> = dyn Fn(&Message) -> (u16, String) + 'a;
+
+struct Recipient {
+    phone: String,
+    candidate_id: Option<String>,
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site per send path, each field named"
+)]
+async fn enqueue_one(
+    state: &AppState,
+    user: &CurrentUser,
+    recipient: Recipient,
+    sender: Sender,
+    body: MessageBody,
+    template_id: Option<String>,
+    schedule: Option<NaiveDateTime>,
+    idempotency: Option<(&IdempotencyKey, &RespondFn<'_>)>,
+) -> Result<Accepted<Message>, ApiError> {
+    let organization_id = user.organization_id();
+    let now = now();
+    let mut tx = state.db.begin().await?;
+    let thread_ids = ensure_threads(
+        &mut tx,
+        organization_id,
+        std::slice::from_ref(&recipient),
+        now,
+    )
+    .await?;
+    let message = new_message(
+        organization_id,
+        &thread_ids[&recipient.phone],
+        &recipient,
+        &sender,
+        body,
+        template_id,
+        None,
+        &user.user.id,
+        schedule,
+        now,
+    );
+    store_messages(&mut tx, std::slice::from_ref(&message), now).await?;
+    if let Some((key, respond)) = idempotency {
+        let (status, body) = respond(&message);
+        remember(&mut tx, organization_id, key, status, body, now).await?;
+    }
+    tx.commit().await?;
+    state.outbox_signal.notify_one();
+    Ok(Accepted::New(message))
+}
+
+/// The thread id for each recipient's phone, creating threads that do not exist and
+/// linking each to the candidate messaged now (the most recently messaged one wins).
+async fn ensure_threads(
+    conn: &mut DbConn,
+    organization_id: &str,
+    recipients: &[Recipient],
+    now: NaiveDateTime,
+) -> Result<HashMap<String, String>, ApiError> {
+    let phones: Vec<String> = recipients.iter().map(|r| r.phone.clone()).collect();
+    let existing = threads::find_by_phones(conn, organization_id, &phones).await?;
+    let known: HashMap<&str, &Thread> = existing.iter().map(|t| (t.phone.as_str(), t)).collect();
+    let missing: Vec<Thread> = recipients
+        .iter()
+        .filter(|recipient| !known.contains_key(recipient.phone.as_str()))
+        .map(|recipient| Thread {
+            id: new_id(),
+            organization_id: organization_id.to_owned(),
+            phone: recipient.phone.clone(),
+            candidate_id: recipient.candidate_id.clone(),
+            unread_count: 0,
+            last_message_at: None,
+            last_message_preview: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    for recipient in recipients {
+        if let Some(thread) = known.get(recipient.phone.as_str())
+            && recipient.candidate_id.is_some()
+            && thread.candidate_id != recipient.candidate_id
+        {
+            threads::link_candidate(conn, &thread.id, recipient.candidate_id.as_deref(), now)
+                .await?;
+        }
+    }
+    let mut ids: HashMap<String, String> = existing
+        .iter()
+        .map(|t| (t.phone.clone(), t.id.clone()))
+        .collect();
+    if !missing.is_empty() {
+        threads::insert_missing(conn, &missing).await?;
+        let created: Vec<String> = missing.iter().map(|t| t.phone.clone()).collect();
+        for thread in threads::find_by_phones(conn, organization_id, &created).await? {
+            ids.insert(thread.phone, thread.id);
+        }
+    }
+    Ok(ids)
+}
+
+async fn store_messages(
+    conn: &mut DbConn,
+    rows: &[Message],
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    messages::insert_many(conn, rows).await?;
+    let history: Vec<MessageEvent> = rows
+        .iter()
+        .map(|m| event(&m.id, &m.status, None, now))
+        .collect();
+    messages::insert_events(conn, &history).await?;
+    let thread_ids: Vec<String> = rows
+        .iter()
+        .map(|m| m.thread_id.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    threads::refresh_last_message(conn, &thread_ids, now).await?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments, reason = "builds one row from its parts")]
+fn new_message(
+    organization_id: &str,
+    thread_id: &str,
+    recipient: &Recipient,
+    sender: &Sender,
+    body: MessageBody,
+    template_id: Option<String>,
+    batch_id: Option<String>,
+    sent_by: &str,
+    schedule: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> Message {
+    let segmentation = body.segmentation();
+    let send_at = schedule.unwrap_or(now);
+    Message {
+        id: new_id(),
+        organization_id: organization_id.to_owned(),
+        thread_id: thread_id.to_owned(),
+        candidate_id: recipient.candidate_id.clone(),
+        batch_id,
+        direction: "outbound".to_owned(),
+        body: body.into_inner(),
+        encoding: segmentation.encoding.as_str().to_owned(),
+        segments: i32::try_from(segmentation.segments).unwrap_or(i32::MAX),
+        status: if schedule.is_some() {
+            "scheduled"
+        } else {
+            "queued"
+        }
+        .to_owned(),
+        status_reason: None,
+        provider: sender.provider.as_str().to_owned(),
+        from_number: sender.from_number.clone(),
+        to_number: recipient.phone.clone(),
+        provider_message_id: None,
+        price: None,
+        sent_by: Some(sent_by.to_owned()),
+        template_id,
+        send_at,
+        next_attempt_at: send_at,
+        attempts: 0,
+        lease_expires_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn event(
+    message_id: &str,
+    status: &str,
+    detail: Option<String>,
+    now: NaiveDateTime,
+) -> MessageEvent {
+    MessageEvent {
+        id: new_id(),
+        message_id: message_id.to_owned(),
+        status: status.to_owned(),
+        detail,
+        created_at: now,
+    }
+}
+
+/// The organization's active provider and its number; 409 when there is none or it
+/// cannot send yet.
+async fn active_sender(conn: &mut DbConn, organization_id: &str) -> Result<Sender, ApiError> {
+    let rows = integrations::list(conn, organization_id).await?;
+    let Some(active) = rows.iter().find(|row| row.active) else {
+        return Err(ApiError::Conflict {
+            kind: "no-active-provider",
+            detail: "No SMS provider is active. An admin can activate ClickSend or Twilio under Integrations."
+                .to_owned(),
+        });
+    };
+    let provider: ProviderKind = active
+        .provider
+        .parse()
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("unknown provider {}", active.provider)))?;
+    match (&active.secret, &active.phone_number, &active.username) {
+        (Some(_), Some(number), Some(_)) => Ok(Sender {
+            provider,
+            from_number: number.clone(),
+        }),
+        _ => Err(ApiError::Conflict {
+            kind: "provider-credential-missing",
+            detail: format!(
+                "{provider} is active but its {} has not been entered. An admin can set it on the {provider} card.",
+                provider.secret_name()
+            ),
+        }),
+    }
+}
+
+async fn load_content(
+    conn: &mut DbConn,
+    organization_id: &str,
+    content: Content,
+) -> Result<(Template, Option<String>), ApiError> {
+    match content {
+        Content::Text(text) => Template::parse(&text)
+            .map(|template| (template, None))
+            .map_err(|invalid| ApiError::invalid_field("body", invalid.0)),
+        Content::Template(id) => {
+            let stored = templates::find(conn, organization_id, &id)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::invalid_field("template_id", "is not a template of this organization")
+                })?;
+            let template = Template::parse(&stored.body)
+                .map_err(|invalid| ApiError::invalid_field("template_id", invalid.0))?;
+            Ok((template, Some(id)))
+        }
+    }
+}
+
+fn render(
+    template: &Template,
+    values: &MergeValues,
+    from_template: bool,
+) -> Result<MessageBody, ApiError> {
+    MessageBody::parse(&template.render(values)).map_err(|invalid| {
+        ApiError::invalid_field(
+            if from_template { "template_id" } else { "body" },
+            invalid.0,
+        )
+    })
+}
+
+fn reachable_phone(candidate: &Candidate, field: &str) -> Result<String, ApiError> {
+    if candidate.sms_opted_out {
+        return Err(opted_out(field));
+    }
+    candidate
+        .phone
+        .clone()
+        .ok_or_else(|| ApiError::invalid_field(field, "the candidate has no phone number"))
+}
+
+fn opted_out(field: &str) -> ApiError {
+    ApiError::invalid_field(
+        field,
+        "the candidate has opted out of SMS (replied STOP); they must text START to opt back in",
+    )
+}
+
+async fn organization(conn: &mut DbConn, id: &str) -> Result<Organization, ApiError> {
+    organizations::find(conn, id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// `send_at` in storage form: `None` sends now (a time in the past also sends now).
+fn schedule(send_at: Option<DateTime<Utc>>) -> Result<Option<NaiveDateTime>, ApiError> {
+    let now = now();
+    match send_at.map(|at| truncate_to_micros(at.naive_utc())) {
+        Some(at) if at > now + MAX_SCHEDULE_AHEAD => {
+            Err(ApiError::invalid_field("send_at", "must be within a year"))
+        }
+        Some(at) if at > now => Ok(Some(at)),
+        _ => Ok(None),
+    }
+}
+
+async fn stored_replay(
+    conn: &mut DbConn,
+    organization_id: &str,
+    key: Option<&IdempotencyKey>,
+) -> Result<Option<Replay>, ApiError> {
+    let Some(key) = key else { return Ok(None) };
+    match idempotency::find(conn, organization_id, &key.key).await? {
+        Some(stored) if stored.request_hash == key.request_hash => Ok(Some(Replay {
+            status: u16::try_from(stored.response_status).unwrap_or(202),
+            body: stored.response_body,
+        })),
+        Some(_) => Err(ApiError::Conflict {
+            kind: "idempotency-key-reused",
+            detail: "This Idempotency-Key was already used for a different request.".to_owned(),
+        }),
+        None => Ok(None),
+    }
+}
+
+/// Stores the response for `key` in the request's transaction. When a concurrent
+/// request with the same key stored one first, this request fails with 409 and keeps
+/// nothing (its transaction is dropped); retrying it replays the first response.
+async fn remember(
+    conn: &mut DbConn,
+    organization_id: &str,
+    key: &IdempotencyKey,
+    status: u16,
+    body: String,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let stored = StoredResponse {
+        organization_id: organization_id.to_owned(),
+        key: key.key.clone(),
+        request_hash: key.request_hash.clone(),
+        response_status: i32::from(status),
+        response_body: body,
+        created_at: now,
+    };
+    match idempotency::insert(conn, &stored).await {
+        Ok(()) => Ok(()),
+        Err(PersistenceError::UniqueViolation { .. }) => Err(ApiError::Conflict {
+            kind: "idempotency-key-in-flight",
+            detail: "A request with this Idempotency-Key is being processed; retry it to get its response."
+                .to_owned(),
+        }),
+        Err(other) => Err(other.into()),
+    }
+}

@@ -1,0 +1,215 @@
+//! SMS templates: text with merge fields, rendered per candidate.
+
+use std::collections::HashMap;
+
+use nextal_domain::{MergeValues, Segmentation, Template, TemplateName, segment};
+use nextal_persistence::DbConn;
+use nextal_persistence::repo::PageRequest;
+use nextal_persistence::repo::candidates::{self, Candidate};
+use nextal_persistence::repo::jobs;
+use nextal_persistence::repo::organizations::{self, Organization};
+use nextal_persistence::repo::templates::{self, SmsTemplate};
+use nextal_persistence::repo::users::User;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::services::audit;
+use crate::services::auth::CurrentUser;
+use crate::services::{new_id, now};
+use crate::state::AppState;
+
+/// A template's name and body, already validated: the body is stored as written, and
+/// only after [`Template::parse`] accepted it.
+pub struct TemplateInput {
+    pub name: TemplateName,
+    pub body: String,
+}
+
+/// A template rendered for one candidate.
+pub struct Preview {
+    pub text: String,
+    pub segmentation: Segmentation,
+}
+
+/// The parsed form of a stored template. Stored bodies were parsed before they were
+/// saved, so a failure here is a bug (or a merge field that was since removed).
+pub fn parse_stored(template: &SmsTemplate) -> Result<Template, ApiError> {
+    Template::parse(&template.body).map_err(|invalid| {
+        ApiError::Internal(anyhow::anyhow!(
+            "stored template {} no longer parses: {invalid}",
+            template.id
+        ))
+    })
+}
+
+/// The values a template is rendered with when `recruiter` texts `candidate`.
+/// `{{job.title}}` is empty when the candidate has no job.
+pub async fn merge_values(
+    conn: &mut DbConn,
+    organization: &Organization,
+    recruiter: &User,
+    candidate: &Candidate,
+) -> Result<MergeValues, ApiError> {
+    let job_title = match &candidate.job_id {
+        Some(job_id) => jobs::find(conn, &organization.id, job_id)
+            .await?
+            .map(|job| job.title),
+        None => None,
+    };
+    Ok(MergeValues {
+        candidate_first_name: candidate.first_name.clone(),
+        candidate_last_name: candidate.last_name.clone(),
+        job_title,
+        recruiter_first_name: recruiter.first_name.clone(),
+        organization_name: organization.name.clone(),
+    })
+}
+
+/// The titles of the organization's jobs among `job_ids`, by job id, in one query per
+/// 500 ids (for rendering a template for many candidates). Unknown ids are absent.
+pub async fn job_titles(
+    conn: &mut DbConn,
+    organization_id: &str,
+    job_ids: &[String],
+) -> Result<HashMap<String, String>, ApiError> {
+    let mut unique: Vec<String> = job_ids.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    Ok(jobs::find_many(conn, organization_id, &unique)
+        .await?
+        .into_iter()
+        .map(|job| (job.id, job.title))
+        .collect())
+}
+
+/// One page of the caller's organization's templates, oldest first.
+pub async fn list(
+    state: &AppState,
+    current: &CurrentUser,
+    page: &PageRequest,
+) -> Result<Vec<SmsTemplate>, ApiError> {
+    let mut conn = state.db.conn().await?;
+    Ok(templates::list(&mut conn, current.organization_id(), page).await?)
+}
+
+/// Template `id` of the caller's organization.
+pub async fn get(
+    state: &AppState,
+    current: &CurrentUser,
+    id: &str,
+) -> Result<SmsTemplate, ApiError> {
+    let mut conn = state.db.conn().await?;
+    templates::find(&mut conn, current.organization_id(), id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Adds a template.
+pub async fn create(
+    state: &AppState,
+    current: &CurrentUser,
+    input: TemplateInput,
+) -> Result<SmsTemplate, ApiError> {
+    let now = now();
+    let template = SmsTemplate {
+        id: new_id(),
+        organization_id: current.organization_id().to_owned(),
+        name: input.name.into_inner(),
+        body: input.body,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = state.db.begin().await?;
+    templates::insert(&mut tx, &template).await?;
+    audit::record(
+        &mut tx,
+        current,
+        "template.created",
+        &template.id,
+        json!({ "name": template.name }),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(template_id = %template.id, created_by = %current.user.id, "template created");
+    Ok(template)
+}
+
+/// Replaces the name and body of template `id`.
+pub async fn update(
+    state: &AppState,
+    current: &CurrentUser,
+    id: &str,
+    input: TemplateInput,
+) -> Result<SmsTemplate, ApiError> {
+    let organization_id = current.organization_id();
+    let name = input.name.into_inner();
+    let mut tx = state.db.begin().await?;
+    if !templates::update(&mut tx, organization_id, id, &name, &input.body, now()).await? {
+        return Err(ApiError::NotFound);
+    }
+    audit::record(
+        &mut tx,
+        current,
+        "template.updated",
+        id,
+        json!({ "name": name }),
+    )
+    .await?;
+    let template = templates::find(&mut tx, organization_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    tracing::info!(template_id = %id, changed_by = %current.user.id, "template updated");
+    Ok(template)
+}
+
+/// Deletes template `id`. Messages already sent from it keep their text.
+pub async fn delete(state: &AppState, current: &CurrentUser, id: &str) -> Result<(), ApiError> {
+    let organization_id = current.organization_id();
+    let mut tx = state.db.begin().await?;
+    let template = templates::find(&mut tx, organization_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if !templates::delete(&mut tx, organization_id, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    audit::record(
+        &mut tx,
+        current,
+        "template.deleted",
+        id,
+        json!({ "name": template.name }),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(template_id = %id, deleted_by = %current.user.id, "template deleted");
+    Ok(())
+}
+
+/// Template `id` rendered for candidate `candidate_id` as sent by the caller. An unknown
+/// template is a 404; an unknown candidate a 422 on `candidate_id`.
+pub async fn preview(
+    state: &AppState,
+    current: &CurrentUser,
+    id: &str,
+    candidate_id: &str,
+) -> Result<Preview, ApiError> {
+    let organization_id = current.organization_id();
+    let mut conn = state.db.conn().await?;
+    let stored = templates::find(&mut conn, organization_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let template = parse_stored(&stored)?;
+    let candidate = candidates::find(&mut conn, organization_id, candidate_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::invalid_field("candidate_id", "is not a candidate of this organization")
+        })?;
+    let organization = organizations::find(&mut conn, organization_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let values = merge_values(&mut conn, &organization, &current.user, &candidate).await?;
+    let text = template.render(&values);
+    let segmentation = segment(&text);
+    Ok(Preview { text, segmentation })
+}

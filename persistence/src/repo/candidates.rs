@@ -1,0 +1,147 @@
+//! Candidates: names, phone (E.164), job and stage, SMS consent.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::db::run;
+use crate::repo::PageRequest;
+use crate::schema::candidates;
+use crate::{DbConn, PersistenceError};
+
+/// A stored candidate.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = candidates)]
+pub struct Candidate {
+    pub id: String,
+    pub organization_id: String,
+    pub job_id: Option<String>,
+    pub stage: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub sms_opted_out: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Changes to a candidate; `None` keeps a field, `Some(None)` clears a nullable one.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = candidates)]
+pub struct CandidateChanges {
+    pub job_id: Option<Option<String>>,
+    pub stage: Option<Option<String>>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub sms_opted_out: Option<bool>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// Stores a new candidate.
+pub async fn insert(conn: &mut DbConn, candidate: &Candidate) -> Result<(), PersistenceError> {
+    run!(conn, |c| diesel::insert_into(candidates::table)
+        .values(candidate)
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Candidate `id` of the organization.
+pub async fn find(
+    conn: &mut DbConn,
+    organization_id: &str,
+    id: &str,
+) -> Result<Option<Candidate>, PersistenceError> {
+    Ok(run!(conn, |c| candidates::table
+        .filter(candidates::organization_id.eq(organization_id))
+        .filter(candidates::id.eq(id))
+        .select(Candidate::as_select())
+        .first(c)
+        .await
+        .optional())?)
+}
+
+/// The organization's candidates among `ids` (any order; missing ids are absent).
+pub async fn find_many(
+    conn: &mut DbConn,
+    organization_id: &str,
+    ids: &[String],
+) -> Result<Vec<Candidate>, PersistenceError> {
+    let mut found = Vec::with_capacity(ids.len());
+    // Bounded IN lists keep every backend under its bind-parameter limit.
+    for chunk in ids.chunks(500) {
+        let rows: Vec<Candidate> = run!(conn, |c| candidates::table
+            .filter(candidates::organization_id.eq(organization_id))
+            .filter(candidates::id.eq_any(chunk))
+            .select(Candidate::as_select())
+            .load(c)
+            .await)?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// The organization's candidates of job `job_id`, oldest first.
+pub async fn for_job(
+    conn: &mut DbConn,
+    organization_id: &str,
+    job_id: &str,
+) -> Result<Vec<Candidate>, PersistenceError> {
+    Ok(run!(conn, |c| candidates::table
+        .filter(candidates::organization_id.eq(organization_id))
+        .filter(candidates::job_id.eq(job_id))
+        .order(candidates::id.asc())
+        .select(Candidate::as_select())
+        .load(c)
+        .await)?)
+}
+
+/// One page of the organization's candidates, optionally of one job.
+pub async fn list(
+    conn: &mut DbConn,
+    organization_id: &str,
+    job_id: Option<&str>,
+    page: &PageRequest,
+) -> Result<Vec<Candidate>, PersistenceError> {
+    let after = page.after.clone().unwrap_or_default();
+    Ok(match job_id {
+        Some(job_id) => run!(conn, |c| candidates::table
+            .filter(candidates::organization_id.eq(organization_id))
+            .filter(candidates::job_id.eq(job_id))
+            .filter(candidates::id.gt(&after))
+            .order(candidates::id.asc())
+            .limit(page.limit)
+            .select(Candidate::as_select())
+            .load(c)
+            .await)?,
+        None => run!(conn, |c| candidates::table
+            .filter(candidates::organization_id.eq(organization_id))
+            .filter(candidates::id.gt(&after))
+            .order(candidates::id.asc())
+            .limit(page.limit)
+            .select(Candidate::as_select())
+            .load(c)
+            .await)?,
+    })
+}
+
+/// Applies `changes` to candidate `id`; false when there is no such candidate.
+pub async fn update(
+    conn: &mut DbConn,
+    organization_id: &str,
+    id: &str,
+    changes: &CandidateChanges,
+) -> Result<bool, PersistenceError> {
+    let updated = run!(conn, |c| diesel::update(
+        candidates::table
+            .filter(candidates::organization_id.eq(organization_id))
+            .filter(candidates::id.eq(id))
+    )
+    .set(changes)
+    .execute(c)
+    .await)?;
+    Ok(updated > 0)
+}

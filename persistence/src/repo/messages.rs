@@ -1,0 +1,425 @@
+//! SMS messages and their status history: the outbox the dispatcher drains.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
+use diesel_async::RunQueryDsl;
+
+use crate::db::{batch_insert, run};
+use crate::schema::{sms_message_events, sms_messages};
+use crate::{DbConn, PersistenceError};
+
+/// A stored message.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sms_messages, treat_none_as_default_value = false)]
+pub struct Message {
+    pub id: String,
+    pub organization_id: String,
+    pub thread_id: String,
+    pub candidate_id: Option<String>,
+    pub batch_id: Option<String>,
+    pub direction: String,
+    pub body: String,
+    pub encoding: String,
+    pub segments: i32,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub provider: String,
+    pub from_number: String,
+    pub to_number: String,
+    pub provider_message_id: Option<String>,
+    pub price: Option<String>,
+    pub sent_by: Option<String>,
+    pub template_id: Option<String>,
+    /// When the message may first go out.
+    pub send_at: NaiveDateTime,
+    /// When the dispatcher may next try it (send time, or a retry's backoff).
+    pub next_attempt_at: NaiveDateTime,
+    pub attempts: i32,
+    /// While `sending`: when an unfinished hand-over counts as in doubt.
+    pub lease_expires_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// One step of a message's status history.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sms_message_events, treat_none_as_default_value = false)]
+pub struct MessageEvent {
+    pub id: String,
+    pub message_id: String,
+    pub status: String,
+    pub detail: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// A message the dispatcher has claimed for hand-over.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub organization_id: String,
+    #[diesel(sql_type = Text)]
+    pub thread_id: String,
+    #[diesel(sql_type = Text)]
+    pub provider: String,
+    #[diesel(sql_type = Text)]
+    pub from_number: String,
+    #[diesel(sql_type = Text)]
+    pub to_number: String,
+    #[diesel(sql_type = Text)]
+    pub body: String,
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    #[diesel(sql_type = Timestamp)]
+    pub created_at: NaiveDateTime,
+}
+
+/// Rows per multi-row INSERT: keeps SQLite and PostgreSQL under their bind limits.
+const INSERT_CHUNK: usize = 500;
+
+/// Stores new messages.
+pub async fn insert_many(conn: &mut DbConn, messages: &[Message]) -> Result<(), PersistenceError> {
+    for chunk in messages.chunks(INSERT_CHUNK) {
+        batch_insert!(conn, sms_messages::table, chunk);
+    }
+    Ok(())
+}
+
+/// Appends status history.
+pub async fn insert_events(
+    conn: &mut DbConn,
+    events: &[MessageEvent],
+) -> Result<(), PersistenceError> {
+    for chunk in events.chunks(INSERT_CHUNK) {
+        batch_insert!(conn, sms_message_events::table, chunk);
+    }
+    Ok(())
+}
+
+/// Message `id` of the organization.
+pub async fn find(
+    conn: &mut DbConn,
+    organization_id: &str,
+    id: &str,
+) -> Result<Option<Message>, PersistenceError> {
+    Ok(run!(conn, |c| sms_messages::table
+        .filter(sms_messages::organization_id.eq(organization_id))
+        .filter(sms_messages::id.eq(id))
+        .select(Message::as_select())
+        .first(c)
+        .await
+        .optional())?)
+}
+
+/// The messages with `ids`, in id order.
+pub async fn find_many(
+    conn: &mut DbConn,
+    ids: &[String],
+) -> Result<Vec<Message>, PersistenceError> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        let rows: Vec<Message> = run!(conn, |c| sms_messages::table
+            .filter(sms_messages::id.eq_any(chunk))
+            .order(sms_messages::id.asc())
+            .select(Message::as_select())
+            .load(c)
+            .await)?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// The status history of message `id`, oldest first.
+pub async fn events(conn: &mut DbConn, id: &str) -> Result<Vec<MessageEvent>, PersistenceError> {
+    Ok(run!(conn, |c| sms_message_events::table
+        .filter(sms_message_events::message_id.eq(id))
+        .order(sms_message_events::id.asc())
+        .select(MessageEvent::as_select())
+        .load(c)
+        .await)?)
+}
+
+const CLAIM_POSTGRES: &str = "
+UPDATE sms_messages SET status = 'sending', attempts = attempts + 1,
+       lease_expires_at = $2, updated_at = $1
+WHERE id IN (
+    SELECT m.id FROM sms_messages m
+    WHERE m.status IN ('queued', 'scheduled') AND m.next_attempt_at <= $1
+      AND EXISTS (SELECT 1 FROM integrations i
+                  WHERE i.organization_id = m.organization_id
+                    AND i.provider = m.provider AND i.active)
+      AND NOT EXISTS (SELECT 1 FROM sms_messages p
+                      WHERE p.thread_id = m.thread_id AND p.id < m.id
+                        AND p.status IN ('queued', 'sending'))
+    ORDER BY m.next_attempt_at, m.id
+    LIMIT $3
+    FOR UPDATE OF m SKIP LOCKED)
+RETURNING id, organization_id, thread_id, provider, from_number, to_number, body, attempts, created_at";
+
+const CLAIM_SQLITE: &str = "
+UPDATE sms_messages SET status = 'sending', attempts = attempts + 1,
+       lease_expires_at = ?2, updated_at = ?1
+WHERE id IN (
+    SELECT m.id FROM sms_messages m
+    WHERE m.status IN ('queued', 'scheduled') AND m.next_attempt_at <= ?1
+      AND EXISTS (SELECT 1 FROM integrations i
+                  WHERE i.organization_id = m.organization_id
+                    AND i.provider = m.provider AND i.active)
+      AND NOT EXISTS (SELECT 1 FROM sms_messages p
+                      WHERE p.thread_id = m.thread_id AND p.id < m.id
+                        AND p.status IN ('queued', 'sending'))
+    ORDER BY m.next_attempt_at, m.id
+    LIMIT ?3)
+RETURNING id, organization_id, thread_id, provider, from_number, to_number, body, attempts, created_at";
+
+/// Claims up to `limit` due messages in one statement: marks them `sending` with a lease
+/// until `lease_until` and returns them in id order. Only messages whose provider is
+/// the organization's active one qualify, so nothing is claimed after a deactivation
+/// commits; a thread's messages go one at a time, in order. On PostgreSQL `SKIP LOCKED`
+/// lets several replicas claim side by side without taking the same message.
+pub async fn claim_due(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<Claimed>, PersistenceError> {
+    let mut claimed: Vec<Claimed> = match conn {
+        DbConn::Postgres(object) => {
+            diesel::sql_query(CLAIM_POSTGRES)
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<BigInt, _>(limit)
+                .load(&mut **object)
+                .await?
+        }
+        DbConn::Sqlite(object) => {
+            diesel::sql_query(CLAIM_SQLITE)
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<BigInt, _>(limit)
+                .load(&mut **object)
+                .await?
+        }
+    };
+    claimed.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(claimed)
+}
+
+/// Messages whose hand-over lease ran out without an outcome (a crash, a timeout).
+pub async fn in_doubt(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<Message>, PersistenceError> {
+    Ok(run!(conn, |c| sms_messages::table
+        .filter(sms_messages::status.eq("sending"))
+        .filter(sms_messages::lease_expires_at.le(now))
+        .order(sms_messages::id.asc())
+        .limit(limit)
+        .select(Message::as_select())
+        .load(c)
+        .await)?)
+}
+
+/// The provider accepted message `id`.
+pub async fn mark_sent(
+    conn: &mut DbConn,
+    id: &str,
+    provider_message_id: &str,
+    segments: Option<i32>,
+    price: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<bool, PersistenceError> {
+    let updated = run!(conn, |c| diesel::update(
+        sms_messages::table
+            .filter(sms_messages::id.eq(id))
+            .filter(sms_messages::status.eq("sending"))
+    )
+    .set((
+        sms_messages::status.eq("sent"),
+        sms_messages::provider_message_id.eq(provider_message_id),
+        sms_messages::price.eq(price),
+        sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
+        sms_messages::updated_at.eq(now),
+    ))
+    .execute(c)
+    .await)?;
+    if let Some(segments) = segments.filter(|&segments| segments > 0) {
+        run!(conn, |c| diesel::update(sms_messages::table.find(id))
+            .set(sms_messages::segments.eq(segments))
+            .execute(c)
+            .await)?;
+    }
+    Ok(updated > 0)
+}
+
+/// Message `id` failed for good with `reason`.
+pub async fn mark_failed(
+    conn: &mut DbConn,
+    id: &str,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<bool, PersistenceError> {
+    let updated = run!(conn, |c| diesel::update(
+        sms_messages::table
+            .filter(sms_messages::id.eq(id))
+            .filter(sms_messages::status.eq("sending"))
+    )
+    .set((
+        sms_messages::status.eq("failed"),
+        sms_messages::status_reason.eq(reason),
+        sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
+        sms_messages::updated_at.eq(now),
+    ))
+    .execute(c)
+    .await)?;
+    Ok(updated > 0)
+}
+
+/// Puts message `id` back in the queue until `next_attempt_at`.
+pub async fn requeue(
+    conn: &mut DbConn,
+    id: &str,
+    next_attempt_at: NaiveDateTime,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<bool, PersistenceError> {
+    let updated = run!(conn, |c| diesel::update(
+        sms_messages::table
+            .filter(sms_messages::id.eq(id))
+            .filter(sms_messages::status.eq("sending"))
+    )
+    .set((
+        sms_messages::status.eq("queued"),
+        sms_messages::status_reason.eq(reason),
+        sms_messages::next_attempt_at.eq(next_attempt_at),
+        sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
+        sms_messages::updated_at.eq(now),
+    ))
+    .execute(c)
+    .await)?;
+    Ok(updated > 0)
+}
+
+/// Leaves message `id` in doubt (still `sending`) until `settle_at`, when its outcome is
+/// looked up.
+pub async fn mark_in_doubt(
+    conn: &mut DbConn,
+    id: &str,
+    settle_at: NaiveDateTime,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<(), PersistenceError> {
+    run!(conn, |c| diesel::update(
+        sms_messages::table
+            .filter(sms_messages::id.eq(id))
+            .filter(sms_messages::status.eq("sending"))
+    )
+    .set((
+        sms_messages::lease_expires_at.eq(settle_at),
+        sms_messages::status_reason.eq(reason),
+        sms_messages::updated_at.eq(now),
+    ))
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
+/// Extends the hand-over lease of claimed messages about to be sent.
+pub async fn refresh_lease(
+    conn: &mut DbConn,
+    ids: &[String],
+    until: NaiveDateTime,
+) -> Result<(), PersistenceError> {
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        run!(conn, |c| diesel::update(
+            sms_messages::table
+                .filter(sms_messages::id.eq_any(chunk))
+                .filter(sms_messages::status.eq("sending"))
+        )
+        .set(sms_messages::lease_expires_at.eq(until))
+        .execute(c)
+        .await)?;
+    }
+    Ok(())
+}
+
+/// Cancels claimed (`sending`) messages that must not go out after all.
+pub async fn cancel_claimed(
+    conn: &mut DbConn,
+    ids: &[String],
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<(), PersistenceError> {
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        run!(conn, |c| diesel::update(
+            sms_messages::table
+                .filter(sms_messages::id.eq_any(chunk))
+                .filter(sms_messages::status.eq("sending"))
+        )
+        .set((
+            sms_messages::status.eq("cancelled"),
+            sms_messages::status_reason.eq(reason),
+            sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
+            sms_messages::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await)?;
+    }
+    Ok(())
+}
+
+/// Cancels the organization's queued and scheduled messages for `provider`; returns
+/// their ids. Runs in the deactivation's transaction.
+pub async fn cancel_pending_for_provider(
+    conn: &mut DbConn,
+    organization_id: &str,
+    provider: &str,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<String>, PersistenceError> {
+    let pending = || {
+        sms_messages::table
+            .filter(sms_messages::organization_id.eq(organization_id))
+            .filter(sms_messages::provider.eq(provider))
+            .filter(sms_messages::status.eq_any(["queued", "scheduled"]))
+    };
+    let ids: Vec<String> = run!(conn, |c| pending().select(sms_messages::id).load(c).await)?;
+    if !ids.is_empty() {
+        run!(conn, |c| diesel::update(pending())
+            .set((
+                sms_messages::status.eq("cancelled"),
+                sms_messages::status_reason.eq(reason),
+                sms_messages::updated_at.eq(now),
+            ))
+            .execute(c)
+            .await)?;
+    }
+    Ok(ids)
+}
+
+/// Cancels message `id` if it has not been claimed for hand-over yet.
+pub async fn cancel(
+    conn: &mut DbConn,
+    organization_id: &str,
+    id: &str,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<bool, PersistenceError> {
+    let updated = run!(conn, |c| diesel::update(
+        sms_messages::table
+            .filter(sms_messages::organization_id.eq(organization_id))
+            .filter(sms_messages::id.eq(id))
+            .filter(sms_messages::status.eq_any(["queued", "scheduled"]))
+    )
+    .set((
+        sms_messages::status.eq("cancelled"),
+        sms_messages::status_reason.eq(reason),
+        sms_messages::updated_at.eq(now),
+    ))
+    .execute(c)
+    .await)?;
+    Ok(updated > 0)
+}
