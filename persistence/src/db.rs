@@ -178,34 +178,44 @@ macro_rules! run {
 }
 pub(crate) use run;
 
-/// Inserts `$rows` (a slice of `Insertable` records) into `$table` in one statement.
+/// Inserts `$rows` (a slice of `Insertable` records with `$columns` columns) into
+/// `$table`, as few statements as each backend's bind-parameter limit allows.
 /// diesel-async cannot batch-insert into SQLite (it lacks the `DEFAULT` keyword), so on
 /// SQLite the synchronous batch insert runs on the connection's blocking thread.
 macro_rules! batch_insert {
-    ($conn:expr, $table:expr, $rows:expr) => {
+    ($conn:expr, $table:expr, $rows:expr, $columns:expr) => {
         match $conn {
             $crate::DbConn::Postgres(object) => {
-                diesel_async::RunQueryDsl::execute(
-                    diesel::insert_into($table).values($rows),
-                    &mut **object,
-                )
-                .await?;
+                for chunk in $rows.chunks($crate::db::POSTGRES_MAX_BINDS / $columns) {
+                    diesel_async::RunQueryDsl::execute(
+                        diesel::insert_into($table).values(chunk),
+                        &mut **object,
+                    )
+                    .await?;
+                }
             }
             $crate::DbConn::Sqlite(object) => {
-                let rows = $rows.to_vec();
-                object
-                    .spawn_blocking(move |sqlite| {
-                        diesel::RunQueryDsl::execute(
-                            diesel::insert_into($table).values(&rows),
-                            sqlite,
-                        )
-                    })
-                    .await?;
+                for chunk in $rows.chunks($crate::db::SQLITE_MAX_BINDS / $columns) {
+                    let rows = chunk.to_vec();
+                    object
+                        .spawn_blocking(move |sqlite| {
+                            diesel::RunQueryDsl::execute(
+                                diesel::insert_into($table).values(&rows),
+                                sqlite,
+                            )
+                        })
+                        .await?;
+                }
             }
         }
     };
 }
 pub(crate) use batch_insert;
+
+/// Bind parameters one PostgreSQL statement may carry (the protocol allows 65,535).
+pub(crate) const POSTGRES_MAX_BINDS: usize = 60_000;
+/// Bind parameters one SQLite statement may carry (SQLITE_MAX_VARIABLE_NUMBER is 32,766).
+pub(crate) const SQLITE_MAX_BINDS: usize = 32_000;
 
 impl Db {
     /// Opens a pool for `url`; for SQLite the file's folder is created first.

@@ -18,6 +18,9 @@ pub enum PersistenceError {
     /// Applying migrations failed.
     #[error("migrations failed: {0}")]
     Migration(String),
+    /// Rows could not be encoded for a set-based statement.
+    #[error("cannot encode rows: {0}")]
+    Encoding(String),
     /// Any other database error.
     #[error("database error: {0}")]
     Query(#[source] diesel::result::Error),

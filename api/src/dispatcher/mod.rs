@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
 use nextal_domain::ProviderKind;
 use nextal_persistence::repo::integrations;
-use nextal_persistence::repo::messages::{self, Claimed, Message, MessageEvent};
+use nextal_persistence::repo::messages::{self, Claimed, Message, MessageEvent, SentUpdate};
 use nextal_providers::{ClickSendClient, OutboundSms, ProviderError, SendOutcome};
 
 pub use gate::HandoverGates;
@@ -265,6 +265,7 @@ impl Dispatcher {
         };
         let mut tx = state.db.begin().await?;
         let mut history = Vec::with_capacity(chunk.len());
+        let mut accepted = Vec::with_capacity(chunk.len());
         for (message, outcome) in chunk.iter().zip(outcomes) {
             let (status, detail) = match outcome {
                 SendOutcome::Accepted {
@@ -272,15 +273,12 @@ impl Dispatcher {
                     parts,
                     price,
                 } => {
-                    messages::mark_sent(
-                        &mut tx,
-                        &message.id,
-                        &provider_message_id,
+                    accepted.push(SentUpdate {
+                        id: message.id.clone(),
+                        pid: provider_message_id,
                         parts,
-                        price.as_deref(),
-                        now,
-                    )
-                    .await?;
+                        price,
+                    });
                     report.sent += 1;
                     ("sent", None)
                 }
@@ -303,6 +301,7 @@ impl Dispatcher {
                 created_at: now,
             });
         }
+        messages::mark_sent(&mut tx, &accepted, now).await?;
         messages::insert_events(&mut tx, &history).await?;
         tx.commit().await?;
         Ok(())
@@ -398,10 +397,12 @@ impl Dispatcher {
                         Some(provider_message_id) => {
                             messages::mark_sent(
                                 &mut tx,
-                                &message.id,
-                                provider_message_id,
-                                None,
-                                None,
+                                &[SentUpdate {
+                                    id: message.id.clone(),
+                                    pid: provider_message_id.clone(),
+                                    parts: None,
+                                    price: None,
+                                }],
                                 now,
                             )
                             .await?;

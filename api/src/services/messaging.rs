@@ -12,7 +12,7 @@ use nextal_persistence::repo::integrations;
 use nextal_persistence::repo::messages::{self, Message, MessageEvent};
 use nextal_persistence::repo::organizations::{self, Organization};
 use nextal_persistence::repo::templates;
-use nextal_persistence::repo::threads::{self, Thread};
+use nextal_persistence::repo::threads::{self, WantedThread};
 use nextal_persistence::{DbConn, PersistenceError};
 
 use crate::error::ApiError;
@@ -308,7 +308,8 @@ pub async fn send_bulk(
             candidate_id: Some(candidate.id.clone()),
         })
         .collect();
-    let thread_ids = ensure_threads(&mut tx, organization_id, &recipients, now).await?;
+    let bodies: Vec<&str> = outgoing.iter().map(|(_, body)| body.as_str()).collect();
+    let thread_ids = ensure_threads(&mut tx, organization_id, &recipients, &bodies, now).await?;
     let rows: Vec<Message> = outgoing
         .into_iter()
         .zip(&recipients)
@@ -421,6 +422,7 @@ async fn enqueue_one(
         &mut tx,
         organization_id,
         std::slice::from_ref(&recipient),
+        &[body.as_str()],
         now,
     )
     .await?;
@@ -446,55 +448,32 @@ async fn enqueue_one(
     Ok(Accepted::New(message))
 }
 
-/// The thread id for each recipient's phone, creating threads that do not exist and
-/// linking each to the candidate messaged now (the most recently messaged one wins).
+/// The thread id for each recipient's phone, creating threads that do not exist,
+/// linking each to the candidate messaged now (the most recently messaged one wins)
+/// and making `bodies` (one per recipient) their newest messages.
 async fn ensure_threads(
     conn: &mut DbConn,
     organization_id: &str,
     recipients: &[Recipient],
+    bodies: &[&str],
     now: NaiveDateTime,
 ) -> Result<HashMap<String, String>, ApiError> {
-    let phones: Vec<String> = recipients.iter().map(|r| r.phone.clone()).collect();
-    let existing = threads::find_by_phones(conn, organization_id, &phones).await?;
-    let known: HashMap<&str, &Thread> = existing.iter().map(|t| (t.phone.as_str(), t)).collect();
-    let missing: Vec<Thread> = recipients
+    let mut phones = HashSet::new();
+    let wanted: Vec<WantedThread> = recipients
         .iter()
-        .filter(|recipient| !known.contains_key(recipient.phone.as_str()))
-        .map(|recipient| Thread {
+        .zip(bodies)
+        .filter(|(recipient, _)| phones.insert(recipient.phone.as_str()))
+        .map(|(recipient, body)| WantedThread {
             id: new_id(),
-            organization_id: organization_id.to_owned(),
             phone: recipient.phone.clone(),
             candidate_id: recipient.candidate_id.clone(),
-            unread_count: 0,
-            last_message_at: None,
-            last_message_preview: None,
-            created_at: now,
-            updated_at: now,
+            preview: (*body).to_owned(),
         })
         .collect();
-    for recipient in recipients {
-        if let Some(thread) = known.get(recipient.phone.as_str())
-            && recipient.candidate_id.is_some()
-            && thread.candidate_id != recipient.candidate_id
-        {
-            threads::link_candidate(conn, &thread.id, recipient.candidate_id.as_deref(), now)
-                .await?;
-        }
-    }
-    let mut ids: HashMap<String, String> = existing
-        .iter()
-        .map(|t| (t.phone.clone(), t.id.clone()))
-        .collect();
-    if !missing.is_empty() {
-        threads::insert_missing(conn, &missing).await?;
-        let created: Vec<String> = missing.iter().map(|t| t.phone.clone()).collect();
-        for thread in threads::find_by_phones(conn, organization_id, &created).await? {
-            ids.insert(thread.phone, thread.id);
-        }
-    }
-    Ok(ids)
+    Ok(threads::upsert_for_sending(conn, organization_id, &wanted, now).await?)
 }
 
+/// Stores new messages with their first status.
 async fn store_messages(
     conn: &mut DbConn,
     rows: &[Message],
@@ -506,13 +485,6 @@ async fn store_messages(
         .map(|m| event(&m.id, &m.status, None, now))
         .collect();
     messages::insert_events(conn, &history).await?;
-    let thread_ids: Vec<String> = rows
-        .iter()
-        .map(|m| m.thread_id.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    threads::refresh_last_message(conn, &thread_ids, now).await?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use crate::schema::{sms_message_events, sms_messages};
 use crate::{DbConn, PersistenceError};
 
 /// A stored message.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = sms_messages, treat_none_as_default_value = false)]
 pub struct Message {
     pub id: String,
@@ -43,7 +43,7 @@ pub struct Message {
 }
 
 /// One step of a message's status history.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = sms_message_events, treat_none_as_default_value = false)]
 pub struct MessageEvent {
     pub id: String,
@@ -76,13 +76,34 @@ pub struct Claimed {
     pub created_at: NaiveDateTime,
 }
 
-/// Rows per multi-row INSERT: keeps SQLite and PostgreSQL under their bind limits.
+/// Ids per `IN (…)` list: keeps both backends far under their bind limits.
 const INSERT_CHUNK: usize = 500;
+/// Columns of `sms_messages` and `sms_message_events`, for sizing batch inserts.
+const MESSAGE_COLUMNS: usize = 24;
+const EVENT_COLUMNS: usize = 5;
+
+/// PostgreSQL takes a whole bulk send as one JSON parameter: one statement, no
+/// bind-parameter limit, and much less per-row work than a multi-row VALUES list.
+const INSERT_MESSAGES_POSTGRES: &str = "
+INSERT INTO sms_messages (id, organization_id, thread_id, candidate_id, batch_id, direction, body, encoding, segments, status, status_reason, provider, from_number, to_number, provider_message_id, price, sent_by, template_id, send_at, next_attempt_at, attempts, lease_expires_at, created_at, updated_at)
+SELECT id, organization_id, thread_id, candidate_id, batch_id, direction, body, encoding, segments, status, status_reason, provider, from_number, to_number, provider_message_id, price, sent_by, template_id, send_at, next_attempt_at, attempts, lease_expires_at, created_at, updated_at
+FROM jsonb_to_recordset($1::jsonb) AS v(id text, organization_id text, thread_id text, candidate_id text, batch_id text, direction text, body text, encoding text, segments integer, status text, status_reason text, provider text, from_number text, to_number text, provider_message_id text, price text, sent_by text, template_id text, send_at timestamp, next_attempt_at timestamp, attempts integer, lease_expires_at timestamp, created_at timestamp, updated_at timestamp)";
+
+const INSERT_EVENTS_POSTGRES: &str = "
+INSERT INTO sms_message_events (id, message_id, status, detail, created_at)
+SELECT id, message_id, status, detail, created_at
+FROM jsonb_to_recordset($1::jsonb) AS v(id text, message_id text, status text, detail text, created_at timestamp)";
 
 /// Stores new messages.
 pub async fn insert_many(conn: &mut DbConn, messages: &[Message]) -> Result<(), PersistenceError> {
-    for chunk in messages.chunks(INSERT_CHUNK) {
-        batch_insert!(conn, sms_messages::table, chunk);
+    match conn {
+        DbConn::Postgres(object) => {
+            diesel::sql_query(INSERT_MESSAGES_POSTGRES)
+                .bind::<Text, _>(to_json(messages)?)
+                .execute(&mut **object)
+                .await?;
+        }
+        DbConn::Sqlite(_) => batch_insert!(conn, sms_messages::table, messages, MESSAGE_COLUMNS),
     }
     Ok(())
 }
@@ -92,8 +113,14 @@ pub async fn insert_events(
     conn: &mut DbConn,
     events: &[MessageEvent],
 ) -> Result<(), PersistenceError> {
-    for chunk in events.chunks(INSERT_CHUNK) {
-        batch_insert!(conn, sms_message_events::table, chunk);
+    match conn {
+        DbConn::Postgres(object) => {
+            diesel::sql_query(INSERT_EVENTS_POSTGRES)
+                .bind::<Text, _>(to_json(events)?)
+                .execute(&mut **object)
+                .await?;
+        }
+        DbConn::Sqlite(_) => batch_insert!(conn, sms_message_events::table, events, EVENT_COLUMNS),
     }
     Ok(())
 }
@@ -223,36 +250,62 @@ pub async fn in_doubt(
         .await)?)
 }
 
-/// The provider accepted message `id`.
+/// A message the provider accepted.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SentUpdate {
+    pub id: String,
+    /// The provider's id for it.
+    pub pid: String,
+    /// Segments billed, when the provider said.
+    pub parts: Option<i32>,
+    pub price: Option<String>,
+}
+
+const MARK_SENT_POSTGRES: &str = "
+UPDATE sms_messages AS m SET status = 'sent', provider_message_id = v.pid, price = v.price,
+       segments = COALESCE(NULLIF(v.parts, 0), m.segments), lease_expires_at = NULL,
+       updated_at = $2
+FROM jsonb_to_recordset($1::jsonb) AS v(id text, pid text, price text, parts integer)
+WHERE m.id = v.id AND m.status = 'sending'";
+
+const MARK_SENT_SQLITE: &str = "
+UPDATE sms_messages SET status = 'sent', provider_message_id = v.pid, price = v.price,
+       segments = COALESCE(NULLIF(v.parts, 0), sms_messages.segments),
+       lease_expires_at = NULL, updated_at = ?2
+FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.pid') AS pid,
+             json_extract(value, '$.price') AS price, json_extract(value, '$.parts') AS parts
+      FROM json_each(?1)) AS v
+WHERE sms_messages.id = v.id AND sms_messages.status = 'sending'";
+
+/// Records what the provider accepted, in one statement for the whole request: the
+/// rows travel as one JSON parameter, so a thousand messages cost one round trip.
 pub async fn mark_sent(
     conn: &mut DbConn,
-    id: &str,
-    provider_message_id: &str,
-    segments: Option<i32>,
-    price: Option<&str>,
+    sent: &[SentUpdate],
     now: NaiveDateTime,
-) -> Result<bool, PersistenceError> {
-    let updated = run!(conn, |c| diesel::update(
-        sms_messages::table
-            .filter(sms_messages::id.eq(id))
-            .filter(sms_messages::status.eq("sending"))
-    )
-    .set((
-        sms_messages::status.eq("sent"),
-        sms_messages::provider_message_id.eq(provider_message_id),
-        sms_messages::price.eq(price),
-        sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
-        sms_messages::updated_at.eq(now),
-    ))
-    .execute(c)
-    .await)?;
-    if let Some(segments) = segments.filter(|&segments| segments > 0) {
-        run!(conn, |c| diesel::update(sms_messages::table.find(id))
-            .set(sms_messages::segments.eq(segments))
-            .execute(c)
-            .await)?;
+) -> Result<(), PersistenceError> {
+    if sent.is_empty() {
+        return Ok(());
     }
-    Ok(updated > 0)
+    let rows = serde_json::to_string(sent)
+        .map_err(|error| PersistenceError::Encoding(error.to_string()))?;
+    match conn {
+        DbConn::Postgres(object) => {
+            diesel::sql_query(MARK_SENT_POSTGRES)
+                .bind::<Text, _>(rows)
+                .bind::<Timestamp, _>(now)
+                .execute(&mut **object)
+                .await?
+        }
+        DbConn::Sqlite(object) => {
+            diesel::sql_query(MARK_SENT_SQLITE)
+                .bind::<Text, _>(rows)
+                .bind::<Timestamp, _>(now)
+                .execute(&mut **object)
+                .await?
+        }
+    };
+    Ok(())
 }
 
 /// Message `id` failed for good with `reason`.
@@ -422,4 +475,8 @@ pub async fn cancel(
     .execute(c)
     .await)?;
     Ok(updated > 0)
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(rows: &T) -> Result<String, PersistenceError> {
+    serde_json::to_string(rows).map_err(|error| PersistenceError::Encoding(error.to_string()))
 }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::db::run;
-use crate::schema::{sms_messages, sms_threads};
+use crate::schema::sms_threads;
 use crate::{DbConn, PersistenceError};
 
 /// A stored thread.
@@ -38,25 +38,6 @@ pub async fn find(
         .optional())?)
 }
 
-/// The organization's threads with any of `phones`.
-pub async fn find_by_phones(
-    conn: &mut DbConn,
-    organization_id: &str,
-    phones: &[String],
-) -> Result<Vec<Thread>, PersistenceError> {
-    let mut found = Vec::with_capacity(phones.len());
-    for chunk in phones.chunks(500) {
-        let rows: Vec<Thread> = run!(conn, |c| sms_threads::table
-            .filter(sms_threads::organization_id.eq(organization_id))
-            .filter(sms_threads::phone.eq_any(chunk))
-            .select(Thread::as_select())
-            .load(c)
-            .await)?;
-        found.extend(rows);
-    }
-    Ok(found)
-}
-
 /// The organization's threads linked to any of `candidate_ids`.
 pub async fn find_by_candidates(
     conn: &mut DbConn,
@@ -76,74 +57,84 @@ pub async fn find_by_candidates(
     Ok(found)
 }
 
-/// Stores `threads`, skipping any whose phone already has a thread (a concurrent send
-/// may have made it).
-pub async fn insert_missing(conn: &mut DbConn, threads: &[Thread]) -> Result<(), PersistenceError> {
-    for chunk in threads.chunks(500) {
-        match conn {
-            DbConn::Postgres(object) => {
-                diesel::insert_into(sms_threads::table)
-                    .values(chunk)
-                    .on_conflict_do_nothing()
-                    .execute(&mut **object)
-                    .await?;
-            }
-            DbConn::Sqlite(object) => {
-                let rows = chunk.to_vec();
-                object
-                    .spawn_blocking(move |sqlite| {
-                        diesel::RunQueryDsl::execute(
-                            diesel::insert_or_ignore_into(sms_threads::table).values(&rows),
-                            sqlite,
-                        )
-                    })
-                    .await?;
-            }
+/// A thread wanted for an outgoing message: its number, and the candidate messaged.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WantedThread {
+    /// The id to give the thread if it has to be created.
+    pub id: String,
+    pub phone: String,
+    pub candidate_id: Option<String>,
+    /// The text of the message about to be stored: the thread's newest.
+    pub preview: String,
+}
+
+const UPSERT_POSTGRES: &str = "
+INSERT INTO sms_threads (id, organization_id, phone, candidate_id, unread_count,
+                         last_message_at, last_message_preview, created_at, updated_at)
+SELECT v.id, $2, v.phone, v.candidate_id, 0, $3, v.preview, $3, $3
+FROM jsonb_to_recordset($1::jsonb) AS v(id text, phone text, candidate_id text, preview text)
+ON CONFLICT (organization_id, phone) DO UPDATE
+SET candidate_id = COALESCE(EXCLUDED.candidate_id, sms_threads.candidate_id),
+    last_message_at = EXCLUDED.last_message_at,
+    last_message_preview = EXCLUDED.last_message_preview,
+    updated_at = EXCLUDED.updated_at
+RETURNING id, phone";
+
+const UPSERT_SQLITE: &str = "
+INSERT INTO sms_threads (id, organization_id, phone, candidate_id, unread_count,
+                         last_message_at, last_message_preview, created_at, updated_at)
+SELECT json_extract(value, '$.id'), ?2, json_extract(value, '$.phone'),
+       json_extract(value, '$.candidate_id'), 0, ?3, json_extract(value, '$.preview'), ?3, ?3
+FROM json_each(?1) WHERE true
+ON CONFLICT (organization_id, phone) DO UPDATE
+SET candidate_id = COALESCE(excluded.candidate_id, sms_threads.candidate_id),
+    last_message_at = excluded.last_message_at,
+    last_message_preview = excluded.last_message_preview,
+    updated_at = excluded.updated_at
+RETURNING id, phone";
+
+#[derive(QueryableByName)]
+struct ThreadKey {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    phone: String,
+}
+
+/// The thread of each wanted phone (distinct phones), created when missing, linked to
+/// the candidate messaged now (the most recently messaged candidate wins) and showing
+/// the new message as its newest: one statement for the whole set. Returns phone →
+/// thread id.
+pub async fn upsert_for_sending(
+    conn: &mut DbConn,
+    organization_id: &str,
+    wanted: &[WantedThread],
+    now: NaiveDateTime,
+) -> Result<std::collections::HashMap<String, String>, PersistenceError> {
+    if wanted.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows = serde_json::to_string(wanted)
+        .map_err(|error| PersistenceError::Encoding(error.to_string()))?;
+    let keys: Vec<ThreadKey> = match conn {
+        DbConn::Postgres(object) => {
+            diesel::sql_query(UPSERT_POSTGRES)
+                .bind::<diesel::sql_types::Text, _>(rows)
+                .bind::<diesel::sql_types::Text, _>(organization_id)
+                .bind::<diesel::sql_types::Timestamp, _>(now)
+                .load(&mut **object)
+                .await?
         }
-    }
-    Ok(())
-}
-
-/// Links thread `id` to the candidate just messaged on its number.
-pub async fn link_candidate(
-    conn: &mut DbConn,
-    id: &str,
-    candidate_id: Option<&str>,
-    now: NaiveDateTime,
-) -> Result<(), PersistenceError> {
-    run!(conn, |c| diesel::update(sms_threads::table.find(id))
-        .set((
-            sms_threads::candidate_id.eq(candidate_id),
-            sms_threads::updated_at.eq(now)
-        ))
-        .execute(c)
-        .await)?;
-    Ok(())
-}
-
-/// Points the threads' last-message fields at their newest message.
-pub async fn refresh_last_message(
-    conn: &mut DbConn,
-    thread_ids: &[String],
-    now: NaiveDateTime,
-) -> Result<(), PersistenceError> {
-    for chunk in thread_ids.chunks(500) {
-        let newest = sms_messages::table
-            .filter(sms_messages::thread_id.eq(sms_threads::id))
-            .order(sms_messages::id.desc())
-            .limit(1);
-        run!(conn, |c| diesel::update(
-            sms_threads::table.filter(sms_threads::id.eq_any(chunk))
-        )
-        .set((
-            sms_threads::last_message_at.eq(newest.select(sms_messages::created_at).single_value()),
-            sms_threads::last_message_preview.eq(newest.select(sms_messages::body).single_value()),
-            sms_threads::updated_at.eq(now),
-        ))
-        .execute(c)
-        .await)?;
-    }
-    Ok(())
+        DbConn::Sqlite(object) => {
+            diesel::sql_query(UPSERT_SQLITE)
+                .bind::<diesel::sql_types::Text, _>(rows)
+                .bind::<diesel::sql_types::Text, _>(organization_id)
+                .bind::<diesel::sql_types::Timestamp, _>(now)
+                .load(&mut **object)
+                .await?
+        }
+    };
+    Ok(keys.into_iter().map(|key| (key.phone, key.id)).collect())
 }
 
 /// Links the organization's thread with `phone` to `candidate_id` when no candidate

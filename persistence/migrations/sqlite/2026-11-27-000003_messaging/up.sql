@@ -64,8 +64,10 @@ CREATE TABLE sms_messages (
     id TEXT PRIMARY KEY NOT NULL,
     organization_id TEXT NOT NULL REFERENCES organizations (id),
     thread_id TEXT NOT NULL REFERENCES sms_threads (id),
-    candidate_id TEXT REFERENCES candidates (id),
-    batch_id TEXT REFERENCES sms_batches (id),
+    -- No foreign keys beyond organization and thread: a bulk send writes thousands of
+    -- rows at once and each key costs a lookup per row; the service sets these ids.
+    candidate_id TEXT,
+    batch_id TEXT,
     direction TEXT NOT NULL CHECK (direction IN ('outbound', 'inbound')),
     body TEXT NOT NULL,
     encoding TEXT NOT NULL,
@@ -77,7 +79,7 @@ CREATE TABLE sms_messages (
     to_number TEXT NOT NULL,
     provider_message_id TEXT,
     price TEXT,
-    sent_by TEXT REFERENCES users (id),
+    sent_by TEXT,
     template_id TEXT,
     send_at TIMESTAMP NOT NULL,
     next_attempt_at TIMESTAMP NOT NULL,
@@ -94,7 +96,7 @@ CREATE UNIQUE INDEX sms_messages_provider_id_key ON sms_messages (provider, prov
 
 CREATE TABLE sms_message_events (
     id TEXT PRIMARY KEY NOT NULL,
-    message_id TEXT NOT NULL REFERENCES sms_messages (id),
+    message_id TEXT NOT NULL,
     status TEXT NOT NULL,
     detail TEXT,
     created_at TIMESTAMP NOT NULL
