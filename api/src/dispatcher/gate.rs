@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use nextal_persistence::repo::integrations::{self, Integration};
-use nextal_persistence::{Db, DbConn, PersistenceError, Tx};
+use nextal_persistence::{Backend, Db, PersistenceError, Tx};
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 /// One lock per organization that has sent in this process.
@@ -57,32 +57,36 @@ impl HandoverGates {
         provider: &str,
     ) -> Result<Option<(OpenGate, Integration)>, PersistenceError> {
         let local = self.lock_for(organization_id).read_owned().await;
-        let mut tx = db.begin().await?;
-        let row =
-            integrations::find_active_for_handover(&mut tx, organization_id, provider).await?;
-        let shared_row = match &*tx {
-            DbConn::Postgres(_) => Some(tx),
+        let (row, shared_row) = match db.backend() {
+            Backend::Postgres => {
+                let mut tx = db.begin().await?;
+                let row =
+                    integrations::find_active_for_handover(&mut tx, organization_id, provider)
+                        .await?;
+                if row.is_none() {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                (row, Some(tx))
+            }
             // SQLite is one process: the local lock is the whole gate.
-            DbConn::Sqlite(_) => {
-                tx.rollback().await?;
-                None
+            Backend::Sqlite => {
+                let mut conn = db.conn().await?;
+                let row =
+                    integrations::find_active_for_handover(&mut conn, organization_id, provider)
+                        .await?;
+                (row, None)
             }
         };
-        match row {
-            Some(row) => Ok(Some((
+        Ok(row.map(|row| {
+            (
                 OpenGate {
                     _local: local,
                     shared_row,
                 },
                 row,
-            ))),
-            None => {
-                if let Some(tx) = shared_row {
-                    tx.rollback().await?;
-                }
-                Ok(None)
-            }
-        }
+            )
+        }))
     }
 
     /// Closes the organization's gate: waits for this process's hand-overs in flight and
