@@ -190,7 +190,12 @@ fn cors(origins: &[String]) -> Cors {
             header::HeaderName::from_static("idempotency-key"),
             REQUEST_ID.clone(),
         ])
-        .expose_headers([REQUEST_ID.clone(), header::RETRY_AFTER, header::LOCATION])
+        .expose_headers([
+            REQUEST_ID.clone(),
+            header::RETRY_AFTER,
+            header::LOCATION,
+            header::HeaderName::from_static("idempotent-replayed"),
+        ])
         .max_age(3600)
 }
 

@@ -476,6 +476,11 @@ fn outcome(answer: &SentMessage) -> SendOutcome {
                 "ClickSend accepted the message without a message id",
             )),
         },
+        // The same text went to the same number moments ago: ClickSend asks for a retry
+        // in a few seconds, it does not refuse the message.
+        Some("THROTTLED") => SendOutcome::Failed(ProviderError::RateLimited {
+            retry_after: Some(std::time::Duration::from_secs(10)),
+        }),
         Some(code) => SendOutcome::Rejected {
             code: code.to_owned(),
             reason: explain(code).map_or_else(|| code.to_owned(), str::to_owned),

@@ -73,8 +73,15 @@ impl DispatchReport {
 /// The longest a claimed message may wait for its hand-over to start before it counts
 /// as in doubt; each request refreshes the lease of the messages it carries.
 const CLAIM_LEASE: TimeDelta = TimeDelta::minutes(10);
-/// Settlement gives up on a message this old and fails it as `outcome_unknown`.
+/// How long a replica has to settle the in-doubt messages it took.
+const SETTLEMENT_LEASE: TimeDelta = TimeDelta::minutes(5);
+/// How long to wait before asking the provider's history again after it failed.
+const SETTLEMENT_RETRY: TimeDelta = TimeDelta::minutes(5);
+/// Settlement gives up on a message this long after it was due and fails it as
+/// `outcome_unknown`.
 const SETTLEMENT_HORIZON: TimeDelta = TimeDelta::hours(24);
+/// Pages of ClickSend history (100 messages each) read to settle one organization.
+const HISTORY_PAGES: u32 = 200;
 /// Organizations handed over to at the same time; each holds up to two pooled
 /// connections on PostgreSQL (the gate and the outcome records).
 const PARALLEL_ORGANIZATIONS: usize = 2;
@@ -140,14 +147,28 @@ impl Dispatcher {
         let mut rounds = futures_util::stream::iter(groups)
             .map(|(key, batch)| self.hand_over(key, batch, now))
             .buffer_unordered(PARALLEL_ORGANIZATIONS);
+        // One organization's failure (its database writes, say) must not stop the others.
+        let mut first_error = None;
         while let Some(result) = rounds.next().await {
-            report.add(result?);
+            match result {
+                Ok(done) => report.add(done),
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "hand-over failed; its messages are retried once their lease ends");
+                    first_error.get_or_insert(error);
+                }
+            }
         }
+        drop(rounds);
         self.state.metrics.dispatched(&report);
+        if let Some(error) = first_error {
+            return Err(error);
+        }
         Ok(report)
     }
 
-    /// Hands one organization's claimed messages to its provider, inside the gate.
+    /// Hands one organization's claimed messages to its provider, one request's worth
+    /// at a time, each inside the gate: a deactivation waits for at most one request,
+    /// and whatever was claimed but not yet sent when it commits is cancelled.
     async fn hand_over(
         &self,
         (organization_id, provider_name): (String, String),
@@ -156,94 +177,111 @@ impl Dispatcher {
     ) -> anyhow::Result<DispatchReport> {
         let state = &self.state;
         let mut report = DispatchReport::default();
-        let Some((gate, row)) = state
-            .gates
-            .enter(&state.db, &organization_id, &provider_name)
-            .await?
-        else {
-            // Deactivated between the claim and the hand-over: nothing goes out.
-            let ids: Vec<String> = batch.iter().map(|message| message.id.clone()).collect();
-            let mut tx = state.db.begin().await?;
-            messages::cancel_claimed(&mut tx, &ids, "provider deactivated", now).await?;
-            messages::insert_events(
-                &mut tx,
-                &events(&ids, "cancelled", Some("provider deactivated"), now),
-            )
-            .await?;
-            tx.commit().await?;
-            report.cancelled = ids.len();
-            return Ok(report);
-        };
-        let outcome = self
-            .hand_over_inside_gate(&row, batch, now, &mut report)
-            .await;
-        gate.close().await;
-        outcome.map(|()| report)
+        let mut remaining: &[Claimed] = &batch;
+        while !remaining.is_empty() {
+            let Some((gate, row)) = state
+                .gates
+                .enter(&state.db, &organization_id, &provider_name)
+                .await?
+            else {
+                // Deactivated since the claim: nothing more goes out.
+                let ids: Vec<String> = remaining.iter().map(|message| message.id.clone()).collect();
+                let mut tx = state.db.begin().await?;
+                messages::cancel_claimed(&mut tx, &ids, "provider deactivated", now).await?;
+                messages::insert_events(
+                    &mut tx,
+                    &events(&ids, "cancelled", Some("provider deactivated"), now),
+                )
+                .await?;
+                tx.commit().await?;
+                report.cancelled += ids.len();
+                break;
+            };
+            let handed = self
+                .hand_over_one_request(&row, remaining, now, &mut report)
+                .await;
+            gate.close().await;
+            remaining = &remaining[handed?..];
+        }
+        Ok(report)
     }
 
-    async fn hand_over_inside_gate(
+    /// Sends the first request's worth of `pending`; returns how many messages it took.
+    async fn hand_over_one_request(
         &self,
         row: &integrations::Integration,
-        batch: Vec<Claimed>,
+        pending: &[Claimed],
         now: NaiveDateTime,
         report: &mut DispatchReport,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<usize> {
         let state = &self.state;
         let provider: ProviderKind = row
             .provider
             .parse()
             .map_err(|_| anyhow::anyhow!("unknown provider {}", row.provider))?;
-        let client = match client_for(state, provider, row) {
-            Ok(client) => client,
+        let prepared = client_for(state, provider, row).and_then(|client| {
+            let status_callback = match provider {
+                ProviderKind::Twilio => Some(webhook_urls_for(state, provider, row)?.status),
+                ProviderKind::ClickSend => None,
+            };
+            Ok((client, status_callback))
+        });
+        let (client, status_callback) = match prepared {
+            Ok(prepared) => prepared,
             Err(error) => {
                 // Missing or unreadable credentials: no retry will help until an admin acts.
                 let reason = format!("cannot send through {provider}: {}", error.problem().detail);
+                let ids: Vec<String> = pending.iter().map(|m| m.id.clone()).collect();
                 let mut tx = state.db.begin().await?;
-                for message in &batch {
-                    messages::mark_failed(&mut tx, &message.id, &reason, now).await?;
+                for id in &ids {
+                    messages::mark_failed(&mut tx, id, &reason, now).await?;
                 }
-                let ids: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
                 messages::insert_events(&mut tx, &events(&ids, "failed", Some(&reason), now))
                     .await?;
                 tx.commit().await?;
-                report.failed += batch.len();
-                return Ok(());
+                report.failed += ids.len();
+                return Ok(pending.len());
             }
         };
-        let status_callback = match provider {
-            ProviderKind::Twilio => Some(webhook_urls_for(state, provider, row)?.status),
-            ProviderKind::ClickSend => None,
+        let chunk = &pending[..pending.len().min(client.max_batch().max(1))];
+        let ids: Vec<String> = chunk.iter().map(|m| m.id.clone()).collect();
+        // Long enough for this request (Twilio: one per message, a few in flight at a
+        // time) before anyone may treat these messages as in doubt.
+        let rounds = match provider {
+            ProviderKind::ClickSend => 1,
+            ProviderKind::Twilio => chunk
+                .len()
+                .div_ceil(nextal_providers::twilio::MAX_IN_FLIGHT),
         };
-        let lease = TimeDelta::from_std(state.providers.options.timeout)? + TimeDelta::seconds(60);
-        for chunk in batch.chunks(client.max_batch().max(1)) {
-            let ids: Vec<String> = chunk.iter().map(|m| m.id.clone()).collect();
-            {
-                let mut conn = state.db.conn().await?;
-                messages::refresh_lease(
-                    &mut conn,
-                    &ids,
-                    truncate_to_micros(Utc::now().naive_utc()) + lease,
-                )
-                .await?;
-            }
-            let outbound: Vec<OutboundSms> = chunk
-                .iter()
-                .map(|message| OutboundSms {
-                    reference: message.id.clone(),
-                    to: message.to_number.clone(),
-                    from: message.from_number.clone(),
-                    body: message.body.clone(),
-                    status_callback: status_callback.clone(),
-                })
-                .collect();
-            report.provider_requests += match provider {
-                ProviderKind::ClickSend => 1,
-                ProviderKind::Twilio => chunk.len(),
-            };
-            let result = client.send(&outbound).await;
-            self.record(provider, chunk, result, now, report).await?;
+        let lease = TimeDelta::from_std(state.providers.options.timeout)?
+            * i32::try_from(rounds).unwrap_or(i32::MAX)
+            + TimeDelta::seconds(60);
+        {
+            let mut conn = state.db.conn().await?;
+            messages::refresh_lease(
+                &mut conn,
+                &ids,
+                truncate_to_micros(Utc::now().naive_utc()) + lease,
+            )
+            .await?;
         }
-        Ok(())
+        let outbound: Vec<OutboundSms> = chunk
+            .iter()
+            .map(|message| OutboundSms {
+                reference: message.id.clone(),
+                to: message.to_number.clone(),
+                from: message.from_number.clone(),
+                body: message.body.clone(),
+                status_callback: status_callback.clone(),
+            })
+            .collect();
+        report.provider_requests += match provider {
+            ProviderKind::ClickSend => 1,
+            ProviderKind::Twilio => chunk.len(),
+        };
+        let result = client.send(&outbound).await;
+        self.record(provider, chunk, result, now, report).await?;
+        Ok(chunk.len())
     }
 
     /// Stores what the provider said about each message of one request.
@@ -329,6 +367,17 @@ impl Dispatcher {
                 report.failed += 1;
                 Ok(("failed", Some(reason)))
             }
+            // ClickSend may have accepted it: look in its history before anything else,
+            // even on the last attempt.
+            ProviderError::Unavailable(_) | ProviderError::Unreadable(_)
+                if provider == ProviderKind::ClickSend =>
+            {
+                let reason = format!("outcome unknown ({error}); checking ClickSend's history");
+                let settle_at = now + TimeDelta::from_std(settings.settle_delay)?;
+                messages::mark_in_doubt(tx, &message.id, settle_at, &reason, now).await?;
+                report.in_doubt += 1;
+                Ok(("sending", Some(reason)))
+            }
             _ if message.attempts >= settings.max_attempts => {
                 let reason = format!("gave up after {} attempts: {error}", message.attempts);
                 messages::mark_failed(tx, &message.id, &reason, now).await?;
@@ -347,23 +396,12 @@ impl Dispatcher {
                 report.retried += 1;
                 Ok(("queued", Some(error.to_string())))
             }
-            ProviderError::Unavailable(_) | ProviderError::Unreadable(_) => match provider {
-                // Twilio dedupes a resend carrying the same idempotency token.
-                ProviderKind::Twilio => {
-                    messages::requeue(tx, &message.id, retry(None)?, &error.to_string(), now)
-                        .await?;
-                    report.retried += 1;
-                    Ok(("queued", Some(error.to_string())))
-                }
-                // ClickSend may have accepted it: look in its history before any resend.
-                ProviderKind::ClickSend => {
-                    let reason = format!("outcome unknown ({error}); checking ClickSend's history");
-                    let settle_at = now + TimeDelta::from_std(settings.settle_delay)?;
-                    messages::mark_in_doubt(tx, &message.id, settle_at, &reason, now).await?;
-                    report.in_doubt += 1;
-                    Ok(("sending", Some(reason)))
-                }
-            },
+            // Twilio dedupes a resend carrying the same idempotency token.
+            ProviderError::Unavailable(_) | ProviderError::Unreadable(_) => {
+                messages::requeue(tx, &message.id, retry(None)?, &error.to_string(), now).await?;
+                report.retried += 1;
+                Ok(("queued", Some(error.to_string())))
+            }
         }
     }
 
@@ -373,9 +411,16 @@ impl Dispatcher {
     async fn settle_in_doubt(&self, now: NaiveDateTime) -> anyhow::Result<DispatchReport> {
         let state = &self.state;
         let mut report = DispatchReport::default();
+        // Claimed like due messages, so that two replicas never settle the same one.
         let doubtful = {
             let mut conn = state.db.conn().await?;
-            messages::in_doubt(&mut conn, now, state.dispatch.claim_limit).await?
+            messages::claim_in_doubt(
+                &mut conn,
+                now,
+                now + SETTLEMENT_LEASE,
+                state.dispatch.claim_limit,
+            )
+            .await?
         };
         for ((organization_id, provider_name), batch) in group(doubtful, |message| {
             (message.organization_id.clone(), message.provider.clone())
@@ -409,6 +454,15 @@ impl Dispatcher {
                             report.sent += 1;
                             ("sent", Some("found in the provider's history".to_owned()))
                         }
+                        None if message.attempts >= state.dispatch.max_attempts => {
+                            let reason = format!(
+                                "gave up after {} attempts; the provider has no record of it",
+                                message.attempts
+                            );
+                            messages::mark_failed(&mut tx, &message.id, &reason, now).await?;
+                            report.failed += 1;
+                            ("failed", Some(reason))
+                        }
                         None if row.active => {
                             let reason =
                                 "outcome unknown; the provider has no record of it, sending again";
@@ -428,15 +482,14 @@ impl Dispatcher {
                             ("cancelled", Some("provider deactivated".to_owned()))
                         }
                     },
-                    Err(_) if now - message.created_at > SETTLEMENT_HORIZON => {
+                    Err(_) if now - message.send_at > SETTLEMENT_HORIZON => {
                         let reason = "outcome_unknown";
                         messages::mark_failed(&mut tx, &message.id, reason, now).await?;
                         report.failed += 1;
                         ("failed", Some(reason.to_owned()))
                     }
                     Err(error) => {
-                        let retry_at = now
-                            + TimeDelta::from_std(backoff::retry_delay(message.attempts, None))?;
+                        let retry_at = now + SETTLEMENT_RETRY;
                         messages::mark_in_doubt(
                             &mut tx,
                             &message.id,
@@ -488,7 +541,7 @@ impl Dispatcher {
             });
         let wanted: std::collections::HashSet<&str> = batch.iter().map(|m| m.id.as_str()).collect();
         let mut found = HashMap::new();
-        for page in 1..=50 {
+        for page in 1..=HISTORY_PAGES {
             let (records, more) = client.sent_history(since, page).await?;
             for record in records {
                 if wanted.contains(record.reference.as_str()) {
@@ -496,10 +549,13 @@ impl Dispatcher {
                 }
             }
             if !more || found.len() == wanted.len() {
-                break;
+                return Ok(found);
             }
         }
-        Ok(found)
+        // Not read to the end: "not found" would be a guess, and a guess may double-send.
+        anyhow::bail!(
+            "ClickSend's history holds more than {HISTORY_PAGES} pages since the oldest message in doubt"
+        )
     }
 }
 

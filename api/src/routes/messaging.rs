@@ -166,8 +166,8 @@ pub struct BulkRequest {
 pub struct SkippedCandidate {
     candidate_id: String,
     /// `not_found`, `no_phone`, `opted_out`, `duplicate_number` (another candidate of the
-    /// request has the same number and gets the message) or `too_long` (over 6 segments
-    /// once merged).
+    /// request has the same number and gets the message), `too_long` (over 6 segments
+    /// once merged) or `empty_text` (nothing left once merged).
     #[schema(example = "opted_out")]
     reason: String,
 }

@@ -60,6 +60,7 @@ pub enum SkipReason {
     OptedOut,
     DuplicateNumber,
     TooLong,
+    EmptyText,
 }
 
 impl SkipReason {
@@ -71,6 +72,7 @@ impl SkipReason {
             SkipReason::OptedOut => "opted_out",
             SkipReason::DuplicateNumber => "duplicate_number",
             SkipReason::TooLong => "too_long",
+            SkipReason::EmptyText => "empty_text",
         }
     }
 }
@@ -265,8 +267,10 @@ pub async fn send_bulk(
             recruiter_first_name: user.user.first_name.clone(),
             organization_name: organization.name.clone(),
         };
-        match MessageBody::parse(&template.render(&values)) {
+        let text = template.render(&values);
+        match MessageBody::parse(&text) {
             Ok(body) => outgoing.push((candidate.clone(), body)),
+            Err(_) if text.trim().is_empty() => skipped.push((id.clone(), SkipReason::EmptyText)),
             Err(_) => skipped.push((id.clone(), SkipReason::TooLong)),
         }
     }
@@ -279,6 +283,7 @@ pub async fn send_bulk(
         skipped,
     };
     let mut tx = state.db.begin().await?;
+    still_active(&mut tx, organization_id, &sender).await?;
     let skipped_json = serde_json::Value::Array(
         accepted
             .skipped
@@ -418,6 +423,7 @@ async fn enqueue_one(
     let organization_id = user.organization_id();
     let now = now();
     let mut tx = state.db.begin().await?;
+    still_active(&mut tx, organization_id, &sender).await?;
     let thread_ids = ensure_threads(
         &mut tx,
         organization_id,
@@ -556,11 +562,7 @@ fn event(
 async fn active_sender(conn: &mut DbConn, organization_id: &str) -> Result<Sender, ApiError> {
     let rows = integrations::list(conn, organization_id).await?;
     let Some(active) = rows.iter().find(|row| row.active) else {
-        return Err(ApiError::Conflict {
-            kind: "no-active-provider",
-            detail: "No SMS provider is active. An admin can activate ClickSend or Twilio under Integrations."
-                .to_owned(),
-        });
+        return Err(no_active_provider());
     };
     let provider: ProviderKind = active
         .provider
@@ -575,9 +577,36 @@ async fn active_sender(conn: &mut DbConn, organization_id: &str) -> Result<Sende
             kind: "provider-credential-missing",
             detail: format!(
                 "{provider} is active but its {} has not been entered. An admin can set it on the {provider} card.",
-                provider.secret_name()
+                if active.secret.is_none() {
+                    provider.secret_name()
+                } else {
+                    "phone number or username"
+                }
             ),
         }),
+    }
+}
+
+/// Checks, inside the transaction that queues messages, that their provider is still
+/// active, and on PostgreSQL keeps it so (`FOR SHARE`) until the messages are stored: a
+/// deactivation then commits after them and cancels them, instead of leaving messages
+/// queued for a provider that will never take them.
+async fn still_active(
+    conn: &mut DbConn,
+    organization_id: &str,
+    sender: &Sender,
+) -> Result<(), ApiError> {
+    integrations::find_active_for_handover(conn, organization_id, sender.provider.as_str())
+        .await?
+        .map(|_| ())
+        .ok_or_else(no_active_provider)
+}
+
+fn no_active_provider() -> ApiError {
+    ApiError::Conflict {
+        kind: "no-active-provider",
+        detail: "No SMS provider is active. An admin can activate ClickSend or Twilio under Integrations."
+            .to_owned(),
     }
 }
 

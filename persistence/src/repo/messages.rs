@@ -234,20 +234,58 @@ pub async fn claim_due(
     Ok(claimed)
 }
 
-/// Messages whose hand-over lease ran out without an outcome (a crash, a timeout).
-pub async fn in_doubt(
+const CLAIM_IN_DOUBT_POSTGRES: &str = "
+UPDATE sms_messages SET lease_expires_at = $2
+WHERE id IN (
+    SELECT id FROM sms_messages
+    WHERE status = 'sending' AND lease_expires_at <= $1
+    ORDER BY id LIMIT $3
+    FOR UPDATE SKIP LOCKED)
+RETURNING id";
+
+const CLAIM_IN_DOUBT_SQLITE: &str = "
+UPDATE sms_messages SET lease_expires_at = ?2
+WHERE id IN (
+    SELECT id FROM sms_messages
+    WHERE status = 'sending' AND lease_expires_at <= ?1
+    ORDER BY id LIMIT ?3)
+RETURNING id";
+
+#[derive(QueryableByName)]
+struct ClaimedId {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// Takes up to `limit` messages whose hand-over lease ran out without an outcome (a
+/// crash, a timeout) for settlement, extending their lease to `lease_until` in the same
+/// statement so that no other replica settles them too.
+pub async fn claim_in_doubt(
     conn: &mut DbConn,
     now: NaiveDateTime,
+    lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<Message>, PersistenceError> {
-    Ok(run!(conn, |c| sms_messages::table
-        .filter(sms_messages::status.eq("sending"))
-        .filter(sms_messages::lease_expires_at.le(now))
-        .order(sms_messages::id.asc())
-        .limit(limit)
-        .select(Message::as_select())
-        .load(c)
-        .await)?)
+    let claimed: Vec<ClaimedId> = match conn {
+        DbConn::Postgres(object) => {
+            diesel::sql_query(CLAIM_IN_DOUBT_POSTGRES)
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<BigInt, _>(limit)
+                .load(&mut **object)
+                .await?
+        }
+        DbConn::Sqlite(object) => {
+            diesel::sql_query(CLAIM_IN_DOUBT_SQLITE)
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<BigInt, _>(limit)
+                .load(&mut **object)
+                .await?
+        }
+    };
+    let ids: Vec<String> = claimed.into_iter().map(|claimed| claimed.id).collect();
+    find_many(conn, &ids).await
 }
 
 /// A message the provider accepted.

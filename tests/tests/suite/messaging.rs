@@ -873,3 +873,41 @@ async fn two_dispatchers_on_one_postgres_never_send_a_message_twice() {
     let distinct: std::collections::HashSet<&String> = references.iter().collect();
     assert_eq!((references.len(), distinct.len()), (2500, 2500));
 }
+
+#[tokio::test]
+async fn a_throttled_message_is_retried_not_failed() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    activate_clicksend(&app, &admin).await;
+    let organization = app.organization_id(&admin).await;
+    let ids = app
+        .insert_candidates(&organization, vec![NewCandidate::new("Ann", &phone(1))])
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v3/sms/send"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "http_code": 200, "response_code": "SUCCESS",
+            "data": {"messages": [{"to": phone(1), "status": "THROTTLED", "message_id": "T1"}]}
+        })))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&app.clicksend)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v3/sms/send"))
+        .respond_with(ClickSendAccepts)
+        .with_priority(2)
+        .mount(&app.clicksend)
+        .await;
+    let queued = send_one(&app, &admin, &ids[0], "Hello").await;
+    let now = Utc::now();
+
+    let first = app.dispatch_at(now).await;
+    let second = app.drain_at(now + TimeDelta::minutes(1)).await;
+
+    assert_eq!((first.retried, second.sent), (1, 1));
+    assert_eq!(
+        message(&app, &admin, queued["id"].as_str().unwrap()).await["status"],
+        "sent"
+    );
+}
