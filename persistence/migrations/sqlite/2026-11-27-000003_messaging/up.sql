@@ -40,7 +40,8 @@ CREATE TABLE sms_threads (
     id TEXT PRIMARY KEY NOT NULL,
     organization_id TEXT NOT NULL REFERENCES organizations (id),
     phone TEXT NOT NULL,
-    candidate_id TEXT REFERENCES candidates (id),
+    -- No foreign key: bulk sends upsert thousands of threads at once (see sms_messages).
+    candidate_id TEXT,
     unread_count INTEGER NOT NULL,
     last_message_at TIMESTAMP,
     last_message_preview TEXT,
@@ -92,7 +93,9 @@ CREATE TABLE sms_messages (
 CREATE INDEX sms_messages_due_idx ON sms_messages (status, next_attempt_at);
 CREATE INDEX sms_messages_thread_idx ON sms_messages (thread_id, id);
 CREATE INDEX sms_messages_batch_idx ON sms_messages (batch_id);
-CREATE UNIQUE INDEX sms_messages_provider_id_key ON sms_messages (provider, provider_message_id);
+-- Partial: rows not yet handed over (no provider id) cost this index nothing.
+CREATE UNIQUE INDEX sms_messages_provider_id_key ON sms_messages (provider, provider_message_id)
+    WHERE provider_message_id IS NOT NULL;
 
 CREATE TABLE sms_message_events (
     id TEXT PRIMARY KEY NOT NULL,
