@@ -5,7 +5,7 @@
 mod backoff;
 mod gate;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -256,14 +256,20 @@ impl Dispatcher {
         let lease = TimeDelta::from_std(state.providers.options.timeout)?
             * i32::try_from(rounds).unwrap_or(i32::MAX)
             + TimeDelta::seconds(60);
-        {
+        let held: HashSet<String> = {
             let mut conn = state.db.conn().await?;
-            messages::refresh_lease(
-                &mut conn,
-                &ids,
-                truncate_to_micros(Utc::now().naive_utc()) + lease,
-            )
-            .await?;
+            let from = now.max(truncate_to_micros(Utc::now().naive_utc()));
+            messages::refresh_lease(&mut conn, &ids, now, from + lease)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        // A message whose lease ran out while it waited may be settled by another
+        // replica already: it is theirs now.
+        let chunk: Vec<&Claimed> = chunk.iter().filter(|m| held.contains(&m.id)).collect();
+        let taken = ids.len();
+        if chunk.is_empty() {
+            return Ok(taken);
         }
         let outbound: Vec<OutboundSms> = chunk
             .iter()
@@ -280,15 +286,15 @@ impl Dispatcher {
             ProviderKind::Twilio => chunk.len(),
         };
         let result = client.send(&outbound).await;
-        self.record(provider, chunk, result, now, report).await?;
-        Ok(chunk.len())
+        self.record(provider, &chunk, result, now, report).await?;
+        Ok(taken)
     }
 
     /// Stores what the provider said about each message of one request.
     async fn record(
         &self,
         provider: ProviderKind,
-        chunk: &[Claimed],
+        chunk: &[&Claimed],
         result: Result<Vec<SendOutcome>, ProviderError>,
         now: NaiveDateTime,
         report: &mut DispatchReport,

@@ -418,23 +418,36 @@ pub async fn mark_in_doubt(
     Ok(())
 }
 
-/// Extends the hand-over lease of claimed messages about to be sent.
+/// Extends the lease of claimed messages about to be sent to `until`, but only of
+/// those whose lease has not run out by `now`: a message whose lease expired may
+/// already be in another replica's hands. Returns the ids still held.
 pub async fn refresh_lease(
     conn: &mut DbConn,
     ids: &[String],
+    now: NaiveDateTime,
     until: NaiveDateTime,
-) -> Result<(), PersistenceError> {
+) -> Result<Vec<String>, PersistenceError> {
+    let mut held = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(INSERT_CHUNK) {
         run!(conn, |c| diesel::update(
             sms_messages::table
                 .filter(sms_messages::id.eq_any(chunk))
                 .filter(sms_messages::status.eq("sending"))
+                .filter(sms_messages::lease_expires_at.gt(now))
         )
         .set(sms_messages::lease_expires_at.eq(until))
         .execute(c)
         .await)?;
+        let ours: Vec<String> = run!(conn, |c| sms_messages::table
+            .filter(sms_messages::id.eq_any(chunk))
+            .filter(sms_messages::status.eq("sending"))
+            .filter(sms_messages::lease_expires_at.eq(until))
+            .select(sms_messages::id)
+            .load(c)
+            .await)?;
+        held.extend(ours);
     }
-    Ok(())
+    Ok(held)
 }
 
 /// Cancels claimed (`sending`) messages that must not go out after all.

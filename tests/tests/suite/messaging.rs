@@ -911,3 +911,42 @@ async fn a_throttled_message_is_retried_not_failed() {
         "sent"
     );
 }
+
+#[tokio::test]
+async fn a_claim_whose_lease_ran_out_is_not_sent_by_its_late_owner() {
+    use nextal_persistence::repo::messages;
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    activate_clicksend(&app, &admin).await;
+    let organization = app.organization_id(&admin).await;
+    let ids = app
+        .insert_candidates(&organization, vec![NewCandidate::new("Ann", &phone(1))])
+        .await;
+    send_one(&app, &admin, &ids[0], "Hello").await;
+    let now = Utc::now().naive_utc();
+    let mut conn = app.db.conn().await.unwrap();
+    let claimed = messages::claim_due(&mut conn, now, now + TimeDelta::minutes(10), 10)
+        .await
+        .unwrap();
+    let id = claimed[0].id.clone();
+
+    let in_time = messages::refresh_lease(
+        &mut conn,
+        std::slice::from_ref(&id),
+        now + TimeDelta::minutes(9),
+        now + TimeDelta::minutes(12),
+    )
+    .await
+    .unwrap();
+    let too_late = messages::refresh_lease(
+        &mut conn,
+        std::slice::from_ref(&id),
+        now + TimeDelta::minutes(13),
+        now + TimeDelta::minutes(15),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(in_time, [id]);
+    assert!(too_late.is_empty(), "another replica may hold it by now");
+}
