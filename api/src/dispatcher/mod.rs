@@ -431,11 +431,28 @@ impl Dispatcher {
         for ((organization_id, provider_name), batch) in group(doubtful, |message| {
             (message.organization_id.clone(), message.provider.clone())
         }) {
-            let row = {
+            let (row, batch) = {
                 let mut conn = state.db.conn().await?;
-                integrations::find(&mut conn, &organization_id, &provider_name).await?
+                // Earlier organizations of this round took time: keep only the messages
+                // whose settlement lease is still ours, and renew it for this one.
+                let started = now.max(truncate_to_micros(Utc::now().naive_utc()));
+                let ids: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
+                let held: HashSet<String> =
+                    messages::refresh_lease(&mut conn, &ids, started, started + SETTLEMENT_LEASE)
+                        .await?
+                        .into_iter()
+                        .collect();
+                let batch: Vec<Message> =
+                    batch.into_iter().filter(|m| held.contains(&m.id)).collect();
+                (
+                    integrations::find(&mut conn, &organization_id, &provider_name).await?,
+                    batch,
+                )
             };
             let Some(row) = row else { continue };
+            if batch.is_empty() {
+                continue;
+            }
             let found = match row.provider.as_str() {
                 "clicksend" => self.clicksend_history(&row, &batch).await,
                 _ => Ok(HashMap::new()),
