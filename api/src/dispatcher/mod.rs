@@ -19,7 +19,7 @@ use nextal_providers::{ClickSendClient, OutboundSms, ProviderError, SendOutcome}
 pub use gate::HandoverGates;
 
 use crate::services::integrations::{client_for, credentials, webhook_urls_for};
-use crate::services::{new_id, truncate_to_micros};
+use crate::services::{new_id, now as services_now, truncate_to_micros};
 use crate::state::AppState;
 
 /// How the dispatcher paces itself.
@@ -258,7 +258,7 @@ impl Dispatcher {
             + TimeDelta::seconds(60);
         let held: HashSet<String> = {
             let mut conn = state.db.conn().await?;
-            let from = now.max(truncate_to_micros(Utc::now().naive_utc()));
+            let from = now.max(services_now());
             messages::refresh_lease(&mut conn, &ids, now, from + lease)
                 .await?
                 .into_iter()
@@ -435,7 +435,7 @@ impl Dispatcher {
                 let mut conn = state.db.conn().await?;
                 // Earlier organizations of this round took time: keep only the messages
                 // whose settlement lease is still ours, and renew it for this one.
-                let started = now.max(truncate_to_micros(Utc::now().naive_utc()));
+                let started = now.max(services_now());
                 let ids: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
                 let held: HashSet<String> =
                     messages::refresh_lease(&mut conn, &ids, started, started + SETTLEMENT_LEASE)

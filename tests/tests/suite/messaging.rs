@@ -63,6 +63,33 @@ fn phone(n: usize) -> String {
     format!("+614{:08}", 10_000_000 + n)
 }
 
+/// One reachable candidate, Ann, at `phone(1)`; returns her id.
+async fn ann(app: &TestApp, admin: &str) -> String {
+    let organization = app.organization_id(admin).await;
+    let ids = app
+        .insert_candidates(&organization, vec![NewCandidate::new("Ann", &phone(1))])
+        .await;
+    ids[0].clone()
+}
+
+/// Schedules a reminder to `candidate_id` at `at`; returns the message.
+async fn schedule_reminder(
+    app: &TestApp,
+    admin: &str,
+    candidate_id: &str,
+    at: chrono::DateTime<Utc>,
+) -> Value {
+    let response = app
+        .post(
+            "/sms/messages",
+            Some(admin),
+            &json!({"candidate_id": candidate_id, "body": "Reminder", "send_at": at}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    response.json().await.unwrap()
+}
+
 async fn message(app: &TestApp, token: &str, id: &str) -> Value {
     app.get(&format!("/sms/messages/{id}"), Some(token))
         .await
@@ -196,10 +223,7 @@ async fn bulk_skips_who_cannot_be_texted_and_says_why() {
 async fn sending_needs_an_active_provider_with_its_secret() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let organization = app.organization_id(&admin).await;
-    let ids = app
-        .insert_candidates(&organization, vec![NewCandidate::new("Ann", &phone(1))])
-        .await;
+    let ids = [ann(&app, &admin).await];
 
     let none = problem(
         app.post(
@@ -280,10 +304,7 @@ async fn an_unknown_merge_field_or_a_too_long_text_is_refused() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     activate_clicksend(&app, &admin).await;
-    let organization = app.organization_id(&admin).await;
-    let ids = app
-        .insert_candidates(&organization, vec![NewCandidate::new("Ann", &phone(1))])
-        .await;
+    let ids = [ann(&app, &admin).await];
 
     let unknown = problem(
         app.post(
@@ -325,10 +346,7 @@ async fn errors_then_success_send_the_message_exactly_once() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     activate_clicksend(&app, &admin).await;
-    let organization = app.organization_id(&admin).await;
-    let ids = app
-        .insert_candidates(&organization, vec![NewCandidate::new("Ann", &phone(1))])
-        .await;
+    let ids = [ann(&app, &admin).await];
     Mock::given(method("POST"))
         .and(path("/v3/sms/send"))
         .respond_with(
@@ -402,10 +420,7 @@ async fn a_timeout_after_the_provider_accepted_is_settled_not_resent() {
     .await;
     let admin = app.admin_token().await;
     activate_clicksend(&app, &admin).await;
-    let organization = app.organization_id(&admin).await;
-    let ids = app
-        .insert_candidates(&organization, vec![NewCandidate::new("Ann", &phone(1))])
-        .await;
+    let ids = [ann(&app, &admin).await];
     Mock::given(method("POST"))
         .and(path("/v3/sms/send"))
         // Accepted, but the answer comes after our 1 s timeout.
@@ -451,10 +466,7 @@ async fn the_same_idempotency_key_replays_the_first_answer_and_sends_once() {
     let admin = app.admin_token().await;
     activate_clicksend(&app, &admin).await;
     accept_everything(&app).await;
-    let organization = app.organization_id(&admin).await;
-    let ids = app
-        .insert_candidates(&organization, vec![NewCandidate::new("Ann", &phone(1))])
-        .await;
+    let ids = [ann(&app, &admin).await];
     let request = json!({"candidate_id": ids[0], "body": "Interview at 10?"});
     let send = |body: Value| {
         app.client
@@ -494,22 +506,10 @@ async fn a_scheduled_message_goes_out_at_its_time_and_not_before() {
     let admin = app.admin_token().await;
     activate_clicksend(&app, &admin).await;
     accept_everything(&app).await;
-    let organization = app.organization_id(&admin).await;
-    let ids = app
-        .insert_candidates(&organization, vec![NewCandidate::new("Ann", &phone(1))])
-        .await;
+    let ids = [ann(&app, &admin).await];
     let at = Utc::now() + TimeDelta::hours(1);
 
-    let scheduled: Value = app
-        .post(
-            "/sms/messages",
-            Some(&admin),
-            &json!({"candidate_id": ids[0], "body": "Reminder", "send_at": at}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let scheduled = schedule_reminder(&app, &admin, &ids[0], at).await;
     let before = app.drain_at(at - TimeDelta::seconds(1)).await;
     let after = app.drain_at(at + TimeDelta::seconds(1)).await;
 
@@ -525,21 +525,9 @@ async fn a_scheduled_message_can_be_cancelled_until_it_goes_out() {
     let admin = app.admin_token().await;
     activate_clicksend(&app, &admin).await;
     accept_everything(&app).await;
-    let organization = app.organization_id(&admin).await;
-    let ids = app
-        .insert_candidates(&organization, vec![NewCandidate::new("Ann", &phone(1))])
-        .await;
+    let ids = [ann(&app, &admin).await];
     let at = Utc::now() + TimeDelta::hours(1);
-    let scheduled: Value = app
-        .post(
-            "/sms/messages",
-            Some(&admin),
-            &json!({"candidate_id": ids[0], "body": "Reminder", "send_at": at}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let scheduled = schedule_reminder(&app, &admin, &ids[0], at).await;
     let id = scheduled["id"].as_str().unwrap();
 
     let cancelled: Value = app
@@ -879,10 +867,7 @@ async fn a_throttled_message_is_retried_not_failed() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     activate_clicksend(&app, &admin).await;
-    let organization = app.organization_id(&admin).await;
-    let ids = app
-        .insert_candidates(&organization, vec![NewCandidate::new("Ann", &phone(1))])
-        .await;
+    let ids = [ann(&app, &admin).await];
     Mock::given(method("POST"))
         .and(path("/v3/sms/send"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -918,10 +903,7 @@ async fn a_claim_whose_lease_ran_out_is_not_sent_by_its_late_owner() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     activate_clicksend(&app, &admin).await;
-    let organization = app.organization_id(&admin).await;
-    let ids = app
-        .insert_candidates(&organization, vec![NewCandidate::new("Ann", &phone(1))])
-        .await;
+    let ids = [ann(&app, &admin).await];
     send_one(&app, &admin, &ids[0], "Hello").await;
     let now = Utc::now().naive_utc();
     let mut conn = app.db.conn().await.unwrap();
