@@ -1,5 +1,6 @@
 //! ClickSend and Twilio: HTTP clients behind one [`SmsProvider`] trait, with typed
-//! outcomes for every way a provider can answer. No database access.
+//! outcomes for every way a provider can answer, and [`webhooks`]: pure parsing of their
+//! webhook deliveries and Twilio signature checks. No database access.
 //!
 //! Clients never log or return a provider response body verbatim: ClickSend's account
 //! body echoes the API key.
@@ -8,6 +9,7 @@ pub mod clicksend;
 mod common;
 mod error;
 pub mod twilio;
+pub mod webhooks;
 
 use std::time::Duration;
 
