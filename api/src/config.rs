@@ -187,6 +187,16 @@ pub struct Settings {
     #[arg(long, env = "NEXTAL_MAX_SEND_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..=100), global = true)]
     pub max_send_attempts: i32,
 
+    /// Webhook writer tasks: each commits a batch of deliveries while the others gather
+    /// the next.
+    #[arg(long, env = "NEXTAL_WEBHOOK_WRITERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64), global = true)]
+    pub webhook_writers: u16,
+
+    /// Webhook deliveries that may wait for a writer; beyond that a delivery is answered
+    /// 503 at once and the provider delivers it again later.
+    #[arg(long, env = "NEXTAL_WEBHOOK_QUEUE", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub webhook_queue: u32,
+
     /// Name of the organization created on first start with an empty database.
     #[arg(
         long,

@@ -5,6 +5,7 @@ pub mod commands;
 pub mod config;
 pub mod dispatcher;
 mod error;
+mod events;
 mod extract;
 mod keys;
 mod metrics;
@@ -16,6 +17,7 @@ mod services;
 mod startup;
 mod state;
 pub mod telemetry;
+mod webhooks;
 
 pub use error::ApiError;
 pub use routes::openapi_document;

@@ -40,6 +40,7 @@ pub struct Metrics {
     login_failures: Counter,
     messages_dispatched: Family<OutcomeLabels, Counter>,
     provider_requests: Counter,
+    webhook_deliveries: Family<OutcomeLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -77,8 +78,15 @@ impl Metrics {
             "Send requests made to SMS providers",
             provider_requests.clone(),
         );
+        let webhook_deliveries = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook deliveries by outcome (applied, duplicate, provider_inactive, unmatched, stale, unreadable, failed)",
+            webhook_deliveries.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
+            webhook_deliveries,
             requests,
             durations,
             login_failures,
@@ -127,6 +135,13 @@ impl Metrics {
         }
         self.provider_requests
             .inc_by(report.provider_requests as u64);
+    }
+
+    /// Counts one webhook delivery by what became of it.
+    pub fn webhook_applied(&self, outcome: &'static str) {
+        self.webhook_deliveries
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// The OpenMetrics text exposition.

@@ -2,6 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::NaiveDateTime;
 use nextal_persistence::repo::PageRequest;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -27,23 +28,111 @@ pub struct PageQuery {
 impl PageQuery {
     /// Checks the query; fetches one row more than asked to learn whether a next page exists.
     pub fn into_request(self) -> Result<PageRequest, ApiError> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::invalid_field(
-                "limit",
-                format!("must be between 1 and {MAX_LIMIT}"),
-            ));
-        }
+        let limit = checked_limit(self.limit)?;
         let after = match self.cursor {
             None => None,
-            Some(cursor) => Some(decode_cursor(&cursor).ok_or_else(|| {
-                ApiError::invalid_field("cursor", "is not a cursor returned by this list")
-            })?),
+            Some(cursor) => Some(decode_cursor(&cursor).ok_or_else(invalid_cursor)?),
         };
-        Ok(PageRequest {
-            after,
-            limit: i64::from(limit) + 1,
+        Ok(PageRequest { after, limit })
+    }
+
+    /// As [`PageQuery::into_request`], for a list ordered by a time, then the id: the
+    /// cursor carries both.
+    pub fn into_time_keyset(self) -> Result<TimeKeysetRequest, ApiError> {
+        let limit = checked_limit(self.limit)?;
+        let after = match self.cursor {
+            None => None,
+            Some(cursor) => Some(TimeAndId::decode(&cursor).ok_or_else(invalid_cursor)?),
+        };
+        Ok(TimeKeysetRequest { after, limit })
+    }
+}
+
+/// The `limit` asked for, checked, plus the one extra row that tells whether a next
+/// page exists.
+fn checked_limit(limit: Option<u32>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    Ok(i64::from(limit) + 1)
+}
+
+fn invalid_cursor() -> ApiError {
+    ApiError::invalid_field("cursor", "is not a cursor returned by this list")
+}
+
+/// A position in a list ordered by a time (null for rows that have none), then the id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeAndId {
+    pub time: Option<NaiveDateTime>,
+    pub id: String,
+}
+
+impl TimeAndId {
+    /// The opaque cursor: `<seconds>.<nanoseconds> <id>` (`-` for no time), base64url.
+    /// Nanoseconds, so that the time read back is exactly the stored one.
+    fn encode(&self) -> String {
+        let time = match self.time {
+            Some(time) => {
+                let time = time.and_utc();
+                format!("{}.{:09}", time.timestamp(), time.timestamp_subsec_nanos())
+            }
+            None => "-".to_owned(),
+        };
+        URL_SAFE_NO_PAD.encode(format!("{time} {}", self.id))
+    }
+
+    fn decode(cursor: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (time, id) = text.split_once(' ')?;
+        uuid::Uuid::parse_str(id).ok()?;
+        let time = match time {
+            "-" => None,
+            time => {
+                let (seconds, nanos) = time.split_once('.')?;
+                if nanos.len() != 9 {
+                    return None;
+                }
+                let time =
+                    chrono::DateTime::from_timestamp(seconds.parse().ok()?, nanos.parse().ok()?)?;
+                Some(time.naive_utc())
+            }
+        };
+        Some(Self {
+            time,
+            id: id.to_owned(),
         })
+    }
+}
+
+/// A page request over a list ordered by a time, then the id.
+#[derive(Debug, Clone)]
+pub struct TimeKeysetRequest {
+    /// The last position of the previous page; `None` starts at the beginning.
+    pub after: Option<TimeAndId>,
+    /// How many rows to fetch: the page's size plus one.
+    pub limit: i64,
+}
+
+/// As [`finish_page`], for a [`TimeKeysetRequest`]: the next cursor carries the last
+/// kept row's time and id.
+pub fn finish_time_keyset_page<T>(
+    mut rows: Vec<T>,
+    request: &TimeKeysetRequest,
+    key: impl Fn(&T) -> TimeAndId,
+) -> (Vec<T>, Option<String>) {
+    let wanted = usize::try_from(request.limit - 1).unwrap_or(usize::MAX);
+    if rows.len() > wanted {
+        rows.truncate(wanted);
+        let next = rows.last().map(|row| key(row).encode());
+        (rows, next)
+    } else {
+        (rows, None)
     }
 }
 
@@ -122,6 +211,70 @@ mod tests {
             },
         ] {
             assert!(matches!(query.into_request(), Err(ApiError::Validation(_))));
+        }
+    }
+
+    #[test]
+    fn time_keyset_cursors_round_trip_exactly() {
+        let id = uuid::Uuid::now_v7().to_string();
+        let time = chrono::DateTime::from_timestamp(1_795_000_000, 123_456_789)
+            .expect("a time")
+            .naive_utc();
+        for key in [
+            TimeAndId {
+                time: Some(time),
+                id: id.clone(),
+            },
+            TimeAndId {
+                time: None,
+                id: id.clone(),
+            },
+        ] {
+            let request = PageQuery {
+                limit: Some(2),
+                cursor: Some(key.encode()),
+            }
+            .into_time_keyset()
+            .expect("valid");
+            assert_eq!(request.after, Some(key));
+            assert_eq!(request.limit, 3);
+        }
+        let rows = vec![(Some(time), id.clone()), (None, id.clone()), (None, id)];
+        let request = PageQuery {
+            limit: Some(2),
+            cursor: None,
+        }
+        .into_time_keyset()
+        .expect("valid");
+        let (rows, next) = finish_time_keyset_page(rows, &request, |(time, id)| TimeAndId {
+            time: *time,
+            id: id.clone(),
+        });
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            TimeAndId::decode(&next.expect("a next page")).map(|key| key.time),
+            Some(None)
+        );
+    }
+
+    #[test]
+    fn bad_time_keyset_cursors_are_refused() {
+        let id = uuid::Uuid::now_v7().to_string();
+        for text in [
+            // An id cursor of another list is not a position here.
+            id.clone(),
+            format!("12.5 {id}"),
+            format!("x.000000000 {id}"),
+            "- not-an-id".to_owned(),
+        ] {
+            let query = PageQuery {
+                limit: None,
+                cursor: Some(URL_SAFE_NO_PAD.encode(text)),
+            };
+            assert!(matches!(
+                query.into_time_keyset(),
+                Err(ApiError::Validation(_))
+            ));
         }
     }
 }

@@ -18,6 +18,7 @@ use utoipa_actix_web::AppExt;
 use crate::config::Settings;
 use crate::dispatcher::{DispatchSettings, Dispatcher, HandoverGates};
 use crate::error::{ApiError, problem_for_foreign_errors};
+use crate::events::EventBus;
 use crate::keys::load_keyring;
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
@@ -25,6 +26,7 @@ use crate::request_context::{REQUEST_ID, request_context};
 use crate::routes;
 use crate::services::bootstrap::{self, BootstrapAdmin};
 use crate::state::{AppState, ProviderEndpoints};
+use crate::webhooks::{Ingest, Writers};
 
 /// The bootstrap admin's email when none is configured.
 const DEFAULT_BOOTSTRAP_EMAIL: &str = "admin@localhost";
@@ -55,6 +57,20 @@ impl Application {
                 ..PoolOptions::default()
             },
         )?;
+        let events = EventBus::new(db.backend());
+        if let DatabaseUrl::Postgres(url) = &url {
+            events.listen(url.clone());
+        }
+        let metrics = Arc::new(Metrics::new());
+        let ingest = Ingest::start(
+            Writers {
+                db: db.clone(),
+                events: events.clone(),
+                metrics: metrics.clone(),
+            },
+            usize::from(settings.webhook_writers),
+            usize::try_from(settings.webhook_queue).unwrap_or(usize::MAX),
+        );
         let passwords = Passwords::new()?;
         let bootstrap_admin = bootstrap_first_organization(&db, &passwords, settings).await?;
 
@@ -64,7 +80,7 @@ impl Application {
         let state = Data::new(AppState {
             db,
             passwords,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             max_body_bytes: settings.max_body_bytes,
             session_ttl: settings.session_ttl(),
             keyring,
@@ -88,6 +104,8 @@ impl Application {
                 max_attempts: settings.max_send_attempts,
                 poll_interval: Duration::from_secs(1),
             },
+            events,
+            ingest,
         });
         let dispatcher = Dispatcher::new(state.clone());
         if settings.dispatcher {

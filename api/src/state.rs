@@ -7,8 +7,10 @@ use nextal_persistence::{Db, Keyring};
 use nextal_providers::ClientOptions;
 
 use crate::dispatcher::{DispatchSettings, HandoverGates, OutboxSignal};
+use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
+use crate::webhooks::Ingest;
 
 /// Shared application state, behind `web::Data`.
 pub struct AppState {
@@ -34,6 +36,10 @@ pub struct AppState {
     pub outbox_signal: OutboxSignal,
     /// How the dispatcher paces itself.
     pub dispatch: DispatchSettings,
+    /// Live inbox events.
+    pub events: EventBus,
+    /// The webhook writers' queue.
+    pub ingest: Ingest,
 }
 
 /// Provider base URLs and the HTTP client shared by every provider call.

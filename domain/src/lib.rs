@@ -4,6 +4,7 @@
 //! validate") so that every later layer can trust them.
 
 pub mod account;
+pub mod consent;
 pub mod job;
 pub mod message_status;
 pub mod organization;
@@ -14,6 +15,7 @@ pub mod template;
 pub mod validation;
 
 pub use account::{EmailAddress, NewPassword, PersonName, Role};
+pub use consent::ConsentChange;
 pub use job::{JobStages, JobTitle, StageName, TemplateName};
 pub use message_status::MessageStatus;
 pub use organization::{CountryCode, OrganizationName, Timezone};

@@ -1,5 +1,7 @@
 //! Where an outbound message is on its way to the candidate's phone.
 //!
+//! An inbound reply is `received` from the start and never changes.
+//!
 //! Status moves only forward: `scheduled`/`queued` → `sending` → `sent` → `delivered` |
 //! `undelivered`; `failed` and `cancelled` are final. Receipts that arrive twice or out of
 //! order must not move a message back.
@@ -29,11 +31,13 @@ pub enum MessageStatus {
     Failed,
     /// Stopped before it was handed over, e.g. the provider was deactivated. Final.
     Cancelled,
+    /// An inbound reply from the candidate. Final.
+    Received,
 }
 
 impl MessageStatus {
     /// Every status, in the order a message passes through them.
-    pub const ALL: [MessageStatus; 8] = [
+    pub const ALL: [MessageStatus; 9] = [
         MessageStatus::Scheduled,
         MessageStatus::Queued,
         MessageStatus::Sending,
@@ -42,6 +46,7 @@ impl MessageStatus {
         MessageStatus::Undelivered,
         MessageStatus::Failed,
         MessageStatus::Cancelled,
+        MessageStatus::Received,
     ];
 
     /// The stored and serialized name, e.g. `undelivered`.
@@ -55,11 +60,12 @@ impl MessageStatus {
             MessageStatus::Undelivered => "undelivered",
             MessageStatus::Failed => "failed",
             MessageStatus::Cancelled => "cancelled",
+            MessageStatus::Received => "received",
         }
     }
 
-    /// True when nothing can change the status any more: delivered, undelivered, failed
-    /// or cancelled.
+    /// True when nothing can change the status any more: delivered, undelivered, failed,
+    /// cancelled or received.
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -67,6 +73,7 @@ impl MessageStatus {
                 | MessageStatus::Undelivered
                 | MessageStatus::Failed
                 | MessageStatus::Cancelled
+                | MessageStatus::Received
         )
     }
 
@@ -84,17 +91,17 @@ impl MessageStatus {
             Queued => matches!(next, Sending | Cancelled | Failed),
             Sending => matches!(next, Queued | Sent | Delivered | Undelivered | Failed),
             Sent => matches!(next, Delivered | Undelivered | Failed),
-            Delivered | Undelivered | Failed | Cancelled => false,
+            Delivered | Undelivered | Failed | Cancelled | Received => false,
         }
     }
 
     /// How far along the status is, for "most final wins" when reports disagree:
-    /// scheduled and queued 0, sending 1, sent 2, undelivered, failed and cancelled 3,
+    /// scheduled, queued and received 0, sending 1, sent 2, undelivered, failed and cancelled 3,
     /// delivered 4. It orders reports only; [`can_move_to`](Self::can_move_to) decides
     /// whether a stored status may change.
     pub fn rank(self) -> u8 {
         match self {
-            MessageStatus::Scheduled | MessageStatus::Queued => 0,
+            MessageStatus::Scheduled | MessageStatus::Queued | MessageStatus::Received => 0,
             MessageStatus::Sending => 1,
             MessageStatus::Sent => 2,
             MessageStatus::Undelivered | MessageStatus::Failed | MessageStatus::Cancelled => 3,
@@ -119,7 +126,7 @@ impl FromStr for MessageStatus {
             .ok_or_else(|| {
                 Invalid::new(
                     "must be one of `scheduled`, `queued`, `sending`, `sent`, `delivered`, \
-                     `undelivered`, `failed`, `cancelled`",
+                     `undelivered`, `failed`, `cancelled`, `received`",
                 )
             })
     }
@@ -147,28 +154,39 @@ mod tests {
             .into_iter()
             .filter(|s| s.is_final())
             .collect();
-        assert_eq!(finals, [Delivered, Undelivered, Failed, Cancelled]);
+        assert_eq!(
+            finals,
+            [Delivered, Undelivered, Failed, Cancelled, Received]
+        );
     }
 
     #[test]
     fn transition_table() {
         // Rows: from; columns: to, in `ALL` order
-        // (scheduled, queued, sending, sent, delivered, undelivered, failed, cancelled).
-        let table: [(MessageStatus, [bool; 8]); 8] = [
+        // (scheduled, queued, sending, sent, delivered, undelivered, failed, cancelled,
+        // received).
+        let table: [(MessageStatus, [bool; 9]); 9] = [
             (
                 Scheduled,
-                [false, true, true, false, false, false, true, true],
+                [false, true, true, false, false, false, true, true, false],
             ),
             (
                 Queued,
-                [false, false, true, false, false, false, true, true],
+                [false, false, true, false, false, false, true, true, false],
             ),
-            (Sending, [false, true, false, true, true, true, true, false]),
-            (Sent, [false, false, false, false, true, true, true, false]),
-            (Delivered, [false; 8]),
-            (Undelivered, [false; 8]),
-            (Failed, [false; 8]),
-            (Cancelled, [false; 8]),
+            (
+                Sending,
+                [false, true, false, true, true, true, true, false, false],
+            ),
+            (
+                Sent,
+                [false, false, false, false, true, true, true, false, false],
+            ),
+            (Delivered, [false; 9]),
+            (Undelivered, [false; 9]),
+            (Failed, [false; 9]),
+            (Cancelled, [false; 9]),
+            (Received, [false; 9]),
         ];
         for (from, row) in table {
             for (to, allowed) in MessageStatus::ALL.into_iter().zip(row) {
@@ -203,7 +221,7 @@ mod tests {
             .into_iter()
             .map(MessageStatus::rank)
             .collect();
-        assert_eq!(ranks, [0, 0, 1, 2, 4, 3, 3, 3]);
+        assert_eq!(ranks, [0, 0, 1, 2, 4, 3, 3, 3, 0]);
         // Every allowed move except a retry goes to an equal or higher rank.
         for from in MessageStatus::ALL {
             for to in MessageStatus::ALL {

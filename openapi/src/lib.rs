@@ -88,6 +88,8 @@ impl Modify for BearerSecurity {
         (name = "templates", description = "SMS templates with merge fields, and their per-candidate preview"),
         (name = "integrations", description = "Connecting ClickSend or Twilio (admin); one active at a time"),
         (name = "messaging", description = "Sending SMS to candidates: single, bulk, scheduled, replies"),
+        (name = "inbox", description = "Threads, their messages and unread counts, and live events (server-sent)"),
+        (name = "webhooks", description = "Replies and delivery receipts from ClickSend and Twilio (public; the URL carries the organization's secret token)"),
         (name = "audit", description = "Who changed what, when (admin)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

@@ -4,6 +4,7 @@
 mod db;
 mod error;
 mod migrations;
+pub mod notifications;
 pub mod repo;
 pub mod schema;
 mod secrets;

@@ -132,6 +132,7 @@ diesel::table! {
         last_message_preview -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        candidate_ambiguous -> Bool,
     }
 }
 
@@ -193,6 +194,32 @@ diesel::table! {
         request_hash -> Binary,
         response_status -> Integer,
         response_body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        organization_id -> Text,
+        provider -> Text,
+        kind -> Text,
+        provider_message_id -> Nullable<Text>,
+        content_type -> Nullable<Text>,
+        payload -> Text,
+        outcome -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    consent_events (id) {
+        id -> Text,
+        organization_id -> Text,
+        candidate_id -> Text,
+        opted_out -> Bool,
+        source -> Text,
+        message_id -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }

@@ -504,6 +504,23 @@ impl TestApp {
         rows.into_iter().map(|row| row.id).collect()
     }
 
+    /// The number a `SELECT COUNT(*) AS n …` query returns.
+    pub async fn count(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.db.conn().await.expect("a connection");
+        let query = diesel::sql_query(sql);
+        let row: Count = match &mut conn {
+            DbConn::Postgres(object) => query.get_result(&mut **object).await,
+            DbConn::Sqlite(object) => query.get_result(&mut **object).await,
+        }
+        .expect("the count runs");
+        row.n
+    }
+
     /// Runs one SQL statement against the service's database.
     pub async fn execute_sql(&self, sql: &str) -> usize {
         let mut conn = self.db.conn().await.expect("a connection");

@@ -12,15 +12,19 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
 use nextal_domain::ProviderKind;
-use nextal_persistence::repo::integrations;
 use nextal_persistence::repo::messages::{self, Claimed, Message, MessageEvent, SentUpdate};
+use nextal_persistence::repo::{consent, integrations};
 use nextal_providers::{ClickSendClient, OutboundSms, ProviderError, SendOutcome};
 
 pub use gate::HandoverGates;
 
+use crate::events::{EventKind, InboxEvent};
 use crate::services::integrations::{client_for, credentials, webhook_urls_for};
 use crate::services::{new_id, now as services_now, truncate_to_micros};
 use crate::state::AppState;
+
+/// Twilio's error for a recipient who has opted out of the sending number.
+const TWILIO_UNSUBSCRIBED: &str = "21610";
 
 /// How the dispatcher paces itself.
 #[derive(Debug, Clone, Copy)]
@@ -329,6 +333,18 @@ impl Dispatcher {
                 SendOutcome::Rejected { code, reason } => {
                     let reason = format!("{reason} ({code})");
                     messages::mark_failed(&mut tx, &message.id, &reason, now).await?;
+                    if provider == ProviderKind::Twilio && code == TWILIO_UNSUBSCRIBED {
+                        // The candidate texted STOP to our number at some point: Twilio
+                        // will refuse every message until they opt back in.
+                        consent::opt_out_recipient_of(
+                            &mut tx,
+                            &message.id,
+                            "provider_refusal",
+                            new_id(),
+                            now,
+                        )
+                        .await?;
+                    }
                     report.failed += 1;
                     ("failed", Some(reason))
                 }
@@ -347,7 +363,20 @@ impl Dispatcher {
         }
         messages::mark_sent(&mut tx, &accepted, now).await?;
         messages::insert_events(&mut tx, &history).await?;
+        let events: Vec<InboxEvent> = chunk
+            .iter()
+            .zip(&history)
+            .map(|(message, change)| InboxEvent {
+                organization_id: message.organization_id.clone(),
+                kind: EventKind::MessageStatus,
+                thread_id: message.thread_id.clone(),
+                message_id: message.id.clone(),
+                status: change.status.clone(),
+            })
+            .collect();
+        state.events.stage(&mut tx, &events).await?;
         tx.commit().await?;
+        state.events.committed(events);
         Ok(())
     }
 

@@ -78,7 +78,8 @@ pub struct SmsMessage {
 }
 
 impl SmsMessage {
-    fn new(message: Message, history: Vec<MessageEvent>) -> Self {
+    /// A stored message with its status history (oldest first).
+    pub(crate) fn new(message: Message, history: Vec<MessageEvent>) -> Self {
         Self {
             id: message.id,
             thread_id: message.thread_id,

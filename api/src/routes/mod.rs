@@ -5,6 +5,8 @@ mod audit;
 mod auth;
 mod candidates;
 mod clicksend;
+mod events;
+mod inbox;
 mod integrations;
 mod jobs;
 mod messaging;
@@ -14,6 +16,7 @@ mod schemas;
 mod templates;
 mod twilio;
 mod users;
+mod webhooks;
 
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -64,6 +67,18 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(messaging::get_message)
         .service(messaging::cancel_message)
         .service(messaging::reply_in_thread)
+        .service(inbox::list_threads)
+        .service(inbox::get_thread)
+        .service(inbox::list_thread_messages)
+        .service(inbox::mark_thread_read)
+        .service(events::inbox_events)
+        .service(webhooks::clicksend_inbound)
+        .service(webhooks::clicksend_inbound_query)
+        .service(webhooks::clicksend_receipt)
+        .service(webhooks::clicksend_receipt_query)
+        .service(webhooks::twilio_inbound)
+        .service(webhooks::twilio_inbound_query)
+        .service(webhooks::twilio_status)
         .service(audit::list_audit_log)
         .service(operations::healthz)
         .service(operations::readyz)

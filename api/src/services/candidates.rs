@@ -4,6 +4,7 @@ use nextal_domain::{EmailAddress, PersonName, PhoneNumber, Role, ValidationError
 use nextal_persistence::DbConn;
 use nextal_persistence::repo::PageRequest;
 use nextal_persistence::repo::candidates::{self, Candidate, CandidateChanges};
+use nextal_persistence::repo::consent::{self, ConsentEvent};
 use nextal_persistence::repo::jobs::{self, Job};
 use nextal_persistence::repo::threads;
 use serde_json::json;
@@ -212,11 +213,24 @@ pub async fn update(
         email: update
             .email
             .map(|email| email.map(|email| email.as_str().to_owned())),
-        sms_opted_out: update.sms_opted_out,
+        // Consent changes go through the consent history below.
+        sms_opted_out: None,
         updated_at: Some(now),
     };
     if !candidates::update(&mut tx, organization_id, id, &changes).await? {
         return Err(ApiError::NotFound);
+    }
+    if let Some(opted_out) = update.sms_opted_out {
+        let event = ConsentEvent {
+            id: new_id(),
+            organization_id: organization_id.to_owned(),
+            candidate_id: id.to_owned(),
+            opted_out,
+            source: "user".to_owned(),
+            message_id: None,
+            created_at: now,
+        };
+        consent::change(&mut tx, &event).await?;
     }
     if let Some(phone) = &new_phone {
         threads::link_unowned(&mut tx, organization_id, phone, id, now).await?;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod candidates;
+pub mod inbox;
 pub mod integrations;
 pub mod jobs;
 pub mod messaging;

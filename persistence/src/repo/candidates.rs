@@ -145,3 +145,24 @@ pub async fn update(
     .await)?;
     Ok(updated > 0)
 }
+
+/// The organization's candidates whose phone is one of `phones`, most recently updated
+/// first.
+pub async fn find_by_phones(
+    conn: &mut DbConn,
+    organization_id: &str,
+    phones: &[String],
+) -> Result<Vec<Candidate>, PersistenceError> {
+    let mut found = Vec::new();
+    for chunk in phones.chunks(500) {
+        let rows: Vec<Candidate> = run!(conn, |c| candidates::table
+            .filter(candidates::organization_id.eq(organization_id))
+            .filter(candidates::phone.eq_any(chunk))
+            .order((candidates::updated_at.desc(), candidates::id.desc()))
+            .select(Candidate::as_select())
+            .load(c)
+            .await)?;
+        found.extend(rows);
+    }
+    Ok(found)
+}

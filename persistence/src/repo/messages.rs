@@ -531,3 +531,123 @@ pub async fn cancel(
 fn to_json<T: serde::Serialize + ?Sized>(rows: &T) -> Result<String, PersistenceError> {
     serde_json::to_string(rows).map_err(|error| PersistenceError::Encoding(error.to_string()))
 }
+
+#[derive(QueryableByName)]
+struct InsertedId {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// Stores inbound replies, skipping any whose provider message id the organization
+/// already has (a repeated delivery). Returns the ids of the rows actually stored.
+pub async fn insert_replies(
+    conn: &mut DbConn,
+    replies: &[Message],
+) -> Result<Vec<String>, PersistenceError> {
+    if replies.is_empty() {
+        return Ok(Vec::new());
+    }
+    match conn {
+        DbConn::Postgres(object) => {
+            let inserted: Vec<InsertedId> = diesel::sql_query(format!(
+                "{INSERT_MESSAGES_POSTGRES} ON CONFLICT DO NOTHING RETURNING id"
+            ))
+            .bind::<Text, _>(to_json(replies)?)
+            .load(&mut **object)
+            .await?;
+            Ok(inserted.into_iter().map(|row| row.id).collect())
+        }
+        DbConn::Sqlite(object) => {
+            // SQLite runs in-process, so a statement per reply costs no round trip.
+            let mut inserted = Vec::with_capacity(replies.len());
+            for reply in replies {
+                let stored = diesel::insert_into(sms_messages::table)
+                    .values(reply)
+                    .on_conflict_do_nothing()
+                    .execute(&mut **object)
+                    .await?;
+                if stored > 0 {
+                    inserted.push(reply.id.clone());
+                }
+            }
+            Ok(inserted)
+        }
+    }
+}
+
+/// The organization's outbound messages that receipts name: by the provider's message
+/// id, or by our own id (ClickSend echoes it as `custom_string`).
+pub async fn find_reported(
+    conn: &mut DbConn,
+    organization_id: &str,
+    provider: &str,
+    provider_message_ids: &[String],
+    own_ids: &[String],
+) -> Result<Vec<Message>, PersistenceError> {
+    let mut found: Vec<Message> = Vec::new();
+    for chunk in provider_message_ids.chunks(INSERT_CHUNK) {
+        let rows: Vec<Message> = run!(conn, |c| sms_messages::table
+            .filter(sms_messages::organization_id.eq(organization_id))
+            .filter(sms_messages::provider.eq(provider))
+            .filter(sms_messages::provider_message_id.eq_any(chunk))
+            .select(Message::as_select())
+            .load(c)
+            .await)?;
+        found.extend(rows);
+    }
+    for chunk in own_ids.chunks(INSERT_CHUNK) {
+        let rows: Vec<Message> = run!(conn, |c| sms_messages::table
+            .filter(sms_messages::organization_id.eq(organization_id))
+            .filter(sms_messages::provider.eq(provider))
+            .filter(sms_messages::direction.eq("outbound"))
+            .filter(sms_messages::id.eq_any(chunk))
+            .select(Message::as_select())
+            .load(c)
+            .await)?;
+        found.extend(rows);
+    }
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    found.dedup_by(|a, b| a.id == b.id);
+    Ok(found)
+}
+
+/// A receipt's effect on one message.
+#[derive(Debug, Clone)]
+pub struct ReportedChange<'a> {
+    pub id: &'a str,
+    /// The status the decision was made on; the update applies only if it still holds.
+    pub from_status: &'a str,
+    pub to_status: &'a str,
+    pub reason: Option<&'a str>,
+    /// Recorded when the message does not have it yet (a receipt that overtook the
+    /// provider's answer to our send).
+    pub provider_message_id: &'a str,
+}
+
+/// Moves a message to the reported status if nobody changed it meanwhile; true when it
+/// moved.
+pub async fn apply_reported(
+    conn: &mut DbConn,
+    change: &ReportedChange<'_>,
+    now: NaiveDateTime,
+) -> Result<bool, PersistenceError> {
+    let updated = run!(conn, |c| diesel::update(
+        sms_messages::table
+            .filter(sms_messages::id.eq(change.id))
+            .filter(sms_messages::status.eq(change.from_status))
+    )
+    .set((
+        sms_messages::status.eq(change.to_status),
+        sms_messages::status_reason.eq(change.reason),
+        sms_messages::provider_message_id.eq(
+            diesel::dsl::sql::<diesel::sql_types::Nullable<Text>>("COALESCE(provider_message_id, ")
+                .bind::<Text, _>(change.provider_message_id)
+                .sql(")")
+        ),
+        sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
+        sms_messages::updated_at.eq(now),
+    ))
+    .execute(c)
+    .await)?;
+    Ok(updated > 0)
+}

@@ -4,7 +4,9 @@ pub mod audit;
 pub mod batches;
 pub mod bootstrap;
 pub mod candidates;
+pub mod consent;
 pub mod idempotency;
+pub mod inbox;
 pub mod integrations;
 pub mod jobs;
 pub mod login_throttle;
@@ -14,6 +16,7 @@ pub mod sessions;
 pub mod templates;
 pub mod threads;
 pub mod users;
+pub mod webhook_deliveries;
 
 /// A keyset page request: rows after `after` (an id), at most `limit` of them.
 #[derive(Debug, Clone)]

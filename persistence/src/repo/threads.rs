@@ -21,6 +21,9 @@ pub struct Thread {
     pub last_message_preview: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Several of the organization's candidates have this number; `candidate_id` is
+    /// the one most recently messaged.
+    pub candidate_ambiguous: bool,
 }
 
 /// Thread `id` of the organization.
@@ -160,4 +163,160 @@ pub async fn link_unowned(
     .execute(c)
     .await)?;
     Ok(linked > 0)
+}
+
+/// The organization's threads with any of `phones`.
+pub async fn find_by_phones(
+    conn: &mut DbConn,
+    organization_id: &str,
+    phones: &[String],
+) -> Result<Vec<Thread>, PersistenceError> {
+    let mut found = Vec::with_capacity(phones.len());
+    for chunk in phones.chunks(500) {
+        let rows: Vec<Thread> = run!(conn, |c| sms_threads::table
+            .filter(sms_threads::organization_id.eq(organization_id))
+            .filter(sms_threads::phone.eq_any(chunk))
+            .select(Thread::as_select())
+            .load(c)
+            .await)?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// The thread a reply lands in: its number, and the candidate to link when the thread
+/// has none yet.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplyThread {
+    /// The id to give the thread if it has to be created.
+    pub id: String,
+    pub phone: String,
+    pub candidate_id: Option<String>,
+    /// Several candidates have this number.
+    pub candidate_ambiguous: bool,
+}
+
+const ENSURE_POSTGRES: &str = "
+INSERT INTO sms_threads (id, organization_id, phone, candidate_id, unread_count,
+                         last_message_at, last_message_preview, created_at, updated_at,
+                         candidate_ambiguous)
+SELECT v.id, $2, v.phone, v.candidate_id, 0, NULL, NULL, $3, $3, v.candidate_ambiguous
+FROM jsonb_to_recordset($1::jsonb)
+     AS v(id text, phone text, candidate_id text, candidate_ambiguous boolean)
+ON CONFLICT (organization_id, phone) DO UPDATE
+SET candidate_id = COALESCE(sms_threads.candidate_id, EXCLUDED.candidate_id),
+    candidate_ambiguous = EXCLUDED.candidate_ambiguous
+RETURNING id, phone, candidate_id";
+
+const ENSURE_SQLITE: &str = "
+INSERT INTO sms_threads (id, organization_id, phone, candidate_id, unread_count,
+                         last_message_at, last_message_preview, created_at, updated_at,
+                         candidate_ambiguous)
+SELECT json_extract(value, '$.id'), ?2, json_extract(value, '$.phone'),
+       json_extract(value, '$.candidate_id'), 0, NULL, NULL, ?3, ?3,
+       json_extract(value, '$.candidate_ambiguous')
+FROM json_each(?1) WHERE true
+ON CONFLICT (organization_id, phone) DO UPDATE
+SET candidate_id = COALESCE(sms_threads.candidate_id, excluded.candidate_id),
+    candidate_ambiguous = excluded.candidate_ambiguous
+RETURNING id, phone, candidate_id";
+
+/// A thread's id and the candidate it is linked to.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ThreadLink {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub phone: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub candidate_id: Option<String>,
+}
+
+/// The thread of each reply's number (distinct phones), created when missing; a thread
+/// without a candidate is linked to the one given, a linked thread keeps its candidate.
+/// One statement for the whole set.
+pub async fn ensure_for_replies(
+    conn: &mut DbConn,
+    organization_id: &str,
+    wanted: &[ReplyThread],
+    now: NaiveDateTime,
+) -> Result<Vec<ThreadLink>, PersistenceError> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = serde_json::to_string(wanted)
+        .map_err(|error| PersistenceError::Encoding(error.to_string()))?;
+    Ok(match conn {
+        DbConn::Postgres(object) => {
+            diesel::sql_query(ENSURE_POSTGRES)
+                .bind::<diesel::sql_types::Text, _>(rows)
+                .bind::<diesel::sql_types::Text, _>(organization_id)
+                .bind::<diesel::sql_types::Timestamp, _>(now)
+                .load(&mut **object)
+                .await?
+        }
+        DbConn::Sqlite(object) => {
+            diesel::sql_query(ENSURE_SQLITE)
+                .bind::<diesel::sql_types::Text, _>(rows)
+                .bind::<diesel::sql_types::Text, _>(organization_id)
+                .bind::<diesel::sql_types::Timestamp, _>(now)
+                .load(&mut **object)
+                .await?
+        }
+    })
+}
+
+/// New replies in one thread: how many, and the newest one's text.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplyActivity {
+    pub thread_id: String,
+    pub replies: i32,
+    pub preview: String,
+}
+
+const RECORD_REPLIES_POSTGRES: &str = "
+UPDATE sms_threads t
+SET unread_count = t.unread_count + v.replies, last_message_at = $2,
+    last_message_preview = v.preview, updated_at = $2
+FROM jsonb_to_recordset($1::jsonb) AS v(thread_id text, replies integer, preview text)
+WHERE t.id = v.thread_id";
+
+const RECORD_REPLIES_SQLITE: &str = "
+UPDATE sms_threads
+SET unread_count = unread_count + v.replies, last_message_at = ?2,
+    last_message_preview = v.preview, updated_at = ?2
+FROM (SELECT json_extract(value, '$.thread_id') AS thread_id,
+             json_extract(value, '$.replies') AS replies,
+             json_extract(value, '$.preview') AS preview
+      FROM json_each(?1)) AS v
+WHERE sms_threads.id = v.thread_id";
+
+/// Counts new replies as unread and shows the newest as each thread's last message.
+pub async fn record_replies(
+    conn: &mut DbConn,
+    activity: &[ReplyActivity],
+    now: NaiveDateTime,
+) -> Result<(), PersistenceError> {
+    if activity.is_empty() {
+        return Ok(());
+    }
+    let rows = serde_json::to_string(activity)
+        .map_err(|error| PersistenceError::Encoding(error.to_string()))?;
+    match conn {
+        DbConn::Postgres(object) => {
+            diesel::sql_query(RECORD_REPLIES_POSTGRES)
+                .bind::<diesel::sql_types::Text, _>(rows)
+                .bind::<diesel::sql_types::Timestamp, _>(now)
+                .execute(&mut **object)
+                .await?
+        }
+        DbConn::Sqlite(object) => {
+            diesel::sql_query(RECORD_REPLIES_SQLITE)
+                .bind::<diesel::sql_types::Text, _>(rows)
+                .bind::<diesel::sql_types::Timestamp, _>(now)
+                .execute(&mut **object)
+                .await?
+        }
+    };
+    Ok(())
 }

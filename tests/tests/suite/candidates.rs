@@ -285,6 +285,19 @@ async fn patch_tells_an_absent_field_from_a_null_one() {
     assert_eq!(cleared["email"], Value::Null);
     assert_eq!(cleared["sms_opted_out"], false);
     assert_eq!(cleared["last_name"], "Lee-Park");
+    // Each consent change made by a user is in the consent history.
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) AS n FROM consent_events WHERE source = 'user' AND opted_out = false"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM consent_events WHERE source = 'user'")
+            .await,
+        2
+    );
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
 
-async fn accept_everything(app: &TestApp) {
+pub(crate) async fn accept_everything(app: &TestApp) {
     Mock::given(method("POST"))
         .and(path("/v3/sms/send"))
         .respond_with(ClickSendAccepts)
@@ -23,7 +23,7 @@ async fn accept_everything(app: &TestApp) {
         .await;
 }
 
-async fn activate_clicksend(app: &TestApp, admin: &str) {
+pub(crate) async fn activate_clicksend(app: &TestApp, admin: &str) {
     let response = app
         .put(
             "/integrations/clicksend",
@@ -43,7 +43,7 @@ async fn activate_clicksend(app: &TestApp, admin: &str) {
 }
 
 /// Every message ClickSend was asked to send, request by request.
-async fn clicksend_sends(app: &TestApp) -> Vec<Vec<Value>> {
+pub(crate) async fn clicksend_sends(app: &TestApp) -> Vec<Vec<Value>> {
     app.clicksend
         .received_requests()
         .await
@@ -59,12 +59,12 @@ async fn clicksend_sends(app: &TestApp) -> Vec<Vec<Value>> {
         .collect()
 }
 
-fn phone(n: usize) -> String {
+pub(crate) fn phone(n: usize) -> String {
     format!("+614{:08}", 10_000_000 + n)
 }
 
 /// One reachable candidate, Ann, at `phone(1)`; returns her id.
-async fn ann(app: &TestApp, admin: &str) -> String {
+pub(crate) async fn ann(app: &TestApp, admin: &str) -> String {
     let organization = app.organization_id(admin).await;
     let ids = app
         .insert_candidates(&organization, vec![NewCandidate::new("Ann", &phone(1))])
@@ -90,7 +90,7 @@ async fn schedule_reminder(
     response.json().await.unwrap()
 }
 
-async fn message(app: &TestApp, token: &str, id: &str) -> Value {
+pub(crate) async fn message(app: &TestApp, token: &str, id: &str) -> Value {
     app.get(&format!("/sms/messages/{id}"), Some(token))
         .await
         .json()
@@ -98,7 +98,7 @@ async fn message(app: &TestApp, token: &str, id: &str) -> Value {
         .unwrap()
 }
 
-async fn send_one(app: &TestApp, token: &str, candidate_id: &str, text: &str) -> Value {
+pub(crate) async fn send_one(app: &TestApp, token: &str, candidate_id: &str, text: &str) -> Value {
     let response = app
         .post(
             "/sms/messages",

@@ -1,0 +1,120 @@
+//! The inbox: the organization's SMS threads, newest activity first, a thread's messages,
+//! and marking a thread read.
+
+use nextal_persistence::repo::PageRequest;
+use nextal_persistence::repo::candidates;
+use nextal_persistence::repo::inbox::{self, InboxThread, ThreadFilter, ThreadPosition};
+use nextal_persistence::repo::messages::{Message, MessageEvent};
+use nextal_persistence::repo::threads;
+
+use crate::error::ApiError;
+use crate::pagination::TimeKeysetRequest;
+use crate::services::auth::CurrentUser;
+use crate::services::now;
+use crate::state::AppState;
+
+/// One page of threads and the organization's unread total.
+pub struct ThreadList {
+    /// The page, in inbox order; may hold one row more than asked (see
+    /// [`crate::pagination::finish_time_keyset_page`]).
+    pub threads: Vec<InboxThread>,
+    /// Unread replies over all the organization's threads, whatever the filter.
+    pub unread_total: i64,
+}
+
+/// One page of the caller's organization's threads matching `filter`, and the unread
+/// total. A `candidate_id` filter must name one of the organization's candidates.
+pub async fn list(
+    state: &AppState,
+    current: &CurrentUser,
+    filter: &ThreadFilter,
+    page: &TimeKeysetRequest,
+) -> Result<ThreadList, ApiError> {
+    let organization_id = current.organization_id();
+    let mut conn = state.db.conn().await?;
+    if let Some(candidate_id) = &filter.candidate_id {
+        candidates::find(&mut conn, organization_id, candidate_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::invalid_field("candidate_id", "is not a candidate of this organization")
+            })?;
+    }
+    let after = page.after.as_ref().map(|key| ThreadPosition {
+        last_message_at: key.time,
+        id: key.id.clone(),
+    });
+    let threads = inbox::list(
+        &mut conn,
+        organization_id,
+        filter,
+        after.as_ref(),
+        page.limit,
+    )
+    .await?;
+    let unread_total = inbox::unread_total(&mut conn, organization_id).await?;
+    Ok(ThreadList {
+        threads,
+        unread_total,
+    })
+}
+
+/// Thread `id` of the caller's organization.
+pub async fn get(
+    state: &AppState,
+    current: &CurrentUser,
+    id: &str,
+) -> Result<InboxThread, ApiError> {
+    let mut conn = state.db.conn().await?;
+    inbox::find(&mut conn, current.organization_id(), id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// One page of thread `id`'s messages, newest first, each with its status history
+/// (loaded for the whole page at once).
+pub async fn messages(
+    state: &AppState,
+    current: &CurrentUser,
+    id: &str,
+    page: &PageRequest,
+) -> Result<Vec<(Message, Vec<MessageEvent>)>, ApiError> {
+    let organization_id = current.organization_id();
+    let mut conn = state.db.conn().await?;
+    // The thread must be the organization's: another tenant's id is a 404, not an empty list.
+    threads::find(&mut conn, organization_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let messages = inbox::messages(
+        &mut conn,
+        organization_id,
+        id,
+        page.after.as_deref(),
+        page.limit,
+    )
+    .await?;
+    let ids: Vec<String> = messages.iter().map(|message| message.id.clone()).collect();
+    let mut histories = inbox::histories(&mut conn, &ids).await?;
+    Ok(messages
+        .into_iter()
+        .map(|message| {
+            let history = histories.remove(&message.id).unwrap_or_default();
+            (message, history)
+        })
+        .collect())
+}
+
+/// Marks thread `id` read: no unread replies. Idempotent.
+pub async fn mark_read(
+    state: &AppState,
+    current: &CurrentUser,
+    id: &str,
+) -> Result<InboxThread, ApiError> {
+    let organization_id = current.organization_id();
+    let mut conn = state.db.conn().await?;
+    if inbox::mark_read(&mut conn, organization_id, id, now()).await? {
+        tracing::info!(thread_id = %id, read_by = %current.user.id, "thread marked read");
+    }
+    inbox::find(&mut conn, organization_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}

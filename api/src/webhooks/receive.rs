@@ -1,0 +1,202 @@
+//! From an HTTP delivery to a queued [`Delivery`]: the token names the organization,
+//! Twilio's signature proves the sender, the body is read as the provider sends it.
+
+use nextal_domain::{CountryCode, PhoneNumber, ProviderKind};
+use nextal_persistence::repo::integrations::{self, Integration};
+use nextal_providers::webhooks::{self, ParamSource, Params, WebhookError};
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+
+use super::{Content, Delivery, DeliveryKind, Outcome};
+use crate::error::ApiError;
+use crate::services::{integrations::credentials, now};
+use crate::state::AppState;
+
+/// Webhook tokens are 43 characters of URL-safe base64; anything far from that is not
+/// worth a database lookup.
+const MAX_TOKEN_LENGTH: usize = 128;
+
+/// One webhook request as it arrived.
+pub struct Incoming<'a> {
+    pub provider: ProviderKind,
+    pub kind: DeliveryKind,
+    /// The secret path segment.
+    pub token: &'a str,
+    pub content_type: Option<&'a str>,
+    /// The raw query string, without `?`.
+    pub query: &'a str,
+    pub body: &'a [u8],
+    /// `X-Twilio-Signature`.
+    pub signature: Option<&'a str>,
+}
+
+/// Authenticates, reads and queues a delivery; answers once it is durable.
+///
+/// - unknown token, or a token of the other provider: 404, nothing stored;
+/// - Twilio without a valid signature: 403, nothing stored;
+/// - an unreadable body: stored raw (`unreadable`), then 400;
+/// - otherwise stored and applied, and the outcome returned.
+pub async fn receive(state: &AppState, incoming: Incoming<'_>) -> Result<Outcome, ApiError> {
+    let row = find_integration(state, &incoming).await?;
+    let params = Params::read(incoming.content_type, incoming.query, incoming.body);
+    if incoming.provider == ProviderKind::Twilio {
+        check_twilio_signature(state, &incoming, &row, params.as_ref().ok())?;
+    }
+    let delivery = |content| Delivery {
+        organization_id: row.organization_id.clone(),
+        provider: incoming.provider,
+        kind: incoming.kind,
+        content,
+        content_type: incoming.content_type.map(str::to_owned),
+        payload: if incoming.body.is_empty() {
+            incoming.query.to_owned()
+        } else {
+            String::from_utf8_lossy(incoming.body).into_owned()
+        },
+        received_at: now(),
+    };
+    match params.and_then(|params| read(&incoming, &params)) {
+        Ok(content) => state.ingest.submit(delivery(content)).await,
+        Err(error) => {
+            state.ingest.submit(delivery(Content::Unreadable)).await?;
+            Err(refusal(error))
+        }
+    }
+}
+
+/// The integration the token in the path belongs to; 404 for an unknown token or one
+/// of the other provider.
+async fn find_integration(
+    state: &AppState,
+    incoming: &Incoming<'_>,
+) -> Result<Integration, ApiError> {
+    if incoming.token.is_empty() || incoming.token.len() > MAX_TOKEN_LENGTH {
+        return Err(ApiError::NotFound);
+    }
+    // Looked up by hash: the comparison that takes variable time sees only a digest,
+    // which tells an attacker nothing about a valid token.
+    let hash = Sha256::digest(incoming.token.as_bytes());
+    let mut conn = state.db.conn().await?;
+    integrations::find_by_webhook_token(&mut conn, &hash)
+        .await?
+        .filter(|row| row.provider == incoming.provider.as_str())
+        .ok_or(ApiError::NotFound)
+}
+
+/// 403 unless the request carries Twilio's valid signature for the URL we gave Twilio.
+/// A form body that cannot be read cannot carry one; a JSON body is signed by its hash,
+/// whatever it holds.
+fn check_twilio_signature(
+    state: &AppState,
+    incoming: &Incoming<'_>,
+    row: &Integration,
+    params: Option<&Params>,
+) -> Result<(), ApiError> {
+    let (_, auth_token) = credentials(state, ProviderKind::Twilio, row).map_err(|_| {
+        tracing::warn!(
+            organization_id = %row.organization_id,
+            "Twilio webhook refused: no auth token to check its signature with"
+        );
+        ApiError::Forbidden
+    })?;
+    let auth_token = auth_token.expose_secret();
+    let url = signed_url(state, incoming);
+    let signature = incoming.signature.unwrap_or_default();
+    let valid = match params.map(Params::source) {
+        Some(ParamSource::Form) => params.is_some_and(|params| {
+            webhooks::verify_twilio_form(auth_token, &url, params.pairs(), signature)
+        }),
+        Some(ParamSource::Query) => webhooks::verify_twilio_form(auth_token, &url, &[], signature),
+        Some(ParamSource::Json) => {
+            webhooks::verify_twilio_json(auth_token, &url, incoming.body, signature)
+        }
+        None if is_json(incoming.content_type) => {
+            webhooks::verify_twilio_json(auth_token, &url, incoming.body, signature)
+        }
+        None => false,
+    };
+    if valid {
+        Ok(())
+    } else {
+        tracing::warn!(organization_id = %row.organization_id, "Twilio webhook refused: invalid signature");
+        Err(ApiError::Forbidden)
+    }
+}
+
+/// The URL Twilio signed: the one we registered, built from `NEXTAL_PUBLIC_URL` (never
+/// from proxy headers a client controls), plus the query string as received.
+fn signed_url(state: &AppState, incoming: &Incoming<'_>) -> String {
+    let path = match incoming.kind {
+        DeliveryKind::Inbound => "inbound",
+        DeliveryKind::Receipt => "status",
+    };
+    let mut url = format!(
+        "{}/webhooks/twilio/{}/{path}",
+        state.public_url, incoming.token
+    );
+    if !incoming.query.is_empty() {
+        url.push('?');
+        url.push_str(incoming.query);
+    }
+    url
+}
+
+fn is_json(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|value| {
+        let essence = value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        essence == "application/json" || essence.ends_with("+json")
+    })
+}
+
+/// What the delivery says.
+fn read(incoming: &Incoming<'_>, params: &Params) -> Result<Content, WebhookError> {
+    Ok(match (incoming.provider, incoming.kind) {
+        (ProviderKind::ClickSend, DeliveryKind::Inbound) => {
+            Content::Inbound(normalized(webhooks::clicksend::inbound(params)?))
+        }
+        (ProviderKind::ClickSend, DeliveryKind::Receipt) => {
+            Content::Receipt(webhooks::clicksend::receipt(params)?)
+        }
+        (ProviderKind::Twilio, DeliveryKind::Inbound) => {
+            Content::Inbound(normalized(webhooks::twilio::inbound(params)?))
+        }
+        (ProviderKind::Twilio, DeliveryKind::Receipt) => {
+            Content::Receipt(webhooks::twilio::status(params)?)
+        }
+    })
+}
+
+/// The reply with its sender in E.164, the form threads and candidates use. A sender
+/// that is not a phone number (a short code, an alphanumeric id) is kept as sent: a
+/// reply is never dropped for its number.
+fn normalized(mut reply: webhooks::InboundSms) -> webhooks::InboundSms {
+    let raw = reply.from.trim();
+    let parsed = PhoneNumber::parse(raw, CountryCode::DEFAULT).or_else(|invalid| {
+        // ClickSend sometimes leaves out the `+` of an international number.
+        if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+            PhoneNumber::parse(&format!("+{raw}"), CountryCode::DEFAULT)
+        } else {
+            Err(invalid)
+        }
+    });
+    reply.from = match parsed {
+        Ok(number) => number.as_str().to_owned(),
+        Err(_) => raw.to_owned(),
+    };
+    reply
+}
+
+/// The 400 for a body that cannot be used, naming the field when there is one: the
+/// provider's request is malformed, whatever part of it is wrong.
+fn refusal(error: WebhookError) -> ApiError {
+    ApiError::Malformed(match error {
+        WebhookError::Unreadable(reason) => reason,
+        WebhookError::Missing(field) => format!("the delivery has no `{field}`"),
+        WebhookError::Invalid { field, reason } => format!("`{field}` {reason}"),
+    })
+}
