@@ -24,9 +24,18 @@ pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, DetachedBlocking>;
 /// waiting. diesel-async's default instead blocks the dropping thread until the work
 /// ends, which panics on actix-web's single-threaded workers whenever a request future
 /// is dropped mid-query (a client disconnect, or a sibling extractor failing first).
-/// The connection's own mutex keeps statements from interleaving, and [`Tx`] never
-/// returns a connection to the pool with a transaction in doubt.
-pub struct DetachedBlocking;
+///
+/// A connection's tasks run one after the other, in the order they were spawned, and
+/// each lets go of the connection before the next starts. So once a task spawned now
+/// has finished, every earlier one has too, abandoned ones included: the pool relies on
+/// that before it recycles a connection ([`wait_for_abandoned_work`]), because
+/// diesel-async panics when it inspects a connection that a task still holds. The
+/// connection's own mutex keeps statements from interleaving, and [`Tx`] never returns
+/// a connection to the pool with a transaction in doubt.
+pub struct DetachedBlocking {
+    /// Closes when the task spawned last on this connection has finished.
+    previous: Option<std::sync::mpsc::Receiver<()>>,
+}
 
 impl SpawnBlocking for DetachedBlocking {
     fn spawn_blocking<'a, R>(
@@ -36,13 +45,37 @@ impl SpawnBlocking for DetachedBlocking {
     where
         R: Send + 'static,
     {
-        let handle = tokio::task::spawn_blocking(task);
+        let (finished, this_one) = std::sync::mpsc::channel::<()>();
+        let previous = self.previous.replace(this_one);
+        let handle = tokio::task::spawn_blocking(move || {
+            if let Some(previous) = previous {
+                // Err once the previous task has finished (its sender is dropped).
+                let _ = previous.recv();
+            }
+            // Calling `task` consumes it: its hold on the connection ends with the call.
+            let result = task();
+            drop(finished);
+            result
+        });
         async move { handle.await.map_err(|error| error.into()) }.boxed()
     }
 
     fn get_runtime() -> Self {
-        DetachedBlocking
+        DetachedBlocking { previous: None }
     }
+}
+
+/// Waits, before a SQLite connection goes back into use, for the work of any request
+/// that abandoned it mid-query: a no-op queued behind that work finishes after it.
+fn wait_for_abandoned_work<'a>(
+    conn: &'a mut SqliteConn,
+    _: &'a deadpool::managed::Metrics,
+) -> deadpool::managed::HookFuture<'a, diesel_async::pooled_connection::PoolError> {
+    Box::pin(async move {
+        conn.spawn_blocking(|_| Ok(()))
+            .await
+            .map_err(|error| deadpool::managed::HookError::Message(error.to_string().into()))
+    })
 }
 
 /// Pragmas every SQLite connection needs. They are per connection, so they run in the
@@ -243,7 +276,11 @@ impl Db {
                     path.to_string_lossy(),
                     config,
                 );
-                Ok(Db::Sqlite(build_pool(manager, options)?))
+                let pool = pool_builder(manager, options)
+                    .pre_recycle(deadpool::managed::Hook::async_fn(wait_for_abandoned_work))
+                    .build()
+                    .map_err(|error| PersistenceError::Unavailable(error.to_string()))?;
+                Ok(Db::Sqlite(pool))
             }
         }
     }
@@ -313,13 +350,24 @@ where
     C: diesel_async::pooled_connection::PoolableConnection + Send + 'static,
     AsyncDieselConnectionManager<C>: deadpool::managed::Manager,
 {
+    pool_builder(manager, options)
+        .build()
+        .map_err(|error| PersistenceError::Unavailable(error.to_string()))
+}
+
+fn pool_builder<C>(
+    manager: AsyncDieselConnectionManager<C>,
+    options: PoolOptions,
+) -> deadpool::managed::PoolBuilder<AsyncDieselConnectionManager<C>>
+where
+    C: diesel_async::pooled_connection::PoolableConnection + Send + 'static,
+    AsyncDieselConnectionManager<C>: deadpool::managed::Manager,
+{
     Pool::builder(manager)
         .max_size(options.max_connections.max(1))
         .wait_timeout(Some(options.acquire_timeout))
         .create_timeout(Some(options.acquire_timeout))
         .runtime(deadpool::Runtime::Tokio1)
-        .build()
-        .map_err(|error| PersistenceError::Unavailable(error.to_string()))
 }
 
 /// Creates the folder that will hold the SQLite file.

@@ -189,3 +189,25 @@ async fn a_refused_cors_preflight_is_a_problem_too() {
     let body = problem(response, StatusCode::BAD_REQUEST).await;
     assert_eq!(body["type"], "https://nextal.app/problems/http-400");
 }
+
+#[tokio::test]
+async fn a_request_abandoned_mid_query_leaves_its_connection_usable() {
+    // A bad query parameter fails its extractor while the session lookup of the same
+    // request is still running; the abandoned lookup must not break the next request
+    // that gets its pooled connection (it used to panic on SQLite now and then).
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+
+    for n in 0..150 {
+        let refused = app.get("/candidates?limit=abc", Some(&admin)).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let created = app
+            .post(
+                "/candidates",
+                Some(&admin),
+                &serde_json::json!({"first_name": format!("C{n}"), "last_name": "Lee"}),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED, "request {n}");
+    }
+}
