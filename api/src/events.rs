@@ -26,6 +26,9 @@ pub enum EventKind {
     /// A message's status changed (sent, delivered, failed…).
     #[serde(rename = "message.status")]
     MessageStatus,
+    /// Someone read the thread: its unread count is 0.
+    #[serde(rename = "thread.read")]
+    ThreadRead,
 }
 
 impl EventKind {
@@ -34,6 +37,7 @@ impl EventKind {
         match self {
             EventKind::MessageReceived => "message.received",
             EventKind::MessageStatus => "message.status",
+            EventKind::ThreadRead => "thread.read",
         }
     }
 }
@@ -48,10 +52,12 @@ pub struct InboxEvent {
     pub kind: EventKind,
     #[serde(rename = "t")]
     pub thread_id: String,
-    #[serde(rename = "m")]
-    pub message_id: String,
-    #[serde(rename = "s")]
-    pub status: String,
+    /// The message, for message events.
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The message's status, for message events.
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 /// The process's event fan-out.

@@ -370,8 +370,8 @@ impl Dispatcher {
                 organization_id: message.organization_id.clone(),
                 kind: EventKind::MessageStatus,
                 thread_id: message.thread_id.clone(),
-                message_id: message.id.clone(),
-                status: change.status.clone(),
+                message_id: Some(message.id.clone()),
+                status: Some(change.status.clone()),
             })
             .collect();
         state.events.stage(&mut tx, &events).await?;

@@ -21,8 +21,10 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 #[derive(Serialize)]
 struct EventData<'a> {
     thread_id: &'a str,
-    message_id: &'a str,
-    status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a str>,
 }
 
 /// Live inbox updates.
@@ -31,11 +33,15 @@ struct EventData<'a> {
 /// sends, for the caller's organization:
 ///
 /// - `event: message.received` when a reply arrives;
-/// - `event: message.status` when a message's status changes (a delivery receipt);
+/// - `event: message.status` when a message's status changes (handed over, a delivery
+///   receipt);
+/// - `event: thread.read` when someone read a thread (its unread count is 0), so other
+///   open tabs can clear their badge;
 /// - `event: resync` when this stream fell behind and missed events: refetch the
 ///   threads.
 ///
-/// Each `data` is JSON: `{"thread_id", "message_id", "status"}`. Idle streams get a
+/// Each `data` is JSON: `{"thread_id", "message_id", "status"}` (`thread.read` carries
+/// `thread_id` only). Idle streams get a
 /// `: keep-alive` comment every 15 s. Events are not replayed: after a reconnect, refetch
 /// `GET /sms/threads`. Authenticate with the `Authorization` header (use a fetch-based
 /// EventSource in the browser).
@@ -94,8 +100,8 @@ pub async fn inbox_events(
 fn frame(event: &InboxEvent) -> Bytes {
     let data = serde_json::to_string(&EventData {
         thread_id: &event.thread_id,
-        message_id: &event.message_id,
-        status: &event.status,
+        message_id: event.message_id.as_deref(),
+        status: event.status.as_deref(),
     })
     .unwrap_or_else(|_| "{}".to_owned());
     Bytes::from(format!("event: {}\ndata: {data}\n\n", event.kind.as_str()))

@@ -8,6 +8,7 @@ use nextal_persistence::repo::messages::{Message, MessageEvent};
 use nextal_persistence::repo::threads;
 
 use crate::error::ApiError;
+use crate::events::{EventKind, InboxEvent};
 use crate::pagination::TimeKeysetRequest;
 use crate::services::auth::CurrentUser;
 use crate::services::now;
@@ -113,6 +114,16 @@ pub async fn mark_read(
     let mut conn = state.db.conn().await?;
     if inbox::mark_read(&mut conn, organization_id, id, now()).await? {
         tracing::info!(thread_id = %id, read_by = %current.user.id, "thread marked read");
+        let read = vec![InboxEvent {
+            organization_id: organization_id.to_owned(),
+            kind: EventKind::ThreadRead,
+            thread_id: id.to_owned(),
+            message_id: None,
+            status: None,
+        }];
+        // Outside a transaction PostgreSQL delivers the notification at once.
+        state.events.stage(&mut conn, &read).await?;
+        state.events.committed(read);
     }
     inbox::find(&mut conn, organization_id, id)
         .await?

@@ -193,8 +193,8 @@ impl Batch<'_> {
                 organization_id: organization_id.to_owned(),
                 kind: EventKind::MessageReceived,
                 thread_id: row.thread_id.clone(),
-                message_id: row.id.clone(),
-                status: MessageStatus::Received.as_str().to_owned(),
+                message_id: Some(row.id.clone()),
+                status: Some(MessageStatus::Received.as_str().to_owned()),
             });
         }
         let activity: Vec<ReplyActivity> = activity.into_values().collect();
@@ -386,8 +386,8 @@ impl Batch<'_> {
                 organization_id: self.organization_id.to_owned(),
                 kind: EventKind::MessageStatus,
                 thread_id,
-                message_id: id,
-                status: target.as_str().to_owned(),
+                message_id: Some(id),
+                status: Some(target.as_str().to_owned()),
             });
         }
         messages::insert_events(conn, &history).await

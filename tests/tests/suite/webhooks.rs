@@ -858,6 +858,24 @@ async fn the_event_stream_announces_a_reply_within_a_second() {
         .unwrap()
         .to_owned();
     assert!(received.contains(&thread_id), "{received}");
+
+    app.post(
+        &format!("/sms/threads/{thread_id}/read"),
+        Some(&admin),
+        &json!({}),
+    )
+    .await;
+
+    let mut read = String::new();
+    tokio::time::timeout(Duration::from_secs(1), async {
+        while !read.contains("thread.read") {
+            let chunk = chunks.next().await.unwrap().unwrap();
+            read.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .expect("reading the thread is announced too");
+    assert!(read.contains(&thread_id), "{read}");
 }
 
 #[tokio::test]
