@@ -34,6 +34,12 @@ pub enum ApiError {
     /// No such resource in the caller's organization.
     #[error("not found")]
     NotFound,
+    /// The path exists, but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed {
+        /// The methods the path has, for the `Allow` header, e.g. `GET, POST`.
+        allow: String,
+    },
     /// The request conflicts with the current state; `kind` names the problem type.
     #[error("conflict ({kind}): {detail}")]
     Conflict {
@@ -89,6 +95,7 @@ impl ApiError {
             ApiError::InvalidCredentials => ("invalid-credentials", "Invalid credentials"),
             ApiError::Forbidden => ("forbidden", "Not allowed"),
             ApiError::NotFound => ("not-found", "Not found"),
+            ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict { kind, .. } => (kind, "Conflict"),
             ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             ApiError::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
@@ -112,6 +119,9 @@ impl ApiError {
             ApiError::InvalidCredentials => "The email or password is not correct.".to_owned(),
             ApiError::Forbidden => "Your role does not allow this action.".to_owned(),
             ApiError::NotFound => "No such resource.".to_owned(),
+            ApiError::MethodNotAllowed { allow } => {
+                format!("This path answers {allow} only.")
+            }
             ApiError::Conflict { detail, .. } | ApiError::Upstream { detail, .. } => detail.clone(),
             ApiError::TooManyRequests { retry_after_secs } => {
                 format!("Too many attempts; try again in {retry_after_secs} seconds.")
@@ -162,6 +172,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -187,6 +198,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.as_str()));
             }
             ApiError::TooManyRequests { retry_after_secs }
             | ApiError::Upstream {

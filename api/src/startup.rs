@@ -111,6 +111,7 @@ impl Application {
         if settings.dispatcher {
             dispatcher.clone().spawn();
         }
+        let routes_table = Data::new(routes::RouteTable::new(&routes::openapi_document()));
         let cors_origins = settings.cors_origins.clone();
         let max_body_bytes = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {
@@ -129,9 +130,8 @@ impl Application {
                 .openapi_service(nextal_openapi::swagger_ui)
                 .into_app()
                 .route("/docs", web::get().to(redirect_to_docs))
-                .default_service(web::to(|| async {
-                    Err::<HttpResponse, _>(ApiError::NotFound)
-                }))
+                .app_data(routes_table.clone())
+                .default_service(web::to(routes::fallback))
                 .wrap(cors(&cors_origins))
                 .wrap(ErrorHandlers::new().default_handler(problem_for_foreign_errors))
                 .wrap(from_fn(request_context))

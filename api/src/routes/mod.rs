@@ -6,6 +6,7 @@ mod auth;
 mod candidates;
 mod clicksend;
 mod events;
+mod fallback;
 mod inbox;
 mod integrations;
 mod jobs;
@@ -18,6 +19,7 @@ mod twilio;
 mod users;
 mod webhooks;
 
+pub use fallback::{RouteTable, fallback};
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 

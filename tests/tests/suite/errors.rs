@@ -211,3 +211,31 @@ async fn a_request_abandoned_mid_query_leaves_its_connection_usable() {
         assert_eq!(created.status(), StatusCode::CREATED, "request {n}");
     }
 }
+
+#[tokio::test]
+async fn a_known_path_with_an_unknown_method_is_405_with_allow() {
+    let app = spawn_app().await;
+
+    let trace = app
+        .client
+        .request(reqwest::Method::TRACE, app.url("/candidates"))
+        .send()
+        .await
+        .unwrap();
+    let delete = app
+        .client
+        .delete(app.url(&format!("/sms/threads/{}", uuid::Uuid::now_v7())))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(trace.headers()["allow"], "GET, POST");
+    assert_eq!(delete.headers()["allow"], "GET");
+    let body = problem(trace, StatusCode::METHOD_NOT_ALLOWED).await;
+    assert_eq!(
+        body["type"],
+        "https://nextal.app/problems/method-not-allowed"
+    );
+    problem(delete, StatusCode::METHOD_NOT_ALLOWED).await;
+    problem(app.get("/no/such/path", None).await, StatusCode::NOT_FOUND).await;
+}
