@@ -23,7 +23,7 @@ const MAX_LOGIN_PASSWORD_LENGTH: usize = 1024;
 pub struct LoginRequest {
     #[schema(example = "admin@localhost", max_length = 254)]
     email: String,
-    #[schema(example = "correct horse battery staple", max_length = 1024, format = Password)]
+    #[schema(example = "correct horse battery staple", min_length = 1, max_length = 1024, format = Password)]
     password: String,
 }
 

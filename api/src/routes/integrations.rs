@@ -129,7 +129,7 @@ pub struct TestSmsRequest {
     #[schema(example = "+61411111111")]
     to: String,
     /// The text (default: a short test message).
-    #[schema(max_length = 918)]
+    #[schema(min_length = 1, max_length = 918)]
     body: Option<String>,
 }
 

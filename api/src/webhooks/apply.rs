@@ -352,23 +352,14 @@ impl Batch<'_> {
                 outcomes[index] = Outcome::Applied;
                 continue;
             };
-            let movable = status
-                .parse::<MessageStatus>()
-                .is_ok_and(|from| from.can_move_to(target));
             let failed = matches!(target, MessageStatus::Undelivered | MessageStatus::Failed);
-            let moved = movable
-                && messages::apply_reported(
-                    conn,
-                    &ReportedChange {
-                        id: &id,
-                        from_status: &status,
-                        to_status: target.as_str(),
-                        reason: failed.then_some(detail.as_str()),
-                        provider_message_id: &report.message_id,
-                    },
-                    self.now,
-                )
-                .await?;
+            let change = Move {
+                id: &id,
+                target,
+                reason: failed.then_some(detail.as_str()),
+                provider_message_id: &report.message_id,
+            };
+            let moved = self.move_forward(conn, &change, status).await?;
             if !moved {
                 outcomes[index] = Outcome::Stale;
                 continue;
@@ -391,6 +382,57 @@ impl Batch<'_> {
             });
         }
         messages::insert_events(conn, &history).await
+    }
+}
+
+/// A receipt's wanted move of one message.
+struct Move<'a> {
+    id: &'a str,
+    target: MessageStatus,
+    reason: Option<&'a str>,
+    provider_message_id: &'a str,
+}
+
+impl Batch<'_> {
+    /// Moves the message to the reported status if that is forward from where it
+    /// stands. The update is guarded by the status it was decided on; when another
+    /// writer (or replica, or the dispatcher) changed it meanwhile, the decision is made
+    /// again on the new status, so a `delivered` racing a `sent` is not lost.
+    async fn move_forward(
+        &self,
+        conn: &mut DbConn,
+        change: &Move<'_>,
+        mut status: String,
+    ) -> Result<bool, PersistenceError> {
+        const ATTEMPTS: usize = 3;
+        for _ in 0..ATTEMPTS {
+            let movable = status
+                .parse::<MessageStatus>()
+                .is_ok_and(|from| from.can_move_to(change.target));
+            if !movable {
+                return Ok(false);
+            }
+            let moved = messages::apply_reported(
+                conn,
+                &ReportedChange {
+                    id: change.id,
+                    from_status: &status,
+                    to_status: change.target.as_str(),
+                    reason: change.reason,
+                    provider_message_id: change.provider_message_id,
+                },
+                self.now,
+            )
+            .await?;
+            if moved {
+                return Ok(true);
+            }
+            match messages::find(conn, self.organization_id, change.id).await? {
+                Some(message) => status = message.status,
+                None => return Ok(false),
+            }
+        }
+        Ok(false)
     }
 }
 
