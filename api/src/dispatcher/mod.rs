@@ -361,7 +361,17 @@ impl Dispatcher {
                 created_at: now,
             });
         }
-        messages::mark_sent(&mut tx, &accepted, now).await?;
+        let moved: HashSet<String> = messages::mark_sent(&mut tx, &accepted, now)
+            .await?
+            .into_iter()
+            .collect();
+        // A message a receipt already moved past `sent` keeps its status: no `sent` in
+        // its history, no event.
+        let (history, chunk): (Vec<MessageEvent>, Vec<&Claimed>) = history
+            .into_iter()
+            .zip(chunk.iter().copied())
+            .filter(|(change, message)| change.status != "sent" || moved.contains(&message.id))
+            .unzip();
         messages::insert_events(&mut tx, &history).await?;
         let events: Vec<InboxEvent> = chunk
             .iter()

@@ -304,7 +304,16 @@ UPDATE sms_messages AS m SET status = 'sent', provider_message_id = v.pid, price
        segments = COALESCE(NULLIF(v.parts, 0), m.segments), lease_expires_at = NULL,
        updated_at = $2
 FROM jsonb_to_recordset($1::jsonb) AS v(id text, pid text, price text, parts integer)
-WHERE m.id = v.id AND m.status = 'sending'";
+WHERE m.id = v.id AND m.status = 'sending'
+RETURNING m.id";
+
+/// A receipt can overtake our own record of the send: such a message is already
+/// `delivered` (or `undelivered`, `failed`); it still gets the provider's id and price.
+const RECORD_OVERTAKEN_POSTGRES: &str = "
+UPDATE sms_messages AS m SET provider_message_id = v.pid, price = v.price,
+       segments = COALESCE(NULLIF(v.parts, 0), m.segments), lease_expires_at = NULL
+FROM jsonb_to_recordset($1::jsonb) AS v(id text, pid text, price text, parts integer)
+WHERE m.id = v.id AND m.status IN ('delivered', 'undelivered', 'failed')";
 
 const MARK_SENT_SQLITE: &str = "
 UPDATE sms_messages SET status = 'sent', provider_message_id = v.pid, price = v.price,
@@ -313,37 +322,65 @@ UPDATE sms_messages SET status = 'sent', provider_message_id = v.pid, price = v.
 FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.pid') AS pid,
              json_extract(value, '$.price') AS price, json_extract(value, '$.parts') AS parts
       FROM json_each(?1)) AS v
-WHERE sms_messages.id = v.id AND sms_messages.status = 'sending'";
+WHERE sms_messages.id = v.id AND sms_messages.status = 'sending'
+RETURNING sms_messages.id";
 
-/// Records what the provider accepted, in one statement for the whole request: the
-/// rows travel as one JSON parameter, so a thousand messages cost one round trip.
+const RECORD_OVERTAKEN_SQLITE: &str = "
+UPDATE sms_messages SET provider_message_id = v.pid, price = v.price,
+       segments = COALESCE(NULLIF(v.parts, 0), sms_messages.segments),
+       lease_expires_at = NULL
+FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.pid') AS pid,
+             json_extract(value, '$.price') AS price, json_extract(value, '$.parts') AS parts
+      FROM json_each(?1)) AS v
+WHERE sms_messages.id = v.id
+  AND sms_messages.status IN ('delivered', 'undelivered', 'failed')";
+
+/// Records what the provider accepted, in one statement for the whole request (the
+/// rows travel as one JSON parameter, so a thousand messages cost one round trip), and
+/// returns the ids that moved to `sent`. A message a receipt already moved further
+/// keeps its status and gets the provider's id and price.
 pub async fn mark_sent(
     conn: &mut DbConn,
     sent: &[SentUpdate],
     now: NaiveDateTime,
-) -> Result<(), PersistenceError> {
+) -> Result<Vec<String>, PersistenceError> {
     if sent.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let rows = serde_json::to_string(sent)
-        .map_err(|error| PersistenceError::Encoding(error.to_string()))?;
-    match conn {
+    let rows = to_json(sent)?;
+    let moved: Vec<InsertedId> = match conn {
         DbConn::Postgres(object) => {
             diesel::sql_query(MARK_SENT_POSTGRES)
-                .bind::<Text, _>(rows)
+                .bind::<Text, _>(&rows)
                 .bind::<Timestamp, _>(now)
-                .execute(&mut **object)
+                .load(&mut **object)
                 .await?
         }
         DbConn::Sqlite(object) => {
             diesel::sql_query(MARK_SENT_SQLITE)
-                .bind::<Text, _>(rows)
+                .bind::<Text, _>(&rows)
                 .bind::<Timestamp, _>(now)
-                .execute(&mut **object)
+                .load(&mut **object)
                 .await?
         }
     };
-    Ok(())
+    if moved.len() < sent.len() {
+        match conn {
+            DbConn::Postgres(object) => {
+                diesel::sql_query(RECORD_OVERTAKEN_POSTGRES)
+                    .bind::<Text, _>(&rows)
+                    .execute(&mut **object)
+                    .await?
+            }
+            DbConn::Sqlite(object) => {
+                diesel::sql_query(RECORD_OVERTAKEN_SQLITE)
+                    .bind::<Text, _>(&rows)
+                    .execute(&mut **object)
+                    .await?
+            }
+        };
+    }
+    Ok(moved.into_iter().map(|row| row.id).collect())
 }
 
 /// Message `id` failed for good with `reason`.

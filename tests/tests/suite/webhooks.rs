@@ -929,3 +929,55 @@ async fn a_reply_received_by_one_replica_reaches_event_streams_on_another() {
     .await
     .expect("the other replica announces the reply within a second");
 }
+
+#[tokio::test]
+async fn a_receipt_that_overtakes_our_record_of_the_send_keeps_the_message_delivered() {
+    let app = spawn_app().await;
+    let (admin, _, receipts) = clicksend_inbox(&app).await;
+    Mock::given(method("POST"))
+        .and(path("/v3/sms/send"))
+        .respond_with(|request: &wiremock::Request| {
+            // ClickSend answers slowly; its receipt arrives in the meantime.
+            wiremock::Respond::respond(&nextal_tests::fakes::ClickSendAccepts, request)
+                .set_delay(Duration::from_millis(800))
+        })
+        .mount(&app.clicksend)
+        .await;
+    let candidate = ann(&app, &admin).await;
+    let id = send_one(&app, &admin, &candidate, "Quick one").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let provider_id = format!("CS-{id}");
+
+    let overtake = async {
+        while app.clicksend.received_requests().await.unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        receipt(
+            &app,
+            &receipts,
+            &[
+                ("message_id", &provider_id),
+                ("status_code", "201"),
+                ("custom_string", &id),
+            ],
+        )
+        .await
+    };
+    let (report, delivered) = tokio::join!(app.drain_at(Utc::now()), overtake);
+
+    assert_eq!(report.provider_requests, 1);
+    assert_eq!(delivered["outcome"], "applied");
+    let stored = message(&app, &admin, &id).await;
+    assert_eq!(stored["status"], "delivered");
+    assert_eq!(stored["provider_message_id"], provider_id.as_str());
+    assert_eq!(stored["price"], "0.0700");
+    let statuses: Vec<&str> = stored["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| change["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["queued", "delivered"]);
+}
