@@ -26,7 +26,7 @@ use crate::request_context::{REQUEST_ID, request_context};
 use crate::routes;
 use crate::services::bootstrap::{self, BootstrapAdmin};
 use crate::state::{AppState, ProviderEndpoints};
-use crate::webhooks::{Ingest, Writers};
+use crate::webhooks::{Ingest, TokenCache, Writers};
 
 /// The bootstrap admin's email when none is configured.
 const DEFAULT_BOOTSTRAP_EMAIL: &str = "admin@localhost";
@@ -106,6 +106,7 @@ impl Application {
             },
             events,
             ingest,
+            webhook_tokens: TokenCache::default(),
         });
         let dispatcher = Dispatcher::new(state.clone());
         if settings.dispatcher {

@@ -10,7 +10,7 @@ use crate::dispatcher::{DispatchSettings, HandoverGates, OutboxSignal};
 use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
-use crate::webhooks::Ingest;
+use crate::webhooks::{Ingest, TokenCache};
 
 /// Shared application state, behind `web::Data`.
 pub struct AppState {
@@ -40,6 +40,8 @@ pub struct AppState {
     pub events: EventBus,
     /// The webhook writers' queue.
     pub ingest: Ingest,
+    /// Recently looked-up webhook tokens.
+    pub webhook_tokens: TokenCache,
 }
 
 /// Provider base URLs and the HTTP client shared by every provider call.

@@ -213,6 +213,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    sms_unread_totals (organization_id) {
+        organization_id -> Text,
+        unread -> BigInt,
+    }
+}
+
+diesel::table! {
     consent_events (id) {
         id -> Text,
         organization_id -> Text,

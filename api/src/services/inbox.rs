@@ -111,8 +111,11 @@ pub async fn mark_read(
     id: &str,
 ) -> Result<InboxThread, ApiError> {
     let organization_id = current.organization_id();
+    let mut tx = state.db.begin().await?;
+    let read = inbox::mark_read(&mut tx, organization_id, id, now()).await?;
+    tx.commit().await?;
     let mut conn = state.db.conn().await?;
-    if inbox::mark_read(&mut conn, organization_id, id, now()).await? {
+    if read {
         tracing::info!(thread_id = %id, read_by = %current.user.id, "thread marked read");
         let read = vec![InboxEvent {
             organization_id: organization_id.to_owned(),

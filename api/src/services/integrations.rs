@@ -195,6 +195,8 @@ pub async fn save_settings(
         .await?
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
+    // Webhooks read the integration through a cache: drop what it holds.
+    state.webhook_tokens.clear();
     tracing::info!(
         organization_id,
         provider = provider.as_str(),
@@ -237,6 +239,8 @@ pub async fn set_secret(
         .await?
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
+    // Webhooks read the integration through a cache: drop what it holds.
+    state.webhook_tokens.clear();
     tracing::info!(
         organization_id,
         provider = provider.as_str(),
@@ -276,6 +280,8 @@ pub async fn rotate_webhook_token(
         .await?
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
+    // Webhooks read the integration through a cache: drop what it holds.
+    state.webhook_tokens.clear();
     view(state, provider, row)
 }
 

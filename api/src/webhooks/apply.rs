@@ -198,7 +198,7 @@ impl Batch<'_> {
             });
         }
         let activity: Vec<ReplyActivity> = activity.into_values().collect();
-        threads::record_replies(conn, &activity, self.now).await
+        threads::record_replies(conn, organization_id, &activity, self.now).await
     }
 
     /// Phone → (thread id, candidate) for the replies' numbers. A thread keeps the

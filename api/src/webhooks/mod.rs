@@ -10,8 +10,10 @@
 
 mod apply;
 mod receive;
+mod tokens;
 
 pub use receive::{Incoming, receive};
+pub use tokens::TokenCache;
 
 use std::sync::Arc;
 

@@ -1,6 +1,8 @@
 //! From an HTTP delivery to a queued [`Delivery`]: the token names the organization,
 //! Twilio's signature proves the sender, the body is read as the provider sends it.
 
+use std::sync::Arc;
+
 use nextal_domain::{CountryCode, PhoneNumber, ProviderKind};
 use nextal_persistence::repo::integrations::{self, Integration};
 use nextal_providers::webhooks::{self, ParamSource, Params, WebhookError};
@@ -69,18 +71,30 @@ pub async fn receive(state: &AppState, incoming: Incoming<'_>) -> Result<Outcome
 async fn find_integration(
     state: &AppState,
     incoming: &Incoming<'_>,
-) -> Result<Integration, ApiError> {
+) -> Result<Arc<Integration>, ApiError> {
     if incoming.token.is_empty() || incoming.token.len() > MAX_TOKEN_LENGTH {
         return Err(ApiError::NotFound);
     }
     // Looked up by hash: the comparison that takes variable time sees only a digest,
     // which tells an attacker nothing about a valid token.
-    let hash = Sha256::digest(incoming.token.as_bytes());
-    let mut conn = state.db.conn().await?;
-    integrations::find_by_webhook_token(&mut conn, &hash)
-        .await?
-        .filter(|row| row.provider == incoming.provider.as_str())
-        .ok_or(ApiError::NotFound)
+    let hash = Sha256::digest(incoming.token.as_bytes()).to_vec();
+    let row = match state.webhook_tokens.get(&hash) {
+        Some(row) => row,
+        None => {
+            let mut conn = state.db.conn().await?;
+            let row = integrations::find_by_webhook_token(&mut conn, &hash)
+                .await?
+                .map(Arc::new)
+                .ok_or(ApiError::NotFound)?;
+            state.webhook_tokens.put(hash, row.clone());
+            row
+        }
+    };
+    if row.provider == incoming.provider.as_str() {
+        Ok(row)
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
 /// 403 unless the request carries Twilio's valid signature for the URL we gave Twilio.

@@ -19,7 +19,7 @@ use diesel_async::RunQueryDsl;
 use crate::db::run;
 use crate::repo::messages::{Message, MessageEvent};
 use crate::repo::threads::Thread;
-use crate::schema::{candidates, sms_message_events, sms_messages, sms_threads};
+use crate::schema::{candidates, sms_message_events, sms_messages, sms_threads, sms_unread_totals};
 use crate::{DbConn, PersistenceError};
 
 diesel::define_sql_function! {
@@ -245,37 +245,55 @@ pub async fn find(
     Ok(row.map(InboxThread::from))
 }
 
-/// The sum of unread replies over all the organization's threads. Reads only the
-/// threads that have some, through the partial index `sms_threads_unread_idx`.
+/// The organization's unread replies over all its threads: one row, kept by
+/// [`threads::record_replies`](crate::repo::threads::record_replies) and [`mark_read`].
 pub async fn unread_total(
     conn: &mut DbConn,
     organization_id: &str,
 ) -> Result<i64, PersistenceError> {
-    let total: Option<i64> = run!(conn, |c| sms_threads::table
-        .filter(sms_threads::organization_id.eq(organization_id))
-        // A literal, not a bound 0: a partial index is used only when the query's
-        // condition visibly implies the index's.
-        .filter(sql::<Bool>("sms_threads.unread_count > 0"))
-        .select(diesel::dsl::sum(sms_threads::unread_count))
+    let total: Option<i64> = run!(conn, |c| sms_unread_totals::table
+        .filter(sms_unread_totals::organization_id.eq(organization_id))
+        .select(sms_unread_totals::unread)
         .first(c)
-        .await)?;
+        .await
+        .optional())?;
     Ok(total.unwrap_or(0))
 }
 
-/// Marks thread `id` of the organization read (no unread replies). A thread already
-/// read is left untouched. False when the organization has no such thread or it was
-/// already read.
+/// Marks thread `id` of the organization read (no unread replies) and takes its count
+/// off the organization's total; run it in a transaction. A thread already read is left
+/// untouched. False when the organization has no such thread or it was already read.
 pub async fn mark_read(
     conn: &mut DbConn,
     organization_id: &str,
     id: &str,
     now: NaiveDateTime,
 ) -> Result<bool, PersistenceError> {
-    let updated = run!(conn, |c| diesel::update(
+    macro_rules! unread {
+        () => {
+            sms_threads::table
+                .filter(sms_threads::organization_id.eq(organization_id))
+                .filter(sms_threads::id.eq(id))
+                .select(sms_threads::unread_count)
+        };
+    }
+    // Locked on PostgreSQL, so that a reply counted meanwhile is not taken off with it;
+    // SQLite's transaction already holds the write lock.
+    let unread: Option<i32> = match conn {
+        DbConn::Postgres(object) => unread!()
+            .for_update()
+            .first(&mut **object)
+            .await
+            .optional()?,
+        DbConn::Sqlite(object) => unread!().first(&mut **object).await.optional()?,
+    };
+    let Some(unread) = unread.filter(|unread| *unread != 0) else {
+        return Ok(false);
+    };
+    run!(conn, |c| diesel::update(
         sms_threads::table
             .filter(sms_threads::organization_id.eq(organization_id))
             .filter(sms_threads::id.eq(id))
-            .filter(sms_threads::unread_count.ne(0))
     )
     .set((
         sms_threads::unread_count.eq(0),
@@ -283,7 +301,8 @@ pub async fn mark_read(
     ))
     .execute(c)
     .await)?;
-    Ok(updated > 0)
+    crate::repo::threads::add_unread(conn, organization_id, -i64::from(unread)).await?;
+    Ok(true)
 }
 
 /// One page of thread `thread_id`'s messages, newest first (ids are time-ordered), after

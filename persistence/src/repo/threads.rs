@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::db::run;
-use crate::schema::sms_threads;
+use crate::schema::{sms_threads, sms_unread_totals};
 use crate::{DbConn, PersistenceError};
 
 /// A stored thread.
@@ -291,15 +291,21 @@ FROM (SELECT json_extract(value, '$.thread_id') AS thread_id,
       FROM json_each(?1)) AS v
 WHERE sms_threads.id = v.thread_id";
 
-/// Counts new replies as unread and shows the newest as each thread's last message.
+/// Counts new replies as unread, in their threads and in the organization's total, and
+/// shows the newest as each thread's last message.
 pub async fn record_replies(
     conn: &mut DbConn,
+    organization_id: &str,
     activity: &[ReplyActivity],
     now: NaiveDateTime,
 ) -> Result<(), PersistenceError> {
     if activity.is_empty() {
         return Ok(());
     }
+    let replies: i64 = activity
+        .iter()
+        .map(|thread| i64::from(thread.replies))
+        .sum();
     let rows = serde_json::to_string(activity)
         .map_err(|error| PersistenceError::Encoding(error.to_string()))?;
     match conn {
@@ -318,5 +324,28 @@ pub async fn record_replies(
                 .await?
         }
     };
+    add_unread(conn, organization_id, replies).await
+}
+
+/// Adds `replies` (negative to remove) to the organization's unread total.
+pub async fn add_unread(
+    conn: &mut DbConn,
+    organization_id: &str,
+    replies: i64,
+) -> Result<(), PersistenceError> {
+    use diesel::upsert::excluded;
+    run!(conn, |c| diesel::insert_into(sms_unread_totals::table)
+        .values((
+            sms_unread_totals::organization_id.eq(organization_id),
+            sms_unread_totals::unread.eq(replies),
+        ))
+        .on_conflict(sms_unread_totals::organization_id)
+        .do_update()
+        .set(
+            sms_unread_totals::unread
+                .eq(sms_unread_totals::unread + excluded(sms_unread_totals::unread))
+        )
+        .execute(c)
+        .await)?;
     Ok(())
 }

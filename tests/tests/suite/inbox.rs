@@ -122,6 +122,13 @@ async fn set_thread(app: &TestApp, thread_id: &str, assignments: &str) {
         ))
         .await;
     assert_eq!(updated, 1);
+    // Replies counted behind the service's back: its organization totals follow.
+    app.execute_sql("DELETE FROM sms_unread_totals").await;
+    app.execute_sql(
+        "INSERT INTO sms_unread_totals (organization_id, unread) \
+         SELECT organization_id, SUM(unread_count) FROM sms_threads GROUP BY organization_id",
+    )
+    .await;
 }
 
 async fn refused_field(response: reqwest::Response) -> String {

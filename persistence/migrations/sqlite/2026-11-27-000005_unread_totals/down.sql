@@ -1,0 +1,1 @@
+DROP TABLE sms_unread_totals;
