@@ -27,6 +27,7 @@ pub(super) async fn apply(
     let mut events = Vec::new();
     let mut tx = context.db.begin().await?;
     let mut by_organization: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut unread: BTreeMap<&str, i64> = BTreeMap::new();
     for (index, delivery) in deliveries.iter().enumerate() {
         by_organization
             .entry(&delivery.organization_id)
@@ -58,7 +59,7 @@ pub(super) async fn apply(
                 now,
             };
             if !replies.is_empty() {
-                batch
+                *unread.entry(organization_id).or_default() += batch
                     .store_replies(&mut tx, &replies, &mut outcomes, &mut events)
                     .await?;
             }
@@ -76,6 +77,12 @@ pub(super) async fn apply(
         .collect();
     webhook_deliveries::insert_many(&mut tx, &raw).await?;
     context.events.stage(&mut tx, &events).await?;
+    // Last: the organization's total is one row that concurrent writers wait for.
+    for (organization_id, replies) in unread {
+        if replies > 0 {
+            threads::add_unread(&mut tx, organization_id, replies).await?;
+        }
+    }
     tx.commit().await?;
     context.events.committed(events);
     Ok(outcomes)
@@ -118,15 +125,15 @@ struct Batch<'a> {
 
 impl Batch<'_> {
     /// Adds new replies to their threads (creating threads for unknown numbers), counts
-    /// them unread and applies opt-out keywords. Repeats and replies for an inactive
-    /// provider change nothing.
+    /// them unread and applies opt-out keywords; returns how many were new. Repeats and
+    /// replies for an inactive provider change nothing.
     async fn store_replies(
         &self,
         conn: &mut DbConn,
         replies: &[(usize, &InboundSms)],
         outcomes: &mut [Outcome],
         events: &mut Vec<InboxEvent>,
-    ) -> Result<(), PersistenceError> {
+    ) -> Result<i64, PersistenceError> {
         let organization_id = self.organization_id;
         let active = integrations::find(conn, organization_id, self.provider.as_str())
             .await?
@@ -135,7 +142,7 @@ impl Batch<'_> {
             for (index, _) in replies {
                 outcomes[*index] = Outcome::ProviderInactive;
             }
-            return Ok(());
+            return Ok(0);
         }
         // The same reply twice in one batch is stored once.
         let mut seen = HashSet::new();
@@ -198,7 +205,11 @@ impl Batch<'_> {
             });
         }
         let activity: Vec<ReplyActivity> = activity.into_values().collect();
-        threads::record_replies(conn, organization_id, &activity, self.now).await
+        threads::record_replies(conn, &activity, self.now).await?;
+        Ok(activity
+            .iter()
+            .map(|thread| i64::from(thread.replies))
+            .sum())
     }
 
     /// Phone → (thread id, candidate) for the replies' numbers. A thread keeps the

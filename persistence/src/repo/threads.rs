@@ -291,21 +291,16 @@ FROM (SELECT json_extract(value, '$.thread_id') AS thread_id,
       FROM json_each(?1)) AS v
 WHERE sms_threads.id = v.thread_id";
 
-/// Counts new replies as unread, in their threads and in the organization's total, and
-/// shows the newest as each thread's last message.
+/// Counts new replies as unread in their threads and shows the newest as each thread's
+/// last message; the organization's total is the caller's to add ([`add_unread`]).
 pub async fn record_replies(
     conn: &mut DbConn,
-    organization_id: &str,
     activity: &[ReplyActivity],
     now: NaiveDateTime,
 ) -> Result<(), PersistenceError> {
     if activity.is_empty() {
         return Ok(());
     }
-    let replies: i64 = activity
-        .iter()
-        .map(|thread| i64::from(thread.replies))
-        .sum();
     let rows = serde_json::to_string(activity)
         .map_err(|error| PersistenceError::Encoding(error.to_string()))?;
     match conn {
@@ -324,10 +319,12 @@ pub async fn record_replies(
                 .await?
         }
     };
-    add_unread(conn, organization_id, replies).await
+    Ok(())
 }
 
-/// Adds `replies` (negative to remove) to the organization's unread total.
+/// Adds `replies` (negative to remove) to the organization's unread total. The row is
+/// one per organization: concurrent writers wait for each other on it, so add late in
+/// a transaction.
 pub async fn add_unread(
     conn: &mut DbConn,
     organization_id: &str,
