@@ -46,8 +46,9 @@ impl Db {
                     .map_err(|error| PersistenceError::Unavailable(error.to_string()))?;
                 diesel::connection::SimpleConnection::batch_execute(
                     &mut conn,
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;",
+                    "PRAGMA busy_timeout = 10000;",
                 )?;
+                switch_to_wal(&mut conn)?;
                 // Two processes starting on one file take turns instead of both
                 // applying the same migration.
                 conn.exclusive_transaction(|conn| apply(conn, SQLITE_MIGRATIONS))
@@ -70,6 +71,30 @@ impl Db {
         .await
         .map_err(|error| PersistenceError::Migration(error.to_string()))?
     }
+}
+
+/// Puts the SQLite file in WAL mode. Changing the journal mode is refused at once
+/// (the busy timeout does not apply) while another process starting on the same file
+/// holds its migration transaction, so it is retried for as long as that timeout.
+fn switch_to_wal(conn: &mut diesel::SqliteConnection) -> Result<(), PersistenceError> {
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+    let started = std::time::Instant::now();
+    loop {
+        match diesel::connection::SimpleConnection::batch_execute(
+            conn,
+            "PRAGMA journal_mode = WAL;",
+        ) {
+            Ok(()) => return Ok(()),
+            Err(error) if started.elapsed() < PATIENCE && is_locked(&error) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+fn is_locked(error: &diesel::result::Error) -> bool {
+    error.to_string().contains("database is locked")
 }
 
 fn apply<C>(conn: &mut C, migrations: EmbeddedMigrations) -> Result<Vec<String>, PersistenceError>
