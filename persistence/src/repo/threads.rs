@@ -279,7 +279,10 @@ UPDATE sms_threads t
 SET unread_count = t.unread_count + v.replies, last_message_at = $2,
     last_message_preview = v.preview, updated_at = $2
 FROM jsonb_to_recordset($1::jsonb) AS v(thread_id text, replies integer, preview text)
-WHERE t.id = v.thread_id";
+WHERE t.id = v.thread_id
+  -- PostgreSQL cannot see how many rows the JSON holds and would scan every thread;
+  -- the id list lets it look each one up by key.
+  AND t.id = ANY($3::text[])";
 
 const RECORD_REPLIES_SQLITE: &str = "
 UPDATE sms_threads
@@ -305,9 +308,14 @@ pub async fn record_replies(
         .map_err(|error| PersistenceError::Encoding(error.to_string()))?;
     match conn {
         DbConn::Postgres(object) => {
+            let ids: Vec<&str> = activity
+                .iter()
+                .map(|thread| thread.thread_id.as_str())
+                .collect();
             diesel::sql_query(RECORD_REPLIES_POSTGRES)
                 .bind::<diesel::sql_types::Text, _>(rows)
                 .bind::<diesel::sql_types::Timestamp, _>(now)
+                .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(ids)
                 .execute(&mut **object)
                 .await?
         }
