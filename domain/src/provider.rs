@@ -78,7 +78,9 @@ impl ProviderSecret {
     /// Accepts a key or token as providers issue them.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let secret = raw.trim();
-        if secret.len() < 8 || secret.len() > 256 {
+        // Characters, as the API documents the limits, not bytes.
+        let length = secret.chars().count();
+        if !(8..=256).contains(&length) {
             return Err(Invalid::new("must be 8 to 256 characters"));
         }
         if secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -160,6 +162,9 @@ mod tests {
         assert!(!format!("{secret:?}").contains("ABCD"));
         assert!(ProviderSecret::parse("short").is_err());
         assert!(ProviderSecret::parse("has a space in it").is_err());
+        // Limits count characters: seven two-byte characters are too short.
+        assert!(ProviderSecret::parse("ééééééé").is_err());
+        assert!(ProviderSecret::parse("éééééééé").is_ok());
     }
 
     #[test]

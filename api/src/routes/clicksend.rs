@@ -72,10 +72,11 @@ impl ClickSendIntegration {
 pub struct ClickSendSettingsRequest {
     /// On: SMS go through ClickSend and Twilio is switched off. Off: all outbound SMS stop.
     active: bool,
-    /// The ClickSend number messages are sent from; required to activate.
+    /// The ClickSend number messages are sent from; required to activate. Empty or null
+    /// clears it.
     #[schema(example = "+61411111111")]
     phone_number: Option<String>,
-    /// ClickSend API username; required to activate.
+    /// ClickSend API username; required to activate. Empty or null clears it.
     #[schema(example = "ops@acme.example")]
     username: Option<String>,
 }

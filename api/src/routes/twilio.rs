@@ -72,7 +72,8 @@ impl TwilioIntegration {
 pub struct TwilioSettingsRequest {
     /// On: SMS go through Twilio and ClickSend is switched off. Off: all outbound SMS stop.
     active: bool,
-    /// The Twilio number messages are sent from; required to activate.
+    /// The Twilio number messages are sent from; required to activate. Empty or null
+    /// clears it.
     #[schema(example = "+14155550100")]
     phone_number: Option<String>,
     /// Twilio Account SID (`AC…`); required to activate.
