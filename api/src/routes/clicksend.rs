@@ -35,10 +35,10 @@ pub struct ClickSendIntegration {
     #[schema(example = "clicksend")]
     provider: &'static str,
     active: bool,
-    #[schema(example = "+61411111111")]
+    #[schema(example = "+61411111111", min_length = 1)]
     phone_number: Option<String>,
     /// ClickSend API username.
-    #[schema(example = "ops@acme.example")]
+    #[schema(example = "ops@acme.example", min_length = 1)]
     username: Option<String>,
     /// Whether the API key has been entered. The key itself is never shown.
     api_key_set: bool,
@@ -72,12 +72,14 @@ impl ClickSendIntegration {
 pub struct ClickSendSettingsRequest {
     /// On: SMS go through ClickSend and Twilio is switched off. Off: all outbound SMS stop.
     active: bool,
-    /// The ClickSend number messages are sent from; required to activate. Empty or null
+    /// The ClickSend number messages are sent from; required to activate. Null
     /// clears it.
-    #[schema(example = "+61411111111")]
+    #[serde(default)]
+    #[schema(example = "+61411111111", min_length = 1)]
     phone_number: Option<String>,
-    /// ClickSend API username; required to activate. Empty or null clears it.
-    #[schema(example = "ops@acme.example")]
+    /// ClickSend API username; required to activate. Null clears it.
+    #[serde(default)]
+    #[schema(example = "ops@acme.example", min_length = 1)]
     username: Option<String>,
 }
 

@@ -216,6 +216,18 @@ pub async fn parse_settings(
 ) -> Result<SettingsInput, ApiError> {
     let country = organization::default_country(state, current).await?;
     let mut validation = Validation::new();
+    // A blank value is refused rather than read as "clear it": null says that, and the
+    // contract's minimum lengths stay true.
+    for (field, value) in [("phone_number", &phone_number), (username_field, &username)] {
+        if value.as_ref().is_some_and(|text| text.trim().is_empty()) {
+            validation.check::<()>(
+                field,
+                Err(nextal_domain::Invalid::new(
+                    "must not be blank; send null to clear it",
+                )),
+            );
+        }
+    }
     let blank_to_none = |value: Option<String>| value.filter(|text| !text.trim().is_empty());
     let phone_number = blank_to_none(phone_number);
     let username = blank_to_none(username);

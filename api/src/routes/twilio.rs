@@ -35,10 +35,10 @@ pub struct TwilioIntegration {
     #[schema(example = "twilio")]
     provider: &'static str,
     active: bool,
-    #[schema(example = "+14155550100")]
+    #[schema(example = "+14155550100", min_length = 1)]
     phone_number: Option<String>,
     /// Twilio Account SID.
-    #[schema(example = "AC0123456789abcdef0123456789abcdef")]
+    #[schema(example = "AC0123456789abcdef0123456789abcdef", min_length = 1)]
     account_sid: Option<String>,
     /// Whether the auth token has been entered. The token itself is never shown.
     auth_token_set: bool,
@@ -72,12 +72,14 @@ impl TwilioIntegration {
 pub struct TwilioSettingsRequest {
     /// On: SMS go through Twilio and ClickSend is switched off. Off: all outbound SMS stop.
     active: bool,
-    /// The Twilio number messages are sent from; required to activate. Empty or null
+    /// The Twilio number messages are sent from; required to activate. Null
     /// clears it.
-    #[schema(example = "+14155550100")]
+    #[serde(default)]
+    #[schema(example = "+14155550100", min_length = 1)]
     phone_number: Option<String>,
     /// Twilio Account SID (`AC…`); required to activate.
-    #[schema(example = "AC0123456789abcdef0123456789abcdef")]
+    #[serde(default)]
+    #[schema(example = "AC0123456789abcdef0123456789abcdef", min_length = 1)]
     account_sid: Option<String>,
 }
 

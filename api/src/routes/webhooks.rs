@@ -36,19 +36,20 @@ pub struct WebhookAccepted {
 )]
 pub struct ClickSendInbound {
     /// The inbound message's id.
-    #[schema(example = "6B8F2A10-1C2D-4E5F-8A9B-0C1D2E3F4A5B")]
+    #[schema(example = "6B8F2A10-1C2D-4E5F-8A9B-0C1D2E3F4A5B", min_length = 1)]
     message_id: String,
     /// The candidate's number.
-    #[schema(example = "+61422222222")]
+    #[schema(example = "+61422222222", min_length = 1)]
     from: String,
     /// Our number.
     #[schema(example = "+61411111111")]
     to: String,
     #[schema(example = "Yes, Tuesday works")]
     body: String,
-    /// Unix seconds.
+    /// Unix seconds, as a number or a string (`timestamp_send` is read too); a value
+    /// that is not a time is ignored.
     #[schema(example = 1764200000)]
-    timestamp: Option<i64>,
+    timestamp: Option<serde_json::Value>,
     original_message_id: Option<String>,
     custom_string: Option<String>,
 }
@@ -61,16 +62,20 @@ pub struct ClickSendInbound {
 )]
 pub struct ClickSendReceipt {
     /// Our outbound message's ClickSend id.
+    #[schema(min_length = 1)]
     message_id: String,
-    /// 200 pending, 201 delivered, 300 temporary failure (ClickSend retries), 301 failed.
-    #[schema(example = 201)]
-    status_code: i32,
+    /// 200 pending, 201 delivered, 300 temporary failure (ClickSend retries), 301 failed;
+    /// a number or a numeric string.
+    #[schema(schema_with = clicksend_status_code)]
+    status_code: serde_json::Value,
     status_text: Option<String>,
-    error_code: Option<String>,
+    /// A number or a string.
+    error_code: Option<serde_json::Value>,
     error_text: Option<String>,
     /// Our own message id, as we sent it.
     custom_string: Option<String>,
-    timestamp: Option<i64>,
+    /// Unix seconds, as a number or a string.
+    timestamp: Option<serde_json::Value>,
 }
 
 /// A Twilio incoming-message webhook (form-encoded; every parameter Twilio sends is
@@ -105,6 +110,15 @@ pub struct TwilioStatus {
     #[schema(example = "delivered")]
     message_status: String,
     error_code: Option<String>,
+}
+
+/// ClickSend's receipt codes, as the schema of `status_code`.
+fn clicksend_status_code() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .enum_values(Some([200, 201, 300, 301]))
+        .examples([201])
+        .build()
 }
 
 async fn clicksend(
@@ -201,7 +215,13 @@ pub async fn clicksend_inbound(
     get,
     path = "/webhooks/clicksend/{token}/inbound",
     tag = "webhooks",
-    params(("token" = String, Path, description = "The organization's webhook token")),
+    params(
+        ("token" = String, Path, description = "The organization's webhook token"),
+        ("message_id" = String, Query, min_length = 1, description = "The inbound message's id"),
+        ("from" = String, Query, min_length = 1, description = "The candidate's number"),
+        ("to" = Option<String>, Query, description = "Our number"),
+        ("body" = Option<String>, Query, description = "The reply's text"),
+    ),
     responses(
         (status = 200, description = "Stored (see `outcome`)", body = WebhookAccepted),
         (status = 400, description = "The query cannot be read; it is kept in the raw log only", body = Problem, content_type = "application/problem+json"),
@@ -265,7 +285,11 @@ pub async fn clicksend_receipt(
     get,
     path = "/webhooks/clicksend/{token}/receipts",
     tag = "webhooks",
-    params(("token" = String, Path, description = "The organization's webhook token")),
+    params(
+        ("token" = String, Path, description = "The organization's webhook token"),
+        ("message_id" = String, Query, min_length = 1, description = "Our outbound message's ClickSend id"),
+        ("status_code" = i32, Query, minimum = 200, maximum = 301, description = "200, 201, 300 or 301"),
+    ),
     responses(
         (status = 200, description = "Stored (see `outcome`)", body = WebhookAccepted),
         (status = 400, description = "The query cannot be read; it is kept in the raw log only", body = Problem, content_type = "application/problem+json"),

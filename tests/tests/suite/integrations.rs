@@ -862,3 +862,28 @@ async fn a_secret_copied_to_another_organization_does_not_decrypt() {
             .contains("ClickSend API key")
     );
 }
+
+#[tokio::test]
+async fn a_blank_setting_is_refused_and_null_clears_it() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+
+    let blank = app
+        .put(
+            "/integrations/clicksend",
+            Some(&admin),
+            &serde_json::json!({"active": false, "phone_number": " ", "username": "ops"}),
+        )
+        .await;
+    let cleared = app
+        .put(
+            "/integrations/clicksend",
+            Some(&admin),
+            &serde_json::json!({"active": false, "phone_number": null, "username": "ops"}),
+        )
+        .await;
+
+    let refused = problem(blank, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(refused["errors"][0]["field"], "phone_number");
+    assert_eq!(cleared.status(), StatusCode::OK);
+}
