@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post};
 use nextal_domain::ProviderKind;
 use nextal_openapi::Problem;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -110,6 +110,22 @@ pub struct TwilioStatus {
     #[schema(example = "delivered")]
     message_status: String,
     error_code: Option<String>,
+}
+
+/// A ClickSend delivery receipt sent as a query string.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(
+    dead_code,
+    reason = "documents the query; the parser reads it leniently"
+)]
+pub struct ClickSendReceiptQuery {
+    /// Our outbound message's ClickSend id.
+    #[param(min_length = 1)]
+    message_id: String,
+    /// 200 pending, 201 delivered, 300 temporary failure, 301 failed.
+    #[param(schema_with = clicksend_status_code)]
+    status_code: u16,
 }
 
 /// ClickSend's receipt codes, as the schema of `status_code`.
@@ -287,8 +303,7 @@ pub async fn clicksend_receipt(
     tag = "webhooks",
     params(
         ("token" = String, Path, description = "The organization's webhook token"),
-        ("message_id" = String, Query, min_length = 1, description = "Our outbound message's ClickSend id"),
-        ("status_code" = i32, Query, minimum = 200, maximum = 301, description = "200, 201, 300 or 301"),
+        ClickSendReceiptQuery,
     ),
     responses(
         (status = 200, description = "Stored (see `outcome`)", body = WebhookAccepted),
