@@ -9,41 +9,7 @@ use serde_json::{Value, json};
 use wiremock::Mock;
 use wiremock::matchers::{method, path};
 
-async fn activate_clicksend(app: &TestApp, admin: &str) {
-    let response = app
-        .put(
-            "/integrations/clicksend",
-            Some(admin),
-            &json!({"active": true, "phone_number": "+61411111111", "username": "ops"}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let response = app
-        .put(
-            "/integrations/clicksend/api-key",
-            Some(admin),
-            &json!({"api_key": "key-for-tests"}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-}
-
-fn phone(n: usize) -> String {
-    format!("+614{:08}", 10_000_000 + n)
-}
-
-/// Texts candidate `candidate_id` through the API; returns the queued message.
-async fn send(app: &TestApp, token: &str, candidate_id: &str, text: &str) -> Value {
-    let response = app
-        .post(
-            "/sms/messages",
-            Some(token),
-            &json!({"candidate_id": candidate_id, "body": text}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    response.json().await.unwrap()
-}
+use crate::messaging::{activate_clicksend, phone, send_one};
 
 /// Candidates named `names` (last name "Tester") at `phone(0)`, `phone(1)`…, each
 /// texted once ("Hello <name>"); returns (candidate id, thread id) per candidate.
@@ -61,7 +27,7 @@ async fn texted_candidates(app: &TestApp, admin: &str, names: &[&str]) -> Vec<(S
         .await;
     let mut pairs = Vec::new();
     for (id, name) in ids.into_iter().zip(names) {
-        let message = send(app, admin, &id, &format!("Hello {name}")).await;
+        let message = send_one(app, admin, &id, &format!("Hello {name}")).await;
         pairs.push((id, message["thread_id"].as_str().unwrap().to_owned()));
     }
     pairs
@@ -237,8 +203,8 @@ async fn threads_are_filtered_by_unread_candidate_and_text() {
     let organization = app.organization_id(&admin).await;
     let texted = texted_candidates(&app, &admin, &["Ann", "Bob", "Cy"]).await;
     let (ann, bob, cy) = (&texted[0], &texted[1], &texted[2]);
-    send(&app, &admin, &ann.0, "Interview on TUESDAY?").await;
-    send(&app, &admin, &bob.0, "Offer: 50% bonus").await;
+    send_one(&app, &admin, &ann.0, "Interview on TUESDAY?").await;
+    send_one(&app, &admin, &bob.0, "Offer: 50% bonus").await;
     let stranger = insert_idle_thread(&app, &organization, "+15550001111").await;
     set_thread(
         &app,
@@ -350,12 +316,12 @@ async fn a_threads_messages_come_newest_first_with_their_history() {
     let (candidate, thread) = &texted[0];
     let mut sent = Vec::new();
     for n in 1..=3 {
-        let message = send(&app, &admin, candidate, &format!("Message {n}")).await;
+        let message = send_one(&app, &admin, candidate, &format!("Message {n}")).await;
         sent.push(message["id"].as_str().unwrap().to_owned());
     }
     // The first ones go out (their history grows); the last stays queued.
     assert!(app.drain_at(Utc::now()).await.sent >= 3);
-    send(&app, &admin, candidate, "Still queued").await;
+    send_one(&app, &admin, candidate, "Still queued").await;
     // A reply, as the webhooks store it.
     let organization = app.organization_id(&admin).await;
     let reply = uuid::Uuid::now_v7().to_string();
