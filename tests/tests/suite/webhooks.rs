@@ -816,15 +816,17 @@ async fn twilio_refusing_an_unsubscribed_recipient_opts_the_candidate_out() {
     );
 }
 
-#[tokio::test]
-async fn the_event_stream_announces_a_reply_within_a_second() {
-    let app = spawn_app().await;
-    let (admin, inbound, _) = clicksend_inbox(&app).await;
-    ann(&app, &admin).await;
+/// The open `GET /sms/events` stream of `base` (a replica's address), past its
+/// `: connected` greeting.
+async fn event_stream(
+    app: &TestApp,
+    base: &str,
+    token: &str,
+) -> impl futures_util::Stream<Item = reqwest::Result<impl AsRef<[u8]>>> + Unpin {
     let stream = app
         .client
-        .get(app.url("/sms/events"))
-        .bearer_auth(&admin)
+        .get(format!("{base}/sms/events"))
+        .bearer_auth(token)
         .send()
         .await
         .unwrap();
@@ -833,6 +835,33 @@ async fn the_event_stream_announces_a_reply_within_a_second() {
     let mut chunks = stream.bytes_stream();
     let hello = chunks.next().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&hello).starts_with(": connected"));
+    chunks
+}
+
+/// What the stream sends until a complete event containing `wanted`; fails after a
+/// second.
+async fn read_until<B: AsRef<[u8]>>(
+    chunks: &mut (impl futures_util::Stream<Item = reqwest::Result<B>> + Unpin),
+    wanted: &str,
+) -> String {
+    let mut received = String::new();
+    tokio::time::timeout(Duration::from_secs(1), async {
+        while !received.contains(wanted) || !received.ends_with("\n\n") {
+            let chunk = chunks.next().await.unwrap().unwrap();
+            received.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("`{wanted}` within a second; got {received:?}"));
+    received
+}
+
+#[tokio::test]
+async fn the_event_stream_announces_a_reply_within_a_second() {
+    let app = spawn_app().await;
+    let (admin, inbound, _) = clicksend_inbox(&app).await;
+    ann(&app, &admin).await;
+    let mut chunks = event_stream(&app, &app.address, &admin).await;
 
     reply_form(
         &app,
@@ -843,15 +872,7 @@ async fn the_event_stream_announces_a_reply_within_a_second() {
     )
     .await;
 
-    let mut received = String::new();
-    tokio::time::timeout(Duration::from_secs(1), async {
-        while !received.contains("\n\n") || !received.contains("message.received") {
-            let chunk = chunks.next().await.unwrap().unwrap();
-            received.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    })
-    .await
-    .expect("the reply is announced within a second");
+    let received = read_until(&mut chunks, "message.received").await;
     assert!(received.contains("event: message.received"), "{received}");
     let thread_id = threads(&app, &admin).await["items"][0]["id"]
         .as_str()
@@ -866,15 +887,7 @@ async fn the_event_stream_announces_a_reply_within_a_second() {
     )
     .await;
 
-    let mut read = String::new();
-    tokio::time::timeout(Duration::from_secs(1), async {
-        while !read.contains("thread.read") {
-            let chunk = chunks.next().await.unwrap().unwrap();
-            read.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    })
-    .await
-    .expect("reading the thread is announced too");
+    let read = read_until(&mut chunks, "thread.read").await;
     assert!(read.contains(&thread_id), "{read}");
 }
 
@@ -899,16 +912,7 @@ async fn a_reply_received_by_one_replica_reaches_event_streams_on_another() {
     let replica = nextal_api::Application::build(&app.settings).await.unwrap();
     let replica_address = format!("http://127.0.0.1:{}", replica.port());
     tokio::spawn(replica.run_until_stopped());
-    let stream = app
-        .client
-        .get(format!("{replica_address}/sms/events"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), StatusCode::OK);
-    let mut chunks = stream.bytes_stream();
-    chunks.next().await.unwrap().unwrap();
+    let mut chunks = event_stream(&app, &replica_address, &admin).await;
 
     reply_form(
         &app,
@@ -919,15 +923,7 @@ async fn a_reply_received_by_one_replica_reaches_event_streams_on_another() {
     )
     .await;
 
-    let mut received = String::new();
-    tokio::time::timeout(Duration::from_secs(1), async {
-        while !received.contains("message.received") {
-            let chunk = chunks.next().await.unwrap().unwrap();
-            received.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    })
-    .await
-    .expect("the other replica announces the reply within a second");
+    read_until(&mut chunks, "message.received").await;
 }
 
 #[tokio::test]
