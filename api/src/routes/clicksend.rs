@@ -66,20 +66,20 @@ impl ClickSendIntegration {
     }
 }
 
-/// The Edit panel. The API key is not accepted here.
+/// The Edit panel, saved whole: every field is required, and null clears a value. The
+/// API key is not accepted here.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClickSendSettingsRequest {
     /// On: SMS go through ClickSend and Twilio is switched off. Off: all outbound SMS stop.
     active: bool,
-    /// The ClickSend number messages are sent from; required to activate. Null
-    /// clears it.
-    #[serde(default)]
-    #[schema(example = "+61411111111", min_length = 1)]
+    /// The ClickSend number messages are sent from; needed to activate. Null clears it.
+    #[serde(deserialize_with = "Option::deserialize")]
+    #[schema(required = true, example = "+61411111111", min_length = 1)]
     phone_number: Option<String>,
-    /// ClickSend API username; required to activate. Null clears it.
-    #[serde(default)]
-    #[schema(example = "ops@acme.example", min_length = 1)]
+    /// ClickSend API username; needed to activate. Null clears it.
+    #[serde(deserialize_with = "Option::deserialize")]
+    #[schema(required = true, example = "ops@acme.example", min_length = 1)]
     username: Option<String>,
 }
 

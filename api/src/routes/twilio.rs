@@ -66,20 +66,24 @@ impl TwilioIntegration {
     }
 }
 
-/// The Edit panel. The auth token is not accepted here.
+/// The Edit panel, saved whole: every field is required, and null clears a value. The
+/// auth token is not accepted here.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TwilioSettingsRequest {
     /// On: SMS go through Twilio and ClickSend is switched off. Off: all outbound SMS stop.
     active: bool,
-    /// The Twilio number messages are sent from; required to activate. Null
-    /// clears it.
-    #[serde(default)]
-    #[schema(example = "+14155550100", min_length = 1)]
+    /// The Twilio number messages are sent from; needed to activate. Null clears it.
+    #[serde(deserialize_with = "Option::deserialize")]
+    #[schema(required = true, example = "+14155550100", min_length = 1)]
     phone_number: Option<String>,
-    /// Twilio Account SID (`AC…`); required to activate.
-    #[serde(default)]
-    #[schema(example = "AC0123456789abcdef0123456789abcdef", min_length = 1)]
+    /// Twilio Account SID (`AC…`); needed to activate. Null clears it.
+    #[serde(deserialize_with = "Option::deserialize")]
+    #[schema(
+        required = true,
+        example = "AC0123456789abcdef0123456789abcdef",
+        min_length = 1
+    )]
     account_sid: Option<String>,
 }
 

@@ -35,11 +35,11 @@ pub struct WebhookAccepted {
     reason = "documents the payload; the parser reads it leniently"
 )]
 pub struct ClickSendInbound {
-    /// The inbound message's id.
-    #[schema(example = "6B8F2A10-1C2D-4E5F-8A9B-0C1D2E3F4A5B", min_length = 1)]
+    /// The inbound message's id; blank (whitespace only) is refused.
+    #[schema(example = "6B8F2A10-1C2D-4E5F-8A9B-0C1D2E3F4A5B", pattern = r"\S")]
     message_id: String,
-    /// The candidate's number.
-    #[schema(example = "+61422222222", min_length = 1)]
+    /// The candidate's number; blank (whitespace only) is refused.
+    #[schema(example = "+61422222222", pattern = r"\S")]
     from: String,
     /// Our number.
     #[schema(example = "+61411111111")]
@@ -61,8 +61,8 @@ pub struct ClickSendInbound {
     reason = "documents the payload; the parser reads it leniently"
 )]
 pub struct ClickSendReceipt {
-    /// Our outbound message's ClickSend id.
-    #[schema(min_length = 1)]
+    /// Our outbound message's ClickSend id; blank (whitespace only) is refused.
+    #[schema(pattern = r"\S")]
     message_id: String,
     /// 200 pending, 201 delivered, 300 temporary failure (ClickSend retries), 301 failed;
     /// a number or a numeric string.
@@ -112,20 +112,45 @@ pub struct TwilioStatus {
     error_code: Option<String>,
 }
 
-/// A ClickSend delivery receipt sent as a query string.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(
-    dead_code,
-    reason = "documents the query; the parser reads it leniently"
-)]
-pub struct ClickSendReceiptQuery {
-    /// Our outbound message's ClickSend id.
-    #[param(min_length = 1)]
-    message_id: String,
-    /// 200 pending, 201 delivered, 300 temporary failure, 301 failed.
-    #[param(schema_with = clicksend_status_code)]
-    status_code: u16,
+/// A ClickSend delivery receipt sent as a query string. Written by hand because a
+/// derived `status_code` with its own schema would lose `required`.
+pub struct ClickSendReceiptQuery;
+
+impl IntoParams for ClickSendReceiptQuery {
+    fn into_params(
+        _parameter_in: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::Type;
+        use utoipa::openapi::{ObjectBuilder, Required};
+        let message_id = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"\S"))
+            .build();
+        [
+            (
+                "message_id",
+                "Our outbound message's ClickSend id; blank (whitespace only) is refused.",
+                message_id,
+            ),
+            (
+                "status_code",
+                "200 pending, 201 delivered, 300 temporary failure, 301 failed.",
+                clicksend_status_code(),
+            ),
+        ]
+        .into_iter()
+        .map(|(name, description, schema)| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::True)
+                .description(Some(description))
+                .schema(Some(schema))
+                .build()
+        })
+        .collect()
+    }
 }
 
 /// ClickSend's receipt codes, as the schema of `status_code`.
@@ -233,8 +258,8 @@ pub async fn clicksend_inbound(
     tag = "webhooks",
     params(
         ("token" = String, Path, description = "The organization's webhook token"),
-        ("message_id" = String, Query, min_length = 1, description = "The inbound message's id"),
-        ("from" = String, Query, min_length = 1, description = "The candidate's number"),
+        ("message_id" = String, Query, pattern = r"\S", description = "The inbound message's id; blank is refused"),
+        ("from" = String, Query, pattern = r"\S", description = "The candidate's number; blank is refused"),
         ("to" = Option<String>, Query, description = "Our number"),
         ("body" = Option<String>, Query, description = "The reply's text"),
     ),
