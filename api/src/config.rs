@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use nextal_domain::DailySendCap;
 use secrecy::SecretString;
 
 /// The Nextal SMS service and its operator commands.
@@ -196,6 +197,29 @@ pub struct Settings {
     /// 503 at once and the provider delivers it again later.
     #[arg(long, env = "NEXTAL_WEBHOOK_QUEUE", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
     pub webhook_queue: u32,
+
+    /// Messages an organization may send per calendar day (in its time zone) unless an
+    /// admin set its own cap; 0 stops sending.
+    #[arg(long, env = "NEXTAL_DAILY_SEND_CAP", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(0..=i64::from(DailySendCap::MAX)), global = true)]
+    pub daily_send_cap: u32,
+
+    /// Webhook deliveries each integration's URL takes per second, on average; more are
+    /// answered 429. Providers do not resend a refused reply: keep it far above real traffic.
+    #[arg(long, env = "NEXTAL_WEBHOOK_RATE_PER_SEC", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub webhook_rate_per_sec: u32,
+
+    /// Webhook deliveries an integration's URL takes at once above its rate.
+    #[arg(long, env = "NEXTAL_WEBHOOK_BURST", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub webhook_burst: u32,
+
+    /// Webhook requests per minute, per client address, that may fail authentication
+    /// (unknown token, bad Twilio signature) on average; beyond that the address gets 429.
+    #[arg(long, env = "NEXTAL_WEBHOOK_FAILURES_PER_MIN", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub webhook_failures_per_min: u32,
+
+    /// Failed webhook authentications a client address may make at once.
+    #[arg(long, env = "NEXTAL_WEBHOOK_FAILURE_BURST", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub webhook_failure_burst: u32,
 
     /// Name of the organization created on first start with an empty database.
     #[arg(

@@ -54,6 +54,16 @@ pub enum ApiError {
         /// Seconds until a retry may succeed.
         retry_after_secs: u64,
     },
+    /// A quota or rate limit was reached; `kind` names the problem type.
+    #[error("limit reached ({kind}): {detail}")]
+    LimitReached {
+        /// The problem type's slug.
+        kind: &'static str,
+        /// Which limit and what is left of it, for a person.
+        detail: String,
+        /// Seconds until the limit lets a retry through.
+        retry_after_secs: u64,
+    },
     /// The body is larger than the configured cap.
     #[error("payload larger than {limit} bytes")]
     PayloadTooLarge {
@@ -98,6 +108,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict { kind, .. } => (kind, "Conflict"),
             ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
+            ApiError::LimitReached { kind, .. } => (kind, "Too many requests"),
             ApiError::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::Upstream { kind, .. } => (kind, "Provider error"),
@@ -122,7 +133,9 @@ impl ApiError {
             ApiError::MethodNotAllowed { allow } => {
                 format!("This path answers {allow} only.")
             }
-            ApiError::Conflict { detail, .. } | ApiError::Upstream { detail, .. } => detail.clone(),
+            ApiError::Conflict { detail, .. }
+            | ApiError::Upstream { detail, .. }
+            | ApiError::LimitReached { detail, .. } => detail.clone(),
             ApiError::TooManyRequests { retry_after_secs } => {
                 format!("Too many attempts; try again in {retry_after_secs} seconds.")
             }
@@ -174,7 +187,9 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::LimitReached { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Upstream {
@@ -203,6 +218,9 @@ impl ResponseError for ApiError {
                 response.insert_header((header::ALLOW, allow.as_str()));
             }
             ApiError::TooManyRequests { retry_after_secs }
+            | ApiError::LimitReached {
+                retry_after_secs, ..
+            }
             | ApiError::Upstream {
                 retry_after_secs: Some(retry_after_secs),
                 ..

@@ -41,11 +41,17 @@ pub struct Metrics {
     messages_dispatched: Family<OutcomeLabels, Counter>,
     provider_requests: Counter,
     webhook_deliveries: Family<OutcomeLabels, Counter>,
+    webhook_rate_limited: Family<LimitLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    limit: &'static str,
 }
 
 impl Metrics {
@@ -84,8 +90,15 @@ impl Metrics {
             "Webhook deliveries by outcome (applied, duplicate, provider_inactive, unmatched, stale, unreadable, failed)",
             webhook_deliveries.clone(),
         );
+        let webhook_rate_limited = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "webhook_rate_limited",
+            "Webhook requests refused with 429 by a rate limit (integration, address)",
+            webhook_rate_limited.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
+            webhook_rate_limited,
             webhook_deliveries,
             requests,
             durations,
@@ -141,6 +154,13 @@ impl Metrics {
     pub fn webhook_applied(&self, outcome: &'static str) {
         self.webhook_deliveries
             .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// Counts one webhook request refused by the `limit` rate limit.
+    pub fn webhook_rate_limited(&self, limit: &'static str) {
+        self.webhook_rate_limited
+            .get_or_create(&LimitLabels { limit })
             .inc();
     }
 

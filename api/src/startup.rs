@@ -9,7 +9,7 @@ use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::web::{self, Data, PayloadConfig};
 use actix_web::{App, HttpResponse, HttpServer, http::header};
 use anyhow::Context;
-use nextal_domain::{EmailAddress, NewPassword, OrganizationName};
+use nextal_domain::{DailySendCap, EmailAddress, NewPassword, OrganizationName};
 use nextal_persistence::{DatabaseUrl, Db, PoolOptions};
 use nextal_providers::ClientOptions;
 use secrecy::ExposeSecret;
@@ -26,7 +26,7 @@ use crate::request_context::{REQUEST_ID, request_context};
 use crate::routes;
 use crate::services::bootstrap::{self, BootstrapAdmin};
 use crate::state::{AppState, ProviderEndpoints};
-use crate::webhooks::{Ingest, TokenCache, Writers};
+use crate::webhooks::{self, Ingest, TokenCache, WebhookLimits, WebhookQuotas, Writers};
 
 /// The bootstrap admin's email when none is configured.
 const DEFAULT_BOOTSTRAP_EMAIL: &str = "admin@localhost";
@@ -107,6 +107,14 @@ impl Application {
             events,
             ingest,
             webhook_tokens: TokenCache::default(),
+            webhook_limits: WebhookLimits::start(&WebhookQuotas {
+                rate_per_sec: settings.webhook_rate_per_sec,
+                burst: settings.webhook_burst,
+                failures_per_min: settings.webhook_failures_per_min,
+                failure_burst: settings.webhook_failure_burst,
+            }),
+            daily_send_cap: DailySendCap::parse(i64::from(settings.daily_send_cap))
+                .map_err(|invalid| anyhow::anyhow!("NEXTAL_DAILY_SEND_CAP {invalid}"))?,
         });
         let dispatcher = Dispatcher::new(state.clone());
         if settings.dispatcher {
@@ -133,6 +141,8 @@ impl Application {
                 .route("/docs", web::get().to(redirect_to_docs))
                 .app_data(routes_table.clone())
                 .default_service(web::to(routes::fallback))
+                .wrap(from_fn(webhooks::limits::guard))
+                .wrap(from_fn(crate::extract::refuse_nul_in_query))
                 .wrap(cors(&cors_origins))
                 .wrap(ErrorHandlers::new().default_handler(problem_for_foreign_errors))
                 .wrap(from_fn(request_context))

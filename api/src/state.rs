@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use nextal_domain::DailySendCap;
 use nextal_persistence::{Db, Keyring};
 use nextal_providers::ClientOptions;
 
@@ -10,7 +11,7 @@ use crate::dispatcher::{DispatchSettings, HandoverGates, OutboxSignal};
 use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
-use crate::webhooks::{Ingest, TokenCache};
+use crate::webhooks::{Ingest, TokenCache, WebhookLimits};
 
 /// Shared application state, behind `web::Data`.
 pub struct AppState {
@@ -42,6 +43,10 @@ pub struct AppState {
     pub ingest: Ingest,
     /// Recently looked-up webhook tokens.
     pub webhook_tokens: TokenCache,
+    /// Rate limits on the webhook routes (this process's).
+    pub webhook_limits: Arc<WebhookLimits>,
+    /// Messages an organization may send per day unless it has a cap of its own.
+    pub daily_send_cap: DailySendCap,
 }
 
 /// Provider base URLs and the HTTP client shared by every provider call.

@@ -18,7 +18,7 @@ pub use account::{EmailAddress, NewPassword, PersonName, Role};
 pub use consent::ConsentChange;
 pub use job::{JobStages, JobTitle, StageName, TemplateName};
 pub use message_status::MessageStatus;
-pub use organization::{CountryCode, OrganizationName, Timezone};
+pub use organization::{CountryCode, DailySendCap, OrganizationName, Timezone};
 pub use phone::PhoneNumber;
 pub use provider::{ProviderKind, ProviderSecret, ProviderUsername};
 pub use segments::{Encoding, MAX_SEGMENTS, MessageBody, Segmentation, segment};

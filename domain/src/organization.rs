@@ -2,6 +2,8 @@
 
 use std::str::FromStr;
 
+use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
+
 use crate::validation::{Invalid, bounded_text};
 
 /// The organization's display name, also the `{{organization.name}}` merge field.
@@ -74,6 +76,48 @@ impl Timezone {
     pub fn as_str(&self) -> &'static str {
         self.0.name()
     }
+
+    /// The calendar day `at` falls on in this zone, and the instant that day ends: the
+    /// zone's next midnight, or, where a daylight-saving change skips midnight, the first
+    /// local time of the next day that exists.
+    pub fn day_of(&self, at: DateTime<Utc>) -> (NaiveDate, DateTime<Utc>) {
+        let day = at.with_timezone(&self.0).date_naive();
+        let ends_at = day.succ_opt().and_then(|next| {
+            (0..24).find_map(|hour| {
+                let start = next.and_hms_opt(hour, 0, 0)?;
+                // `earliest`: a midnight that happens twice ends the day the first time.
+                self.0.from_local_datetime(&start).earliest()
+            })
+        });
+        (
+            day,
+            ends_at.map_or(at + TimeDelta::days(1), |end| end.with_timezone(&Utc)),
+        )
+    }
+}
+
+/// How many messages an organization may send in one of its calendar days; 0 stops
+/// sending altogether.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailySendCap(u32);
+
+impl DailySendCap {
+    /// The highest cap that may be set.
+    pub const MAX: u32 = 1_000_000;
+
+    /// Accepts 0 to [`Self::MAX`].
+    pub fn parse(raw: i64) -> Result<Self, Invalid> {
+        u32::try_from(raw)
+            .ok()
+            .filter(|cap| *cap <= Self::MAX)
+            .map(Self)
+            .ok_or_else(|| Invalid::new(format!("must be between 0 and {}", Self::MAX)))
+    }
+
+    /// The number of messages.
+    pub fn get(self) -> u32 {
+        self.0
+    }
 }
 
 #[cfg(test)]
@@ -100,5 +144,45 @@ mod tests {
         );
         assert!(Timezone::parse("Mars/Olympus").is_err());
         assert_eq!(Timezone::DEFAULT.as_str(), "UTC");
+    }
+
+    fn utc(raw: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(raw)
+            .map(|at| at.with_timezone(&Utc))
+            .expect("an RFC 3339 time")
+    }
+
+    #[test]
+    fn a_day_is_the_zones_calendar_day_and_ends_at_its_next_midnight() {
+        let new_york = Timezone::parse("America/New_York").expect("a zone");
+        // 03:30 UTC is still the evening before in New York (UTC-5 in November).
+        let (day, ends_at) = new_york.day_of(utc("2026-11-27T03:30:00Z"));
+        assert_eq!(day, NaiveDate::from_ymd_opt(2026, 11, 26).expect("a date"));
+        assert_eq!(ends_at, utc("2026-11-27T05:00:00Z"));
+
+        let (day, ends_at) = Timezone::DEFAULT.day_of(utc("2026-11-27T23:59:59Z"));
+        assert_eq!(day, NaiveDate::from_ymd_opt(2026, 11, 27).expect("a date"));
+        assert_eq!(ends_at, utc("2026-11-28T00:00:00Z"));
+    }
+
+    #[test]
+    fn a_day_whose_midnight_is_skipped_ends_when_the_next_day_begins() {
+        // Santiago moved its clocks from 24:00 to 01:00 on 2024-09-08: that day began at
+        // 01:00 local (UTC-3), 04:00 UTC.
+        let santiago = Timezone::parse("America/Santiago").expect("a zone");
+        let (day, ends_at) = santiago.day_of(utc("2024-09-07T12:00:00Z"));
+        assert_eq!(day, NaiveDate::from_ymd_opt(2024, 9, 7).expect("a date"));
+        assert_eq!(ends_at, utc("2024-09-08T04:00:00Z"));
+    }
+
+    #[test]
+    fn a_daily_cap_lies_between_zero_and_a_million() {
+        assert_eq!(DailySendCap::parse(0).map(DailySendCap::get), Ok(0));
+        assert_eq!(
+            DailySendCap::parse(1_000_000).map(DailySendCap::get),
+            Ok(1_000_000)
+        );
+        assert!(DailySendCap::parse(-1).is_err());
+        assert!(DailySendCap::parse(1_000_001).is_err());
     }
 }

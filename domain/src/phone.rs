@@ -22,7 +22,22 @@ impl PhoneNumber {
         if trimmed.is_empty() || trimmed.len() > 32 {
             return Err(refuse());
         }
-        let number = phonenumber::parse(Some(country.id()), trimmed).map_err(|_| refuse())?;
+        // A number that names its own country code is read by that country's rules.
+        // Given a default country, phonenumber 0.3 applies the default's national
+        // prefix to it instead: with US, `+20 100 123 4567` (an Egyptian mobile) lost
+        // its leading 1 and was refused, and `+855 1800 123 456` became another number.
+        let region = if trimmed.starts_with(['+', '＋']) {
+            None
+        } else {
+            Some(country.id())
+        };
+        // The separators people type carry no meaning, but phonenumber 0.3 misreads
+        // some groupings of them (`+968 2312345-6`, `+968 23-12-34-56` were refused).
+        let digits: String = trimmed
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '/'))
+            .collect();
+        let number = phonenumber::parse(region, digits).map_err(|_| refuse())?;
         if !phonenumber::is_valid(&number) {
             return Err(refuse());
         }
@@ -63,6 +78,46 @@ mod tests {
             PhoneNumber::parse("+61 411 111 111", us).map(|p| p.0),
             Ok("+61411111111".into())
         );
+    }
+
+    #[test]
+    fn an_international_number_is_read_by_its_own_countrys_rules() {
+        // Found by the property tests: read with US rules, the leading 1 of these
+        // national numbers was taken for the US trunk prefix and dropped.
+        let us = CountryCode::DEFAULT;
+        let kh = CountryCode::parse("KH").expect("valid");
+        assert_eq!(
+            PhoneNumber::parse("+20 100 123 4567", us).map(|p| p.0),
+            Ok("+201001234567".into())
+        );
+        for country in [us, kh] {
+            for raw in ["+8551 800123456", "+8551800123456"] {
+                assert_eq!(
+                    PhoneNumber::parse(raw, country).map(|p| p.0),
+                    Ok("+8551800123456".into()),
+                    "{raw:?} in {}",
+                    country.as_str()
+                );
+            }
+        }
+        // A trunk 0 written after the country code is still dropped.
+        assert_eq!(
+            PhoneNumber::parse("+44 (0)7911 123456", us).map(|p| p.0),
+            Ok("+447911123456".into())
+        );
+    }
+
+    #[test]
+    fn separators_may_stand_between_any_digits() {
+        // Found by the property tests: phonenumber refused these groupings.
+        let om = CountryCode::parse("OM").expect("valid");
+        for raw in ["+9682312345-6", "+968 23-12-34-56", "+968.2312.3456"] {
+            assert_eq!(
+                PhoneNumber::parse(raw, om).map(|p| p.0),
+                Ok("+96823123456".into()),
+                "{raw:?}"
+            );
+        }
     }
 
     #[test]

@@ -73,20 +73,39 @@ pub struct Segmentation {
 
 /// Works out the encoding, length and segment count of `text`.
 ///
-/// Segments are 1 up to 160 septets / 70 units, and otherwise `ceil(length / 153)` /
-/// `ceil(length / 67)`.
+/// Segments are 1 up to 160 septets / 70 units. Longer text is cut into parts of at
+/// most 153 septets / 67 units, `ceil(length / 153)` / `ceil(length / 67)` of them
+/// unless a character of two (an extension character's escape pair, an emoji's
+/// surrogate pair) would straddle two parts: it is never split, so it opens the next
+/// part and that part holds 152 / 66.
 pub fn segment(text: &str) -> Segmentation {
-    let septets: Option<usize> = text.chars().map(gsm7_septets).sum();
-    let (encoding, characters) = match septets {
-        Some(septets) => (Encoding::Gsm7, septets),
-        None => (Encoding::Ucs2, text.encode_utf16().count()),
+    let encoding = if text.chars().all(|c| gsm7_septets(c).is_some()) {
+        Encoding::Gsm7
+    } else {
+        Encoding::Ucs2
     };
+    let width = |c: char| match encoding {
+        // Every character has a width here: the text was found to be GSM-7.
+        Encoding::Gsm7 => gsm7_septets(c).unwrap_or(1),
+        Encoding::Ucs2 => c.len_utf16(),
+    };
+    let characters: usize = text.chars().map(width).sum();
     let segments = if characters == 0 {
         0
     } else if characters <= encoding.single_segment_limit() {
         1
     } else {
-        characters.div_ceil(encoding.part_limit())
+        // Counting by `ceil(length / part)` alone said 2 for 66 á, an emoji and 66 á
+        // (134 units), which splitters that keep characters whole send as 3 parts.
+        let (mut parts, mut used) = (1, 0);
+        for width in text.chars().map(width) {
+            if used + width > encoding.part_limit() {
+                parts += 1;
+                used = 0;
+            }
+            used += width;
+        }
+        parts
     };
     Segmentation {
         encoding,
@@ -181,7 +200,7 @@ pub struct MessageBody(String);
 
 impl MessageBody {
     /// Accepts text with something other than white space, of at most 6 segments
-    /// (918 GSM-7 or 402 UCS-2 characters).
+    /// (up to 918 GSM-7 or 402 UCS-2 characters).
     pub fn parse(text: &str) -> Result<Self, Invalid> {
         if text.trim().is_empty() {
             return Err(Invalid::new("must not be empty"));
@@ -190,7 +209,7 @@ impl MessageBody {
         if segmentation.segments > MAX_SEGMENTS {
             return Err(Invalid::new(format!(
                 "is {} segments long ({} {} characters); the most is {MAX_SEGMENTS} segments: \
-                 {} GSM-7 or {} UCS-2 characters",
+                 up to {} GSM-7 or {} UCS-2 characters",
                 segmentation.segments,
                 group_thousands(segmentation.characters),
                 segmentation.encoding,
@@ -339,6 +358,20 @@ mod tests {
     }
 
     #[test]
+    fn a_character_of_two_never_straddles_two_parts() {
+        // Found by the property tests, which count against a splitter that keeps each
+        // character whole. 152 septets, then a € that would need septets 153 and 154.
+        let gsm = format!("{}€{}", "a".repeat(152), "a".repeat(152));
+        assert_eq!(segment(&gsm), seg(Encoding::Gsm7, 306, 3));
+        assert_eq!(segment(&"€".repeat(153)), seg(Encoding::Gsm7, 306, 3));
+        let ucs2 = format!("{}😀{}", UCS2_CHAR.repeat(66), UCS2_CHAR.repeat(66));
+        assert_eq!(segment(&ucs2), seg(Encoding::Ucs2, 134, 3));
+        // Where the pair fits, the count is the plain one.
+        let fits = format!("{}😀{}", UCS2_CHAR.repeat(65), UCS2_CHAR.repeat(67));
+        assert_eq!(segment(&fits), seg(Encoding::Ucs2, 134, 2));
+    }
+
+    #[test]
     fn emoji_count_two_units() {
         assert_eq!(segment("😀"), seg(Encoding::Ucs2, 2, 1));
         assert_eq!(segment("Hi 😀"), seg(Encoding::Ucs2, 5, 1));
@@ -372,14 +405,14 @@ mod tests {
             MessageBody::parse(&"a".repeat(919)),
             Err(Invalid::new(
                 "is 7 segments long (919 GSM-7 characters); the most is 6 segments: \
-                 918 GSM-7 or 402 UCS-2 characters"
+                 up to 918 GSM-7 or 402 UCS-2 characters"
             ))
         );
         assert_eq!(
             MessageBody::parse(&"a".repeat(1001)),
             Err(Invalid::new(
                 "is 7 segments long (1,001 GSM-7 characters); the most is 6 segments: \
-                 918 GSM-7 or 402 UCS-2 characters"
+                 up to 918 GSM-7 or 402 UCS-2 characters"
             ))
         );
         assert!(MessageBody::parse(&UCS2_CHAR.repeat(402)).is_ok());
@@ -387,13 +420,15 @@ mod tests {
             MessageBody::parse(&UCS2_CHAR.repeat(403)),
             Err(Invalid::new(
                 "is 7 segments long (403 UCS-2 characters); the most is 6 segments: \
-                 918 GSM-7 or 402 UCS-2 characters"
+                 up to 918 GSM-7 or 402 UCS-2 characters"
             ))
         );
-        assert!(MessageBody::parse(&"€".repeat(459)).is_ok());
-        assert!(MessageBody::parse(&"€".repeat(460)).is_err());
-        assert!(MessageBody::parse(&"😀".repeat(201)).is_ok());
-        assert!(MessageBody::parse(&"😀".repeat(202)).is_err());
+        // A part holds 76 € (152 septets) or 33 emoji (66 units): a character of two is
+        // never split between parts.
+        assert!(MessageBody::parse(&"€".repeat(456)).is_ok());
+        assert!(MessageBody::parse(&"€".repeat(457)).is_err());
+        assert!(MessageBody::parse(&"😀".repeat(198)).is_ok());
+        assert!(MessageBody::parse(&"😀".repeat(199)).is_err());
     }
 
     #[test]

@@ -38,9 +38,12 @@ impl From<diesel::result::Error> for PersistenceError {
                         .unwrap_or_else(|| info.message().to_owned()),
                 }
             }
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                PersistenceError::Unavailable(info.message().to_owned())
-            }
+            // diesel-async reports a PostgreSQL connection lost mid-query (and any other
+            // failure without an SQLSTATE: I/O, a timeout) as `UnableToSendCommand`.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => PersistenceError::Unavailable(info.message().to_owned()),
             other => PersistenceError::Query(other),
         }
     }

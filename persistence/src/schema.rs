@@ -9,6 +9,7 @@ diesel::table! {
         timezone -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        daily_send_cap -> Nullable<Integer>,
     }
 }
 
@@ -216,6 +217,14 @@ diesel::table! {
     sms_unread_totals (organization_id) {
         organization_id -> Text,
         unread -> BigInt,
+    }
+}
+
+diesel::table! {
+    sms_daily_sends (organization_id, day) {
+        organization_id -> Text,
+        day -> Date,
+        sent -> Integer,
     }
 }
 

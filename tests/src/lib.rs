@@ -213,6 +213,8 @@ pub struct AppOptions {
     /// Run the dispatcher in the background, as in production (tests otherwise run
     /// rounds themselves).
     pub background_dispatcher: bool,
+    /// Changes any other setting, after the harness has made its own.
+    pub configure: Option<fn(&mut Settings)>,
 }
 
 /// A running service and what a test needs to talk to it.
@@ -273,6 +275,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         settings.max_body_bytes = limit;
     }
     settings.bootstrap_admin_email = Some("admin@acme.test".to_owned());
+    if let Some(configure) = options.configure {
+        configure(&mut settings);
+    }
     let application = Application::build(&settings)
         .await
         .expect("the service starts");

@@ -94,6 +94,35 @@ const PARALLEL_ORGANIZATIONS: usize = 2;
 #[derive(Clone)]
 pub struct Dispatcher {
     state: actix_web::web::Data<AppState>,
+    /// Claims of failed hand-overs whose messages no provider request carried, to end
+    /// once the database answers again (see [`Dispatcher::end_abandoned_claims`]).
+    abandoned: Arc<std::sync::Mutex<Vec<AbandonedClaim>>>,
+}
+
+/// Claimed messages that a failed hand-over never put in a provider request.
+struct AbandonedClaim {
+    ids: Vec<String>,
+    /// The leases the dispatcher gave them: their claim's, and the one a request
+    /// about to start may have set.
+    leases: Vec<NaiveDateTime>,
+}
+
+/// A hand-over that failed part-way.
+struct HandOverFailed {
+    error: anyhow::Error,
+    /// Its claimed messages that no provider request carried.
+    untouched: Vec<String>,
+    /// A lease it set on some of them for a request that did not start.
+    refreshed: Option<NaiveDateTime>,
+}
+
+/// How far [`Dispatcher::hand_over_one_request`] got.
+#[derive(Default)]
+struct Progress {
+    /// The lease set for the request, once it is about to be set.
+    refreshed: Option<NaiveDateTime>,
+    /// How many messages the request carries, once it has started.
+    requested: usize,
 }
 
 /// Messages of one organization and provider, in id order.
@@ -102,7 +131,10 @@ type Group<T> = ((String, String), Vec<T>);
 impl Dispatcher {
     /// A dispatcher over the application's state.
     pub fn new(state: actix_web::web::Data<AppState>) -> Self {
-        Self { state }
+        Self {
+            state,
+            abandoned: Arc::default(),
+        }
     }
 
     /// Runs rounds until the process ends: at once after a send, else every poll interval.
@@ -133,16 +165,12 @@ impl Dispatcher {
     /// is due.
     pub async fn run_once(&self, now: DateTime<Utc>) -> anyhow::Result<DispatchReport> {
         let now = truncate_to_micros(now.naive_utc());
+        self.end_abandoned_claims(now).await?;
         let mut report = self.settle_in_doubt(now).await?;
+        let lease = now + CLAIM_LEASE;
         let claimed = {
             let mut conn = self.state.db.conn().await?;
-            messages::claim_due(
-                &mut conn,
-                now,
-                now + CLAIM_LEASE,
-                self.state.dispatch.claim_limit,
-            )
-            .await?
+            messages::claim_due(&mut conn, now, lease, self.state.dispatch.claim_limit).await?
         };
         report.claimed = claimed.len();
         let groups = group(claimed, |message| {
@@ -156,8 +184,18 @@ impl Dispatcher {
         while let Some(result) = rounds.next().await {
             match result {
                 Ok(done) => report.add(done),
-                Err(error) => {
+                Err(HandOverFailed {
+                    error,
+                    untouched,
+                    refreshed,
+                }) => {
                     tracing::warn!(error = %format!("{error:#}"), "hand-over failed; its messages are retried once their lease ends");
+                    if !untouched.is_empty() {
+                        self.abandoned_claims().push(AbandonedClaim {
+                            ids: untouched,
+                            leases: std::iter::once(lease).chain(refreshed).collect(),
+                        });
+                    }
                     first_error.get_or_insert(error);
                 }
             }
@@ -170,6 +208,38 @@ impl Dispatcher {
         Ok(report)
     }
 
+    /// The abandoned claims waiting to be ended.
+    fn abandoned_claims(&self) -> std::sync::MutexGuard<'_, Vec<AbandonedClaim>> {
+        self.abandoned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Ends the claims of failed hand-overs' messages that no provider request carried
+    /// (the database failing between the claim and the request, say): nothing went
+    /// out, so they need not wait out the 10-minute claim lease, nor count the claim as
+    /// an attempt. Their lease ends now and this round's settlement takes them. Kept
+    /// for the next round while the database does not answer.
+    async fn end_abandoned_claims(&self, now: NaiveDateTime) -> anyhow::Result<()> {
+        let claims = std::mem::take(&mut *self.abandoned_claims());
+        if claims.is_empty() {
+            return Ok(());
+        }
+        let ended = async {
+            let mut conn = self.state.db.conn().await?;
+            for claim in &claims {
+                messages::end_claim(&mut conn, &claim.ids, &claim.leases, now).await?;
+            }
+            anyhow::Ok(())
+        }
+        .await;
+        if ended.is_err() {
+            // Ending a claim twice changes nothing: its lease is no longer the claim's.
+            self.abandoned_claims().extend(claims);
+        }
+        ended
+    }
+
     /// Hands one organization's claimed messages to its provider, one request's worth
     /// at a time, each inside the gate: a deactivation waits for at most one request,
     /// and whatever was claimed but not yet sent when it commits is cancelled.
@@ -178,45 +248,63 @@ impl Dispatcher {
         (organization_id, provider_name): (String, String),
         batch: Vec<Claimed>,
         now: NaiveDateTime,
-    ) -> anyhow::Result<DispatchReport> {
+    ) -> Result<DispatchReport, HandOverFailed> {
         let state = &self.state;
         let mut report = DispatchReport::default();
         let mut remaining: &[Claimed] = &batch;
+        let failed = |error: anyhow::Error, untouched: &[Claimed], refreshed| HandOverFailed {
+            error,
+            untouched: untouched.iter().map(|message| message.id.clone()).collect(),
+            refreshed,
+        };
         while !remaining.is_empty() {
-            let Some((gate, row)) = state
+            let entered = state
                 .gates
                 .enter(&state.db, &organization_id, &provider_name)
-                .await?
-            else {
+                .await
+                .map_err(|error| failed(error.into(), remaining, None))?;
+            let Some((gate, row)) = entered else {
                 // Deactivated since the claim: nothing more goes out.
                 let ids: Vec<String> = remaining.iter().map(|message| message.id.clone()).collect();
-                let mut tx = state.db.begin().await?;
-                messages::cancel_claimed(&mut tx, &ids, "provider deactivated", now).await?;
-                messages::insert_events(
-                    &mut tx,
-                    &events(&ids, "cancelled", Some("provider deactivated"), now),
-                )
-                .await?;
-                tx.commit().await?;
+                let cancelled = async {
+                    let mut tx = state.db.begin().await?;
+                    messages::cancel_claimed(&mut tx, &ids, "provider deactivated", now).await?;
+                    messages::insert_events(
+                        &mut tx,
+                        &events(&ids, "cancelled", Some("provider deactivated"), now),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    anyhow::Ok(())
+                }
+                .await;
+                // Not cancelled: settlement will, finding the provider inactive.
+                cancelled.map_err(|error| failed(error, remaining, None))?;
                 report.cancelled += ids.len();
                 break;
             };
+            let mut progress = Progress::default();
             let handed = self
-                .hand_over_one_request(&row, remaining, now, &mut report)
+                .hand_over_one_request(&row, remaining, now, &mut report, &mut progress)
                 .await;
             gate.close().await;
-            remaining = &remaining[handed?..];
+            let handed = handed.map_err(|error| {
+                failed(error, &remaining[progress.requested..], progress.refreshed)
+            })?;
+            remaining = &remaining[handed..];
         }
         Ok(report)
     }
 
     /// Sends the first request's worth of `pending`; returns how many messages it took.
+    /// `progress` tells a failure before the request from one after.
     async fn hand_over_one_request(
         &self,
         row: &integrations::Integration,
         pending: &[Claimed],
         now: NaiveDateTime,
         report: &mut DispatchReport,
+        progress: &mut Progress,
     ) -> anyhow::Result<usize> {
         let state = &self.state;
         let provider: ProviderKind = row
@@ -262,8 +350,9 @@ impl Dispatcher {
             + TimeDelta::seconds(60);
         let held: HashSet<String> = {
             let mut conn = state.db.conn().await?;
-            let from = now.max(services_now());
-            messages::refresh_lease(&mut conn, &ids, now, from + lease)
+            let until = now.max(services_now()) + lease;
+            progress.refreshed = Some(until);
+            messages::refresh_lease(&mut conn, &ids, now, until)
                 .await?
                 .into_iter()
                 .collect()
@@ -289,6 +378,7 @@ impl Dispatcher {
             ProviderKind::ClickSend => 1,
             ProviderKind::Twilio => chunk.len(),
         };
+        progress.requested = taken;
         let result = client.send(&outbound).await;
         self.record(provider, &chunk, result, now, report).await?;
         Ok(taken)

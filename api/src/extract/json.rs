@@ -33,12 +33,19 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<mime::Mime>().ok())
-            .is_some_and(|mime| mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON));
+        // Exactly one Content-Type: with two, which one describes the body is a guess
+        // (the first used to win, so `application/json` then `text/plain` was read).
+        let mut content_types = request.headers().get_all(header::CONTENT_TYPE);
+        let is_json = match (content_types.next(), content_types.next()) {
+            (Some(value), None) => value
+                .to_str()
+                .ok()
+                .and_then(|value| value.parse::<mime::Mime>().ok())
+                .is_some_and(|mime| {
+                    mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON)
+                }),
+            _ => false,
+        };
         let limit = request
             .app_data::<Data<AppState>>()
             .map_or(PAYLOAD_DEFAULT_LIMIT, |state| state.max_body_bytes);
@@ -65,9 +72,15 @@ fn payload_error(error: actix_web::Error, limit: usize) -> ApiError {
     }
 }
 
-/// Deserializes `bytes`: syntax errors are malformed (400), anything else is a refused
-/// field (422) named by its path.
+/// Deserializes `bytes`: syntax errors and NUL characters are malformed (400), anything
+/// else is a refused field (422) named by its path.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if has_escaped_nul(bytes) {
+        return Err(ApiError::Malformed(
+            "The request body contains a NUL character (\\u0000), which no field accepts."
+                .to_owned(),
+        ));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -91,6 +104,23 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             )),
         }
     })
+}
+
+/// Whether a JSON text holds the escape `\u0000` (a raw NUL is no JSON at all). No field
+/// takes a NUL and PostgreSQL cannot store one: a sign-in, a template or an SMS body
+/// with one reached the database and failed there with 500.
+fn has_escaped_nul(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    while let Some(at) = rest.iter().position(|&b| b == b'\\') {
+        let escape = &rest[at + 1..];
+        if escape.starts_with(b"u0000") {
+            return true;
+        }
+        // Skip the escaped character, so that `\\u0000` (a backslash, then text) does
+        // not count.
+        rest = escape.get(1..).unwrap_or_default();
+    }
+    false
 }
 
 /// serde_json appends " at line L column C"; the field path already says where.
@@ -142,6 +172,24 @@ mod tests {
             parse::<Body>(b"not json"),
             Err(ApiError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn an_escaped_nul_is_malformed_wherever_it_is() {
+        for body in [
+            br#"{"name": "a\u0000b"}"#.as_slice(),
+            br#"{"name\u0000": "a"}"#,
+            br#"{"name": "a", "nested": {"count": "\u0000"}}"#,
+            br#"{"name": "\\\u0000"}"#,
+        ] {
+            assert!(
+                matches!(parse::<Body>(body), Err(ApiError::Malformed(_))),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // An escaped backslash followed by the text `u0000`, and other escapes, are text.
+        assert!(parse::<Body>(br#"{"name": "a\\u0000 \u0041 \n"}"#).is_ok());
     }
 
     #[test]

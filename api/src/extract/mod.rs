@@ -2,7 +2,9 @@
 
 mod auth;
 mod json;
+mod query;
 
 pub use crate::services::auth::CurrentUser;
 pub use auth::AdminUser;
 pub use json::ApiJson;
+pub use query::refuse_nul_in_query;

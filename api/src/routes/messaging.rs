@@ -313,6 +313,7 @@ fn accepted<T>(result: Accepted<T>, new: impl FnOnce(T) -> HttpResponse) -> Http
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields; an opted-out candidate or one without a phone", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The organization's daily send cap would be exceeded: nothing was queued; `detail` states the cap and what remains today", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the organization's next midnight, when the count restarts"))),
     )
 )]
 #[post("/sms/messages")]
@@ -360,6 +361,7 @@ pub async fn send_message(
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or the candidate opted out", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The organization's daily send cap would be exceeded: nothing was queued; `detail` states the cap and what remains today", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the organization's next midnight, when the count restarts"))),
     )
 )]
 #[post("/sms/threads/{id}/messages")]
@@ -395,6 +397,7 @@ pub async fn reply_in_thread(
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The organization's daily send cap would be exceeded: nothing was queued; `detail` states the cap and what remains today", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the organization's next midnight, when the count restarts"))),
     )
 )]
 #[post("/sms/bulk")]

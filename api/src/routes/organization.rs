@@ -2,17 +2,17 @@
 
 use actix_web::web::{Data, Json};
 use actix_web::{get, patch};
-use chrono::{DateTime, Utc};
-use nextal_domain::{CountryCode, OrganizationName, Timezone, Validation};
+use chrono::{DateTime, NaiveDate, Utc};
+use nextal_domain::{CountryCode, DailySendCap, OrganizationName, Timezone, Validation};
 use nextal_openapi::Problem;
-use nextal_persistence::repo::organizations::Organization;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{AdminUser, ApiJson, CurrentUser};
-use crate::routes::schemas::utc;
-use crate::services::organization::{self, OrganizationUpdate};
+use crate::routes::schemas::{nullable, utc};
+use crate::services::organization::{self, OrganizationDetails, OrganizationUpdate};
+use crate::services::send_caps::DailySends;
 use crate::state::AppState;
 
 /// The caller's organization.
@@ -24,20 +24,62 @@ pub struct OrganizationBody {
     /// ISO 3166-1 alpha-2; national phone numbers are read in this country.
     #[schema(example = "US")]
     default_country: String,
-    /// IANA time zone.
+    /// IANA time zone; the daily send cap counts the organization's calendar days in it.
     #[schema(example = "America/New_York")]
     timezone: String,
+    /// The organization's own daily send cap; null follows the service's default
+    /// (`NEXTAL_DAILY_SEND_CAP`). `daily_sends.cap` is the one in force.
+    #[schema(minimum = 0, maximum = 1_000_000)]
+    daily_send_cap: Option<u32>,
+    daily_sends: DailySendsBody,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
-impl From<Organization> for OrganizationBody {
-    fn from(organization: Organization) -> Self {
+/// Messages sent today against the daily send cap. Every message accepted for sending
+/// counts on the day it is accepted (scheduled ones included); replies received do not.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DailySendsBody {
+    /// The cap in force today: the organization's own, or the service's default. 0 stops
+    /// sending.
+    #[schema(example = 10_000)]
+    cap: u32,
+    /// Messages accepted for sending today.
+    #[schema(example = 120)]
+    sent: u32,
+    /// Messages that may still be sent today.
+    #[schema(example = 9_880)]
+    remaining: u32,
+    /// Today, in the organization's time zone.
+    day: NaiveDate,
+    /// When the count restarts: the organization's next midnight.
+    resets_at: DateTime<Utc>,
+}
+
+impl From<DailySends> for DailySendsBody {
+    fn from(sends: DailySends) -> Self {
+        Self {
+            cap: sends.cap,
+            sent: sends.sent,
+            remaining: sends.remaining(),
+            day: sends.day,
+            resets_at: sends.resets_at,
+        }
+    }
+}
+
+impl From<OrganizationDetails> for OrganizationBody {
+    fn from(details: OrganizationDetails) -> Self {
+        let organization = details.organization;
         Self {
             id: organization.id,
             name: organization.name,
             default_country: organization.default_country,
             timezone: organization.timezone,
+            daily_send_cap: organization
+                .daily_send_cap
+                .and_then(|cap| u32::try_from(cap).ok()),
+            daily_sends: details.daily_sends.into(),
             created_at: utc(organization.created_at),
             updated_at: utc(organization.updated_at),
         }
@@ -54,6 +96,11 @@ pub struct UpdateOrganizationRequest {
     default_country: Option<String>,
     #[schema(example = "Europe/London")]
     timezone: Option<String>,
+    /// The organization's own daily send cap, 0 to 1,000,000 messages per calendar day
+    /// (0 stops sending); null goes back to the service's default.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>, example = 500, minimum = 0, maximum = 1_000_000)]
+    daily_send_cap: Option<Option<i64>>,
 }
 
 /// The caller's organization (any role).
@@ -73,7 +120,7 @@ pub async fn get_organization(
     Ok(Json(organization::get(&state, &current).await?.into()))
 }
 
-/// Change the organization's name, default country or time zone (admins).
+/// Change the organization's name, default country, time zone or daily send cap (admins).
 #[utoipa::path(
     tag = "organization",
     security(("bearer" = [])),
@@ -104,6 +151,9 @@ pub async fn update_organization(
             CountryCode::parse,
         ),
         timezone: validation.check_optional("timezone", body.timezone.as_deref(), Timezone::parse),
+        daily_send_cap: body.daily_send_cap.map(|cap| {
+            cap.and_then(|cap| validation.check("daily_send_cap", DailySendCap::parse(cap)))
+        }),
     };
     validation.finish()?;
     Ok(Json(

@@ -116,6 +116,7 @@ async fn insert_organization(
         timezone: Timezone::DEFAULT.as_str().to_owned(),
         created_at: now,
         updated_at: now,
+        daily_send_cap: None,
     };
     organizations::insert(conn, &organization).await?;
     let admin = NewUser {

@@ -1,5 +1,7 @@
 //! Sending: one candidate, a reply in a thread, or many candidates from the kanban
-//! board. Every message is written to the outbox first; the dispatcher hands it over.
+//! board. Every message is written to the outbox first, counted against the
+//! organization's daily send cap in the same transaction; the dispatcher hands it over.
+//! An idempotent replay returns before anything is counted.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,6 +19,7 @@ use nextal_persistence::{DbConn, PersistenceError};
 
 use crate::error::ApiError;
 use crate::services::auth::CurrentUser;
+use crate::services::send_caps;
 use crate::services::templates::{job_titles, merge_values};
 use crate::services::{new_id, now, truncate_to_micros};
 use crate::state::AppState;
@@ -127,6 +130,7 @@ pub async fn send_to_candidate(
     let message = enqueue_one(
         state,
         user,
+        &organization,
         Recipient {
             phone,
             candidate_id: Some(candidate.id.clone()),
@@ -187,6 +191,7 @@ pub async fn reply(
     match enqueue_one(
         state,
         user,
+        &organization,
         recipient,
         sender,
         body,
@@ -284,6 +289,9 @@ pub async fn send_bulk(
     };
     let mut tx = state.db.begin().await?;
     still_active(&mut tx, organization_id, &sender).await?;
+    // Counted before anything is written: a send over the cap stores nothing, and the
+    // counter row's lock (PostgreSQL) orders the organization's concurrent sends.
+    send_caps::count(&mut tx, state, &organization, accepted.accepted, now).await?;
     let skipped_json = serde_json::Value::Array(
         accepted
             .skipped
@@ -413,6 +421,7 @@ struct Recipient {
 async fn enqueue_one(
     state: &AppState,
     user: &CurrentUser,
+    organization: &Organization,
     recipient: Recipient,
     sender: Sender,
     body: MessageBody,
@@ -424,6 +433,8 @@ async fn enqueue_one(
     let now = now();
     let mut tx = state.db.begin().await?;
     still_active(&mut tx, organization_id, &sender).await?;
+    // Before anything is written, as in `send_bulk`.
+    send_caps::count(&mut tx, state, organization, 1, now).await?;
     let thread_ids = ensure_threads(
         &mut tx,
         organization_id,

@@ -10,6 +10,7 @@ pub mod integrations;
 pub mod jobs;
 pub mod messaging;
 pub mod organization;
+pub mod send_caps;
 pub mod templates;
 pub mod users;
 

@@ -1,6 +1,6 @@
 //! The caller's organization and its settings.
 
-use nextal_domain::{CountryCode, OrganizationName, Timezone};
+use nextal_domain::{CountryCode, DailySendCap, OrganizationName, Timezone};
 use nextal_persistence::repo::organizations::{self, Organization, OrganizationChanges};
 use serde_json::json;
 
@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::services::audit;
 use crate::services::auth::CurrentUser;
 use crate::services::now;
+use crate::services::send_caps::{self, DailySends};
 use crate::state::AppState;
 
 /// Settings to change, already validated; `None` keeps the current value.
@@ -16,14 +17,29 @@ pub struct OrganizationUpdate {
     pub name: Option<OrganizationName>,
     pub default_country: Option<CountryCode>,
     pub timezone: Option<Timezone>,
+    /// `Some(None)` goes back to the service's default cap.
+    pub daily_send_cap: Option<Option<DailySendCap>>,
+}
+
+/// An organization with its sending today.
+pub struct OrganizationDetails {
+    /// The stored organization.
+    pub organization: Organization,
+    /// Its sending today against its daily send cap.
+    pub daily_sends: DailySends,
 }
 
 /// The caller's organization.
-pub async fn get(state: &AppState, current: &CurrentUser) -> Result<Organization, ApiError> {
+pub async fn get(state: &AppState, current: &CurrentUser) -> Result<OrganizationDetails, ApiError> {
     let mut conn = state.db.conn().await?;
-    organizations::find(&mut conn, current.organization_id())
+    let organization = organizations::find(&mut conn, current.organization_id())
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(ApiError::NotFound)?;
+    let daily_sends = send_caps::today(&mut conn, state, &organization, now()).await?;
+    Ok(OrganizationDetails {
+        organization,
+        daily_sends,
+    })
 }
 
 /// Changes the caller's organization's settings.
@@ -31,15 +47,20 @@ pub async fn update(
     state: &AppState,
     current: &CurrentUser,
     update: OrganizationUpdate,
-) -> Result<Organization, ApiError> {
+) -> Result<OrganizationDetails, ApiError> {
     let id = current.organization_id();
+    let now = now();
+    let daily_send_cap = update
+        .daily_send_cap
+        .map(|cap| cap.map(|cap| i32::try_from(cap.get()).unwrap_or(i32::MAX)));
     let changes = OrganizationChanges {
         name: update.name.map(|name| name.as_str().to_owned()),
         default_country: update
             .default_country
             .map(|country| country.as_str().to_owned()),
         timezone: update.timezone.map(|timezone| timezone.as_str().to_owned()),
-        updated_at: now(),
+        daily_send_cap,
+        updated_at: now,
     };
     let mut tx = state.db.begin().await?;
     organizations::update(&mut tx, id, &changes).await?;
@@ -52,15 +73,25 @@ pub async fn update(
             "name": changes.name,
             "default_country": changes.default_country,
             "timezone": changes.timezone,
+            // null: unchanged; "default": back to the service's default.
+            "daily_send_cap": match daily_send_cap {
+                None => json!(null),
+                Some(None) => json!("default"),
+                Some(Some(cap)) => json!(cap),
+            },
         }),
     )
     .await?;
     let organization = organizations::find(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    let daily_sends = send_caps::today(&mut tx, state, &organization, now).await?;
     tx.commit().await?;
     tracing::info!(organization_id = %id, changed_by = %current.user.id, "organization updated");
-    Ok(organization)
+    Ok(OrganizationDetails {
+        organization,
+        daily_sends,
+    })
 }
 
 /// The country national phone numbers are read in for the caller's organization.
@@ -68,6 +99,9 @@ pub async fn default_country(
     state: &AppState,
     current: &CurrentUser,
 ) -> Result<CountryCode, ApiError> {
-    let organization = get(state, current).await?;
+    let mut conn = state.db.conn().await?;
+    let organization = organizations::find(&mut conn, current.organization_id())
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(CountryCode::parse(&organization.default_country).unwrap_or(CountryCode::DEFAULT))
 }

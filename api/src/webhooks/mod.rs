@@ -9,9 +9,11 @@
 //! answers 503 at once, and the provider delivers again later.
 
 mod apply;
+pub mod limits;
 mod receive;
 mod tokens;
 
+pub use limits::{WebhookLimits, WebhookQuotas};
 pub use receive::{Incoming, receive};
 pub use tokens::TokenCache;
 

@@ -7,8 +7,8 @@ use nextal_domain::{CountryCode, PhoneNumber, ProviderKind};
 use nextal_persistence::repo::integrations::{self, Integration};
 use nextal_providers::webhooks::{self, ParamSource, Params, WebhookError};
 use secrecy::ExposeSecret;
-use sha2::{Digest, Sha256};
 
+use super::limits::{self, token_digest};
 use super::{Content, Delivery, DeliveryKind, Outcome};
 use crate::error::ApiError;
 use crate::services::{integrations::credentials, now};
@@ -36,14 +36,19 @@ pub struct Incoming<'a> {
 ///
 /// - unknown token, or a token of the other provider: 404, nothing stored;
 /// - Twilio without a valid signature: 403, nothing stored;
+/// - past its integration's rate limit: 429, nothing stored;
 /// - an unreadable body: stored raw (`unreadable`), then 400;
 /// - otherwise stored and applied, and the outcome returned.
 pub async fn receive(state: &AppState, incoming: Incoming<'_>) -> Result<Outcome, ApiError> {
-    let row = find_integration(state, &incoming).await?;
+    let digest = token_digest(incoming.token);
+    let row = find_integration(state, &incoming, &digest).await?;
     let params = Params::read(incoming.content_type, incoming.query, incoming.body);
     if incoming.provider == ProviderKind::Twilio {
         check_twilio_signature(state, &incoming, &row, params.as_ref().ok())?;
     }
+    state.webhook_limits.authenticated(digest);
+    // Only after authentication: forged deliveries must not use up a tenant's allowance.
+    limits::admit(state, &row.id)?;
     let delivery = |content| Delivery {
         organization_id: row.organization_id.clone(),
         provider: incoming.provider,
@@ -71,13 +76,14 @@ pub async fn receive(state: &AppState, incoming: Incoming<'_>) -> Result<Outcome
 async fn find_integration(
     state: &AppState,
     incoming: &Incoming<'_>,
+    digest: &[u8; 32],
 ) -> Result<Arc<Integration>, ApiError> {
     if incoming.token.is_empty() || incoming.token.len() > MAX_TOKEN_LENGTH {
         return Err(ApiError::NotFound);
     }
     // Looked up by hash: the comparison that takes variable time sees only a digest,
     // which tells an attacker nothing about a valid token.
-    let hash = Sha256::digest(incoming.token.as_bytes()).to_vec();
+    let hash = digest.to_vec();
     let row = match state.webhook_tokens.get(&hash) {
         Some(row) => row,
         None => {

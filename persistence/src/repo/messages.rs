@@ -487,6 +487,36 @@ pub async fn refresh_lease(
     Ok(held)
 }
 
+/// Ends, as of `now`, the claim of messages whose hand-over failed before any provider
+/// request carried them, so that the next settlement takes them instead of waiting for
+/// their lease to run out, and gives back the attempt the claim counted. Only messages
+/// still `sending` under exactly one of `leases`, those the failed hand-over set,
+/// change: any other lease means someone else (a settlement, another dispatcher) holds
+/// them now. Returns how many changed.
+pub async fn end_claim(
+    conn: &mut DbConn,
+    ids: &[String],
+    leases: &[NaiveDateTime],
+    now: NaiveDateTime,
+) -> Result<usize, PersistenceError> {
+    let mut ended = 0;
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        ended += run!(conn, |c| diesel::update(
+            sms_messages::table
+                .filter(sms_messages::id.eq_any(chunk))
+                .filter(sms_messages::status.eq("sending"))
+                .filter(sms_messages::lease_expires_at.eq_any(leases))
+        )
+        .set((
+            sms_messages::lease_expires_at.eq(now),
+            sms_messages::attempts.eq(sms_messages::attempts - 1),
+        ))
+        .execute(c)
+        .await)?;
+    }
+    Ok(ended)
+}
+
 /// Cancels claimed (`sending`) messages that must not go out after all.
 pub async fn cancel_claimed(
     conn: &mut DbConn,

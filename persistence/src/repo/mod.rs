@@ -5,6 +5,7 @@ pub mod batches;
 pub mod bootstrap;
 pub mod candidates;
 pub mod consent;
+pub mod daily_sends;
 pub mod idempotency;
 pub mod inbox;
 pub mod integrations;

@@ -18,6 +18,8 @@ pub struct Organization {
     pub timezone: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The organization's own daily send cap; `None` follows the service's default.
+    pub daily_send_cap: Option<i32>,
 }
 
 /// Fields an admin may change; `None` leaves a field as it is.
@@ -27,6 +29,8 @@ pub struct OrganizationChanges {
     pub name: Option<String>,
     pub default_country: Option<String>,
     pub timezone: Option<String>,
+    /// `Some(None)` goes back to the service's default.
+    pub daily_send_cap: Option<Option<i32>>,
     pub updated_at: NaiveDateTime,
 }
 

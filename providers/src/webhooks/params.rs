@@ -47,8 +47,8 @@ impl Params {
     ///   nested objects are skipped.
     ///
     /// Any other content type (or none) with a non-empty body, a body or decoded value
-    /// that is not UTF-8, malformed JSON, or JSON that is not an object is
-    /// [`WebhookError::Unreadable`].
+    /// that is not UTF-8, a decoded name or value holding a NUL, malformed JSON, or JSON
+    /// that is not an object is [`WebhookError::Unreadable`].
     pub fn read(
         content_type: Option<&str>,
         query: &str,
@@ -58,7 +58,7 @@ impl Params {
             let query = query.strip_prefix('?').unwrap_or(query);
             let pairs = parse_form(query.as_bytes())
                 .map_err(|()| unreadable("the query string is not UTF-8"))?;
-            return Ok(Self::new(ParamSource::Query, pairs));
+            return without_nul(ParamSource::Query, pairs);
         }
         let Some(content_type) = content_type else {
             return Err(unreadable("a body without a content type"));
@@ -76,11 +76,11 @@ impl Params {
         }
         if essence == "application/x-www-form-urlencoded" {
             let pairs = parse_form(body).map_err(|()| unreadable("a form value is not UTF-8"))?;
-            Ok(Self::new(ParamSource::Form, pairs))
+            without_nul(ParamSource::Form, pairs)
         } else if essence == "application/json"
             || (essence.starts_with("application/") && essence.ends_with("+json"))
         {
-            Ok(Self::new(ParamSource::Json, parse_json(body)?))
+            without_nul(ParamSource::Json, parse_json(body)?)
         } else {
             Err(WebhookError::Unreadable(format!(
                 "unsupported content type `{}`",
@@ -106,6 +106,20 @@ impl Params {
     /// Where the pairs came from.
     pub fn source(&self) -> ParamSource {
         self.source
+    }
+}
+
+/// The pairs, unless a name or value holds a NUL (`%00`, `\u0000`): no SMS text or id
+/// has one, and PostgreSQL cannot store one, so such a delivery failed in the database
+/// (503, delivered again and again) instead of being refused as unreadable.
+fn without_nul(source: ParamSource, pairs: Vec<(String, String)>) -> Result<Params, WebhookError> {
+    let has_nul = pairs
+        .iter()
+        .any(|(name, value)| name.contains('\0') || value.contains('\0'));
+    if has_nul {
+        Err(unreadable("a name or value holds a NUL character"))
+    } else {
+        Ok(Params::new(source, pairs))
     }
 }
 
@@ -308,5 +322,19 @@ mod tests {
             Params::read(None, "from=%C3", b"").unwrap_err(),
             WebhookError::Unreadable("the query string is not UTF-8".to_owned())
         );
+    }
+
+    #[test]
+    fn a_nul_anywhere_is_unreadable() {
+        let nul = WebhookError::Unreadable("a name or value holds a NUL character".to_owned());
+        assert_eq!(Params::read(None, "body=a%00b", b"").unwrap_err(), nul);
+        assert_eq!(Params::read(FORM, "", b"bo%00dy=a").unwrap_err(), nul);
+        assert_eq!(Params::read(FORM, "", b"body=a\0b").unwrap_err(), nul);
+        assert_eq!(
+            Params::read(JSON, "", br#"{"body": "a\u0000b"}"#).unwrap_err(),
+            nul
+        );
+        // A skipped member does not count; an escaped backslash before `u0000` is text.
+        assert!(Params::read(JSON, "", br#"{"list": ["\u0000"], "body": "\\u0000"}"#).is_ok());
     }
 }

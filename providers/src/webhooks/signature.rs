@@ -162,10 +162,16 @@ impl UrlParts {
 fn body_sha256_param(url: &str) -> Option<String> {
     let without_fragment = url.split('#').next().unwrap_or_default();
     let (_, query) = without_fragment.split_once('?')?;
-    parse_form(query.as_bytes())
-        .ok()?
-        .into_iter()
-        .find(|(name, _)| name == "bodySHA256")
+    // Each pair is decoded on its own: another parameter whose escapes are not UTF-8
+    // (`?x=%A0&bodySHA256=…`) must not hide this one and fail a signed delivery.
+    query
+        .split('&')
+        .find_map(|pair| {
+            parse_form(pair.as_bytes())
+                .ok()?
+                .into_iter()
+                .find(|(name, _)| name == "bodySHA256")
+        })
         .map(|(_, value)| value)
         .filter(|value| !value.is_empty())
 }
@@ -348,6 +354,24 @@ mod tests {
             &params,
             " RSOYDt4T1cUTdK1PDd93/VVr8B8=\t"
         ));
+    }
+
+    #[test]
+    fn the_body_hash_is_found_beside_parameters_that_are_not_utf8() {
+        // Found by the property tests: `%A0` elsewhere in the query made the whole
+        // query unreadable, so a correctly signed JSON delivery was refused.
+        let url = format!("http://a.example?%A0&x=%FF&bodySHA256={JSON_BODY_SHA256}");
+        let signature = {
+            let mut mac = HmacSha1::new_from_slice(TOKEN.as_bytes()).unwrap();
+            mac.update(url.as_bytes());
+            STANDARD.encode(mac.finalize().into_bytes())
+        };
+        assert!(verify_twilio_json(TOKEN, &url, JSON_BODY, &signature));
+        assert_eq!(
+            body_sha256_param("https://h/?bodySHA256=&bodySHA256=ab"),
+            None,
+            "the first bodySHA256 counts, as before"
+        );
     }
 
     #[test]

@@ -6,16 +6,21 @@
 )]
 
 mod auth;
+mod authorization;
+mod bad_input;
 mod bootstrap;
 mod candidates;
 mod contract;
 mod errors;
+mod faults;
 mod inbox;
 mod integrations;
 mod jobs;
 mod key_rotation;
+mod limits;
 mod messaging;
 mod operations;
+mod secrets;
 mod templates;
 mod tenancy;
 mod users;

@@ -1,0 +1,2 @@
+DROP TABLE sms_daily_sends;
+ALTER TABLE organizations DROP COLUMN daily_send_cap;
