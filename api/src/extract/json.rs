@@ -72,13 +72,14 @@ fn payload_error(error: actix_web::Error, limit: usize) -> ApiError {
     }
 }
 
-/// Deserializes `bytes`: syntax errors and NUL characters are malformed (400), anything
-/// else is a refused field (422) named by its path.
+/// Deserializes `bytes`: syntax errors are malformed (400), anything else is a refused
+/// field (422) named by its path, or `body` for an escaped NUL character, which is valid
+/// JSON that no field accepts.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if has_escaped_nul(bytes) {
-        return Err(ApiError::Malformed(
-            "The request body contains a NUL character (\\u0000), which no field accepts."
-                .to_owned(),
+        return Err(ApiError::invalid_field(
+            "body",
+            "contains a NUL character (\\u0000), which no field accepts",
         ));
     }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
@@ -175,7 +176,7 @@ mod tests {
     }
 
     #[test]
-    fn an_escaped_nul_is_malformed_wherever_it_is() {
+    fn an_escaped_nul_is_refused_wherever_it_is() {
         for body in [
             br#"{"name": "a\u0000b"}"#.as_slice(),
             br#"{"name\u0000": "a"}"#,
@@ -183,7 +184,7 @@ mod tests {
             br#"{"name": "\\\u0000"}"#,
         ] {
             assert!(
-                matches!(parse::<Body>(body), Err(ApiError::Malformed(_))),
+                matches!(parse::<Body>(body), Err(ApiError::Validation(_))),
                 "{}",
                 String::from_utf8_lossy(body)
             );

@@ -55,10 +55,13 @@ pub async fn receive(state: &AppState, incoming: Incoming<'_>) -> Result<Outcome
         kind: incoming.kind,
         content,
         content_type: incoming.content_type.map(str::to_owned),
+        // PostgreSQL text cannot hold NUL: a raw NUL byte is kept as U+FFFD, like any
+        // other byte that is not UTF-8, so the delivery is stored instead of refused
+        // with 503 and delivered again forever.
         payload: if incoming.body.is_empty() {
             incoming.query.to_owned()
         } else {
-            String::from_utf8_lossy(incoming.body).into_owned()
+            String::from_utf8_lossy(incoming.body).replace('\0', "\u{FFFD}")
         },
         received_at: now(),
     };

@@ -47,8 +47,8 @@ impl Params {
     ///   nested objects are skipped.
     ///
     /// Any other content type (or none) with a non-empty body, a body or decoded value
-    /// that is not UTF-8, a decoded name or value holding a NUL, malformed JSON, or JSON
-    /// that is not an object is [`WebhookError::Unreadable`].
+    /// that is not UTF-8, malformed JSON, or JSON that is not an object is
+    /// [`WebhookError::Unreadable`]. A NUL in a decoded name or value becomes U+FFFD.
     pub fn read(
         content_type: Option<&str>,
         query: &str,
@@ -58,7 +58,7 @@ impl Params {
             let query = query.strip_prefix('?').unwrap_or(query);
             let pairs = parse_form(query.as_bytes())
                 .map_err(|()| unreadable("the query string is not UTF-8"))?;
-            return without_nul(ParamSource::Query, pairs);
+            return Ok(Self::new(ParamSource::Query, without_nul(pairs)));
         }
         let Some(content_type) = content_type else {
             return Err(unreadable("a body without a content type"));
@@ -76,11 +76,11 @@ impl Params {
         }
         if essence == "application/x-www-form-urlencoded" {
             let pairs = parse_form(body).map_err(|()| unreadable("a form value is not UTF-8"))?;
-            without_nul(ParamSource::Form, pairs)
+            Ok(Self::new(ParamSource::Form, without_nul(pairs)))
         } else if essence == "application/json"
             || (essence.starts_with("application/") && essence.ends_with("+json"))
         {
-            without_nul(ParamSource::Json, parse_json(body)?)
+            Ok(Self::new(ParamSource::Json, without_nul(parse_json(body)?)))
         } else {
             Err(WebhookError::Unreadable(format!(
                 "unsupported content type `{}`",
@@ -109,18 +109,17 @@ impl Params {
     }
 }
 
-/// The pairs, unless a name or value holds a NUL (`%00`, `\u0000`): no SMS text or id
-/// has one, and PostgreSQL cannot store one, so such a delivery failed in the database
-/// (503, delivered again and again) instead of being refused as unreadable.
-fn without_nul(source: ParamSource, pairs: Vec<(String, String)>) -> Result<Params, WebhookError> {
-    let has_nul = pairs
-        .iter()
-        .any(|(name, value)| name.contains('\0') || value.contains('\0'));
-    if has_nul {
-        Err(unreadable("a name or value holds a NUL character"))
-    } else {
-        Ok(Params::new(source, pairs))
+/// The pairs with every NUL (`%00`, `\u0000`) as U+FFFD. PostgreSQL cannot store a NUL:
+/// kept, it failed the delivery in the database (503, delivered again and again); refused,
+/// the reply would be lost for a character no SMS carries. A Twilio form signed over a
+/// NUL no longer verifies, which Twilio, sending UTF-8 text, never signs.
+fn without_nul(mut pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    for text in pairs.iter_mut().flat_map(|(name, value)| [name, value]) {
+        if text.contains('\0') {
+            *text = text.replace('\0', "\u{FFFD}");
+        }
     }
+    pairs
 }
 
 fn unreadable(why: &str) -> WebhookError {
@@ -325,16 +324,25 @@ mod tests {
     }
 
     #[test]
-    fn a_nul_anywhere_is_unreadable() {
-        let nul = WebhookError::Unreadable("a name or value holds a NUL character".to_owned());
-        assert_eq!(Params::read(None, "body=a%00b", b"").unwrap_err(), nul);
-        assert_eq!(Params::read(FORM, "", b"bo%00dy=a").unwrap_err(), nul);
-        assert_eq!(Params::read(FORM, "", b"body=a\0b").unwrap_err(), nul);
+    fn a_nul_anywhere_is_read_as_a_replacement_character() {
+        let read = |content_type, query, body: &[u8]| {
+            Params::read(content_type, query, body)
+                .expect("readable")
+                .pairs()
+                .to_vec()
+        };
+        let pair = |name: &str, value: &str| vec![(name.to_owned(), value.to_owned())];
+        assert_eq!(read(None, "body=a%00b", b""), pair("body", "a\u{FFFD}b"));
+        assert_eq!(read(FORM, "", b"bo%00dy=a"), pair("bo\u{FFFD}dy", "a"));
+        assert_eq!(read(FORM, "", b"body=a\0b"), pair("body", "a\u{FFFD}b"));
         assert_eq!(
-            Params::read(JSON, "", br#"{"body": "a\u0000b"}"#).unwrap_err(),
-            nul
+            read(JSON, "", br#"{"body": "a\u0000b"}"#),
+            pair("body", "a\u{FFFD}b")
         );
-        // A skipped member does not count; an escaped backslash before `u0000` is text.
-        assert!(Params::read(JSON, "", br#"{"list": ["\u0000"], "body": "\\u0000"}"#).is_ok());
+        // An escaped backslash before `u0000` is text.
+        assert_eq!(
+            read(JSON, "", br#"{"body": "\\u0000"}"#),
+            pair("body", "\\u0000")
+        );
     }
 }

@@ -412,29 +412,35 @@ async fn a_webhook_that_is_not_utf8_form_or_json_is_400_and_kept_raw_only() {
 }
 
 #[tokio::test]
-async fn a_nul_character_is_400_not_a_database_error() {
+async fn a_nul_character_is_refused_or_replaced_never_a_database_error() {
     // PostgreSQL cannot hold a NUL in text: each of these reached it and was a 500 (a
-    // webhook a 503, delivered again and again). SQLite stored them.
+    // webhook a 503, delivered again and again). SQLite stored them. An escaped NUL is
+    // valid JSON no field accepts (422); a raw one is no JSON at all (400).
     let app = start(AppOptions::default()).await;
     let admin = app.admin_token().await;
     let inbound = clicksend_inbound_path(&app, &admin).await;
 
-    for (path, token, body) in [
+    for (path, token, body, status, problem_type) in [
         (
             "/auth/login",
             None,
             br#"{"email": "admin@acme.test\u0000", "password": "x"}"#.as_slice(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "https://nextal.app/problems/validation",
         ),
         (
             "/sms-templates",
             Some(admin.as_str()),
             br#"{"name": "Hi", "body": "Hi {{candidate.first_name}}\u0000"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "https://nextal.app/problems/validation",
         ),
-        // A raw NUL is no JSON at all.
         (
             "/auth/login",
             None,
             b"{\"email\": \"a\0\", \"password\": \"x\"}",
+            StatusCode::BAD_REQUEST,
+            "https://nextal.app/problems/malformed-request",
         ),
     ] {
         let mut request = app
@@ -445,39 +451,56 @@ async fn a_nul_character_is_400_not_a_database_error() {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        let refused = problem(request.send().await.unwrap(), StatusCode::BAD_REQUEST).await;
-        assert_eq!(
-            refused["type"],
-            "https://nextal.app/problems/malformed-request"
-        );
+        let refused = problem(request.send().await.unwrap(), status).await;
+        assert_eq!(refused["type"], problem_type);
         assert_still_serving(&app, &admin).await;
     }
     for path in ["/candidates?job_id=%00", "/sms/threads?q=a%00b"] {
-        let refused = problem(app.get(path, Some(&admin)).await, StatusCode::BAD_REQUEST).await;
-        assert_eq!(
-            refused["type"],
-            "https://nextal.app/problems/malformed-request"
-        );
+        let refused = problem(
+            app.get(path, Some(&admin)).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(refused["errors"][0]["field"], "query", "{refused}");
         assert_still_serving(&app, &admin).await;
     }
-    let webhook = app
-        .client
-        .post(app.url(&inbound))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("message_id=N1&from=%2B61422222222&body=hi%00there")
-        .send()
-        .await
-        .unwrap();
-    problem(webhook, StatusCode::BAD_REQUEST).await;
-    assert_still_serving(&app, &admin).await;
+    // A reply holding a NUL, escaped or as a raw byte, is stored with U+FFFD in its
+    // place (the raw log too), not refused: ClickSend would give up on it.
+    for (id, body) in [
+        (
+            "N1",
+            b"message_id=N1&from=%2B61422222222&body=hi%00there".to_vec(),
+        ),
+        (
+            "N2",
+            b"message_id=N2&from=%2B61422222222&body=hi\0there".to_vec(),
+        ),
+    ] {
+        let webhook = app
+            .client
+            .post(app.url(&inbound))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(webhook.status(), StatusCode::OK, "{id}");
+        assert_still_serving(&app, &admin).await;
+    }
 
     assert_eq!(count(&app, "sms_templates").await, 0);
     assert_eq!(
-        app.count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE outcome = 'unreadable'")
+        app.count("SELECT COUNT(*) AS n FROM sms_messages WHERE body = 'hi\u{FFFD}there'")
             .await,
+        2
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE payload LIKE '%hi\u{FFFD}there%'"
+        )
+        .await,
         1
     );
-    assert_eq!(count(&app, "sms_messages").await, 0);
 }
 
 #[tokio::test]
