@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use futures_util::StreamExt;
-use nextal_tests::fakes::ClickSendAccepts;
+use nextal_tests::fakes::{ClickSendAccepts, clicksend_creates_webhook_rules};
 use nextal_tests::{ADMIN_PASSWORD, TestApp, problem, spawn_app};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -792,22 +792,7 @@ async fn fake_providers(app: &TestApp) {
         })))
         .mount(&app.clicksend)
         .await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/v3/automations/sms/(inbound|receipts)$"))
-        .respond_with(ok(json!({
-            "http_code": 200, "response_code": "SUCCESS", "response_msg": "ok",
-            "data": {"total": 0, "current_page": 1, "last_page": 1, "data": []}
-        })))
-        .mount(&app.clicksend)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex("^/v3/automations/sms/(inbound|receipts)$"))
-        .respond_with(ok(json!({
-            "http_code": 200, "response_code": "SUCCESS",
-            "data": {"inbound_rule_id": 41, "receipt_rule_id": 42}
-        })))
-        .mount(&app.clicksend)
-        .await;
+    clicksend_creates_webhook_rules(&app.clicksend).await;
     Mock::given(method("GET"))
         .and(path_regex(r"^/2010-04-01/Accounts/AC[0-9a-f]{32}\.json$"))
         .respond_with(ok(json!({"status": "active", "friendly_name": "Fake"})))

@@ -15,7 +15,7 @@ use chrono::Utc;
 use diesel_async::RunQueryDsl;
 use hmac::{Hmac, Mac};
 use nextal_persistence::DbConn;
-use nextal_tests::fakes::ClickSendAccepts;
+use nextal_tests::fakes::{ClickSendAccepts, clicksend_creates_webhook_rules};
 use nextal_tests::{AppOptions, TestApp, backend_name, captured_logs, spawn_app_with};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
@@ -830,22 +830,7 @@ async fn fake_providers(app: &TestApp, api_key: &str, auth_token: &str) {
         .respond_with(ClickSendAccepts)
         .mount(&app.clicksend)
         .await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/v3/automations/sms/(inbound|receipts)$"))
-        .respond_with(ok(json!({
-            "http_code": 200, "response_code": "SUCCESS", "response_msg": "ok",
-            "data": {"total": 0, "current_page": 1, "last_page": 1, "data": []}
-        })))
-        .mount(&app.clicksend)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex("^/v3/automations/sms/(inbound|receipts)$"))
-        .respond_with(ok(json!({
-            "http_code": 200, "response_code": "SUCCESS",
-            "data": {"inbound_rule_id": 41, "receipt_rule_id": 42}
-        })))
-        .mount(&app.clicksend)
-        .await;
+    clicksend_creates_webhook_rules(&app.clicksend).await;
 
     let account = format!("/2010-04-01/Accounts/{TWILIO_SID}");
     let authorized = basic(TWILIO_SID, auth_token);
