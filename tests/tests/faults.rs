@@ -751,6 +751,27 @@ fn failed_since(log: &Log, since: Instant) -> usize {
 
 /// Sends one request of a load loop and records it; `id` reads the created id from
 /// a 2xx body (or names it, for webhooks).
+/// Sends `next(0)`, `next(1)`, … until `stop`, logging each answer in `log`. A request
+/// that names what it creates (a reply's id) says so; otherwise the answer's `id` is it.
+fn spawn_load(
+    stop: &Arc<AtomicBool>,
+    log: &Log,
+    next: impl Fn(usize) -> (reqwest::RequestBuilder, Option<String>) + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let (stop, log) = (stop.clone(), log.clone());
+    tokio::spawn(async move {
+        let mut n = 0;
+        while !stop.load(Ordering::SeqCst) {
+            let (request, named) = next(n);
+            attempt(&log, request, |body| {
+                named.or_else(|| body["id"].as_str().map(str::to_owned))
+            })
+            .await;
+            n += 1;
+        }
+    })
+}
+
 async fn attempt(
     log: &Log,
     request: reqwest::RequestBuilder,
@@ -846,18 +867,14 @@ async fn killed_mid_dispatch_and_mid_webhook(backend: Backend) -> String {
     let posted: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let mut loops = Vec::new();
     for task in 0..6 {
-        let (stop, log, posted) = (stop.clone(), replies.clone(), posted.clone());
+        let posted = posted.clone();
         let (client, url) = (first.client.clone(), first.url(&inbound));
-        loops.push(tokio::spawn(async move {
-            let mut n = 0;
-            while !stop.load(Ordering::SeqCst) {
-                let id = format!("KILL-R{task}-{n}");
-                let from = phone((task * 7 + n) % 20);
-                posted.lock().unwrap().push((id.clone(), from.clone()));
-                let body = reply(&id, &from, &format!("Reply {task}/{n}"));
-                attempt(&log, client.post(&url).json(&body), |_| Some(id)).await;
-                n += 1;
-            }
+        loops.push(spawn_load(&stop, &replies, move |n| {
+            let id = format!("KILL-R{task}-{n}");
+            let from = phone((task * 7 + n) % 20);
+            posted.lock().unwrap().push((id.clone(), from.clone()));
+            let body = reply(&id, &from, &format!("Reply {task}/{n}"));
+            (client.post(&url).json(&body), Some(id))
         }));
     }
     let started = Instant::now();
@@ -884,26 +901,16 @@ async fn killed_mid_dispatch_and_mid_webhook(backend: Backend) -> String {
         .to_owned();
     let sends: Log = Arc::default();
     {
-        let (stop, log) = (stop.clone(), sends.clone());
         let (client, url, admin) = (
             first.client.clone(),
             first.url("/sms/messages"),
             admin.clone(),
         );
         let candidates = candidates.clone();
-        loops.push(tokio::spawn(async move {
-            let mut n = 0;
-            while !stop.load(Ordering::SeqCst) {
-                let body = json!({"candidate_id": candidates[n % candidates.len()],
-                                  "body": format!("Follow-up {n}")});
-                attempt(
-                    &log,
-                    client.post(&url).bearer_auth(&admin).json(&body),
-                    |body| body["id"].as_str().map(str::to_owned),
-                )
-                .await;
-                n += 1;
-            }
+        loops.push(spawn_load(&stop, &sends, move |n| {
+            let body = json!({"candidate_id": candidates[n % candidates.len()],
+                              "body": format!("Follow-up {n}")});
+            (client.post(&url).bearer_auth(&admin).json(&body), None)
         }));
     }
     let bulk_sent = Instant::now();
@@ -1180,66 +1187,27 @@ async fn postgres_restarted_under_load_recovers_without_a_restart_and_keeps_ackn
         .build()
         .unwrap();
     {
-        let (stop, log, client, url, admin) = (
-            stop.clone(),
-            added.clone(),
-            client.clone(),
-            service.url("/candidates"),
-            admin.clone(),
-        );
-        loops.push(tokio::spawn(async move {
-            let mut n = 1000;
-            while !stop.load(Ordering::SeqCst) {
-                let body = json!({"first_name": "Load", "last_name": "Test", "phone": phone(n)});
-                attempt(
-                    &log,
-                    client.post(&url).bearer_auth(&admin).json(&body),
-                    |b| b["id"].as_str().map(str::to_owned),
-                )
-                .await;
-                n += 1;
-            }
+        let (client, url, admin) = (client.clone(), service.url("/candidates"), admin.clone());
+        loops.push(spawn_load(&stop, &added, move |n| {
+            let body = json!({"first_name": "Load", "last_name": "Test", "phone": phone(1000 + n)});
+            (client.post(&url).bearer_auth(&admin).json(&body), None)
         }));
     }
     {
-        let (stop, log, client, url, admin) = (
-            stop.clone(),
-            sent.clone(),
-            client.clone(),
-            service.url("/sms/messages"),
-            admin.clone(),
-        );
+        let (client, url, admin) = (client.clone(), service.url("/sms/messages"), admin.clone());
         let candidates = candidates.clone();
-        loops.push(tokio::spawn(async move {
-            let mut n = 0;
-            while !stop.load(Ordering::SeqCst) {
-                let body = json!({"candidate_id": candidates[n % candidates.len()],
-                                  "body": format!("Load {n}")});
-                attempt(
-                    &log,
-                    client.post(&url).bearer_auth(&admin).json(&body),
-                    |b| b["id"].as_str().map(str::to_owned),
-                )
-                .await;
-                n += 1;
-            }
+        loops.push(spawn_load(&stop, &sent, move |n| {
+            let body = json!({"candidate_id": candidates[n % candidates.len()],
+                              "body": format!("Load {n}")});
+            (client.post(&url).bearer_auth(&admin).json(&body), None)
         }));
     }
     {
-        let (stop, log, client, url) = (
-            stop.clone(),
-            replied.clone(),
-            client.clone(),
-            service.url(&inbound),
-        );
-        loops.push(tokio::spawn(async move {
-            let mut n = 0;
-            while !stop.load(Ordering::SeqCst) {
-                let id = format!("LOAD-R{n}");
-                let body = reply(&id, &phone(n % 10), "load");
-                attempt(&log, client.post(&url).json(&body), |_| Some(id)).await;
-                n += 1;
-            }
+        let (client, url) = (client.clone(), service.url(&inbound));
+        loops.push(spawn_load(&stop, &replied, move |n| {
+            let id = format!("LOAD-R{n}");
+            let body = reply(&id, &phone(n % 10), "load");
+            (client.post(&url).json(&body), Some(id))
         }));
     }
     {
