@@ -55,7 +55,13 @@ pub enum TestDatabase {
 impl TestDatabase {
     /// Creates an empty database on the backend this run targets.
     pub async fn create() -> Self {
-        match postgres_server_url() {
+        Self::create_on(postgres_server_url()).await
+    }
+
+    /// Creates an empty database on the PostgreSQL server at `server_url`, or in a
+    /// SQLite file when there is none.
+    pub async fn create_on(server_url: Option<String>) -> Self {
+        match server_url {
             None => {
                 let folder = tempfile::tempdir().expect("a temporary folder");
                 let url = format!("sqlite://{}", folder.path().join("nextal-sms.db").display());

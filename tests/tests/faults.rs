@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use nextal_persistence::{DatabaseUrl, Db, DbConn, PoolOptions};
-use nextal_tests::random_master_key;
+use nextal_tests::{TestDatabase, random_master_key};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -99,105 +99,25 @@ enum Backend {
     Postgres,
 }
 
-/// A database for one test: a SQLite file in a temporary folder, or a PostgreSQL
-/// database created for it and dropped after it.
-enum Database {
-    Sqlite {
-        _folder: tempfile::TempDir,
-        url: String,
-    },
-    Postgres {
-        server_url: String,
-        name: String,
-        url: String,
-    },
+/// A database for one test on `backend`, dropped after it.
+async fn create_database(backend: Backend) -> TestDatabase {
+    TestDatabase::create_on(match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(postgres_server_url()),
+    })
+    .await
 }
 
-impl Database {
-    async fn create(backend: Backend) -> Self {
-        use diesel_async::RunQueryDsl;
-        match backend {
-            Backend::Sqlite => {
-                let folder = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}", folder.path().join("nextal-sms.db").display());
-                Database::Sqlite {
-                    _folder: folder,
-                    url,
-                }
-            }
-            Backend::Postgres => {
-                let server_url = postgres_server_url();
-                let name = format!("nextal_faults_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = admin_connection(&server_url).await;
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut admin)
-                    .await
-                    .unwrap();
-                let url = match server_url.rsplit_once('/') {
-                    Some((base, _)) => format!("{base}/{name}"),
-                    None => panic!("NEXTAL_FAULTS_DATABASE_URL needs a database path"),
-                };
-                Database::Postgres {
-                    server_url,
-                    name,
-                    url,
-                }
-            }
-        }
-    }
-
-    fn url(&self) -> &str {
-        match self {
-            Database::Sqlite { url, .. } | Database::Postgres { url, .. } => url,
-        }
-    }
-
-    /// A small pool of our own, to look at what the service stored.
-    fn inspect(&self) -> Db {
-        Db::open(
-            &DatabaseUrl::parse(self.url()).unwrap(),
-            PoolOptions {
-                max_connections: 2,
-                ..PoolOptions::default()
-            },
-        )
-        .unwrap()
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Database::Postgres {
-            server_url, name, ..
-        } = self
-        {
-            let server_url = server_url.clone();
-            let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            // Drop runs inside the test's runtime, which cannot block on itself.
-            let dropped = std::thread::spawn(move || {
-                use diesel_async::RunQueryDsl;
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap()
-                    .block_on(async {
-                        let mut admin = admin_connection(&server_url).await;
-                        diesel::sql_query(statement).execute(&mut admin).await
-                    })
-            })
-            .join();
-            if !matches!(dropped, Ok(Ok(_))) {
-                eprintln!("could not drop test database {name}");
-            }
-        }
-    }
-}
-
-async fn admin_connection(server_url: &str) -> diesel_async::AsyncPgConnection {
-    use diesel_async::AsyncConnection;
-    diesel_async::AsyncPgConnection::establish(server_url)
-        .await
-        .unwrap_or_else(|error| panic!("PostgreSQL at {server_url} is unreachable: {error}"))
+/// A small pool of our own, to look at what the service stored.
+fn inspect(database: &TestDatabase) -> Db {
+    Db::open(
+        &DatabaseUrl::parse(database.url()).unwrap(),
+        PoolOptions {
+            max_connections: 2,
+            ..PoolOptions::default()
+        },
+    )
+    .unwrap()
 }
 
 /// The number a `SELECT … AS n` query returns.
@@ -426,7 +346,7 @@ struct ServiceConfig {
 }
 
 impl ServiceConfig {
-    fn new(database: &Database, clicksend: &FakeClickSend, extra: &[(&str, &str)]) -> Self {
+    fn new(database: &TestDatabase, clicksend: &FakeClickSend, extra: &[(&str, &str)]) -> Self {
         let mut env: Vec<(String, String)> = [
             ("DATABASE_URL", database.url()),
             ("NEXTAL_BIND", "127.0.0.1:0"),
@@ -843,8 +763,8 @@ fn assert_once_in_thread_order(fake: &FakeClickSend, outbound: &[(String, String
 
 /// One backend's run; returns a line for the report.
 async fn killed_mid_dispatch_and_mid_webhook(backend: Backend) -> String {
-    let database = Database::create(backend).await;
-    let db = database.inspect();
+    let database = create_database(backend).await;
+    let db = inspect(&database);
     let fake = FakeClickSend::start().await;
     // The hand-over's request takes 30 s to answer; the service gives up after 5 s,
     // and we kill it long before that.
@@ -1160,8 +1080,8 @@ async fn live_events_flow(service: &Service, admin: &str, inbound: &str) -> Dura
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "run by .ci/faults: stops and starts the shared PostgreSQL cluster"]
 async fn postgres_restarted_under_load_recovers_without_a_restart_and_keeps_acknowledged_writes() {
-    let database = Database::create(Backend::Postgres).await;
-    let db = database.inspect();
+    let database = create_database(Backend::Postgres).await;
+    let db = inspect(&database);
     let fake = FakeClickSend::start().await;
     // A hand-over whose outcome could not be recorded is settled when its lease ends:
     // the provider timeout (2 s) + 60 s.
@@ -1373,8 +1293,8 @@ async fn postgres_restarted_under_load_recovers_without_a_restart_and_keeps_ackn
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "run by .ci/faults: two service processes on one PostgreSQL database"]
 async fn two_replicas_send_each_message_once_and_store_each_reply_once() {
-    let database = Database::create(Backend::Postgres).await;
-    let db = database.inspect();
+    let database = create_database(Backend::Postgres).await;
+    let db = inspect(&database);
     let fake = FakeClickSend::start().await;
     // Small rounds, so that both replicas' dispatchers take part in the bulk sends.
     let config = ServiceConfig::new(&database, &fake, &[("NEXTAL_DISPATCH_BATCH", "20")]);
