@@ -8,7 +8,12 @@ username and API key are accepted (HTTP Basic, as ClickSend expects). It answers
 
   GET  /v3/account       a demo account (what "verify" shows)
   POST /v3/sms/send      every message accepted: SUCCESS with a fresh message id
-  GET  /v3/sms/history   an empty page
+  GET  /v3/sms/history   the messages it sent (date_from/date_to/page/limit honoured),
+                         each "Sent" (status_code 200): it never delivers, and it
+                         receives no replies, so there are no "in" entries
+  GET  /v3/sms/receipts/ID
+                         a "Sent" receipt (200) for a message it sent; 404
+                         "Receipt record not found." for any other id
   GET/POST/PUT /v3/automations/sms/{inbound,receipts}[/ID]
                          the webhook rules ("register-webhooks"), kept in memory
 
@@ -21,9 +26,10 @@ import itertools
 import json
 import sys
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 ACCOUNT = {
     "user_id": 1,
@@ -37,6 +43,7 @@ RULE_KINDS = {"inbound": "inbound_rule_id", "receipts": "receipt_rule_id"}
 _lock = threading.Lock()
 _rules = {kind: {} for kind in RULE_KINDS}
 _next_rule_id = itertools.count(1)
+_sent = {}  # message id -> history entry, in sending order
 
 
 def envelope(data, msg="Success", code=200, response_code="SUCCESS"):
@@ -54,6 +61,60 @@ def empty_page():
         "from": None,
         "to": None,
         "data": [],
+    }
+
+
+def query_int(query, name, default):
+    """An integer query parameter; `default` when absent or not a number."""
+    try:
+        return int(query.get(name, [default])[0])
+    except (TypeError, ValueError):
+        return default
+
+
+def history_page(query):
+    """A page of the sent history, as ClickSend pages it (limit 15..100, default 15)."""
+    date_from = query_int(query, "date_from", None)
+    date_to = query_int(query, "date_to", None)
+    limit = min(max(query_int(query, "limit", 15), 15), 100)
+    page = max(query_int(query, "page", 1), 1)
+    with _lock:
+        entries = [
+            entry
+            for entry in _sent.values()
+            if (date_from is None or entry["date"] >= date_from)
+            and (date_to is None or entry["date"] <= date_to)
+        ]
+    last = max((len(entries) + limit - 1) // limit, 1)
+    start = (page - 1) * limit
+    data = entries[start : start + limit]
+    return {
+        **empty_page(),
+        "total": len(entries),
+        "per_page": limit,
+        "current_page": page,
+        "last_page": last,
+        "next_page_url": f"/v3/sms/history?page={page + 1}" if page < last else None,
+        "prev_page_url": f"/v3/sms/history?page={page - 1}" if page > 1 else None,
+        "from": start + 1 if data else None,
+        "to": start + len(data) if data else None,
+        "data": data,
+    }
+
+
+def receipt(entry):
+    """The receipt ClickSend would hold for a message still "Sent"."""
+    return {
+        "timestamp_send": entry["date"],
+        "timestamp": entry["date"],
+        "message_id": entry["message_id"],
+        "status_code": "200",
+        "status_text": "Sent",
+        "error_code": None,
+        "error_text": None,
+        "custom_string": entry["custom_string"],
+        "subaccount_id": 1,
+        "message_type": "sms",
     }
 
 
@@ -110,8 +171,11 @@ class Handler(BaseHTTPRequestHandler):
         if (method, path) == ("POST", "/v3/sms/send"):
             return self.send_sms(body)
         if (method, path) == ("GET", "/v3/sms/history"):
-            return self.reply(200, envelope(empty_page(), "Here are your data."))
+            query = parse_qs(urlsplit(self.path).query)
+            return self.reply(200, envelope(history_page(query), "Here are your data."))
         parts = path.split("/")  # "", "v3", "automations", "sms", KIND[, ID]
+        if method == "GET" and parts[1:4] == ["v3", "sms", "receipts"] and len(parts) == 5:
+            return self.receipt(unquote(parts[4]))
         if parts[1:4] == ["v3", "automations", "sms"] and len(parts) in (5, 6):
             kind = parts[4]
             if kind in RULE_KINDS:
@@ -123,18 +187,29 @@ class Handler(BaseHTTPRequestHandler):
         for message in body.get("messages") or []:
             to, text = message.get("to"), message.get("body")
             log(f"  SMS to {to} from {message.get('from')}: {text}")
-            sent.append(
-                {
-                    "direction": "out",
-                    "to": to,
-                    "body": text,
-                    "from": message.get("from"),
-                    "custom_string": message.get("custom_string"),
-                    "message_id": str(uuid.uuid4()).upper(),
-                    "message_parts": 1,
-                    "message_price": "0.0792",
-                    "status": "SUCCESS",
+            entry = {
+                "direction": "out",
+                "date": int(time.time()),
+                "to": to,
+                "body": text,
+                "from": message.get("from"),
+                "custom_string": message.get("custom_string") or "",
+                "message_id": str(uuid.uuid4()).upper(),
+                "message_parts": 1,
+                "message_price": "0.0792",
+            }
+            with _lock:
+                _sent[entry["message_id"]] = {
+                    **entry,
+                    "status": "Sent",
+                    "status_code": "200",
+                    "status_text": "Sent",
+                    "error_code": None,
+                    "error_text": None,
                 }
+            # The send answer echoes custom_string as given; the history says "" for none.
+            sent.append(
+                {**entry, "custom_string": message.get("custom_string"), "status": "SUCCESS"}
             )
         data = {
             "total_price": round(0.0792 * len(sent), 4),
@@ -143,6 +218,15 @@ class Handler(BaseHTTPRequestHandler):
             "messages": sent,
         }
         self.reply(200, envelope(data, "Messages queued for delivery."))
+
+    def receipt(self, message_id):
+        with _lock:
+            entry = _sent.get(message_id.upper())
+        if entry is None:
+            return self.reply(
+                404, envelope(None, "Receipt record not found.", 404, "NOT_FOUND")
+            )
+        return self.reply(200, envelope(receipt(entry), "Here is your receipt."))
 
     def rules(self, method, kind, rule_id, body):
         id_key = RULE_KINDS[kind]

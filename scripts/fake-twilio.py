@@ -12,6 +12,11 @@ SID and auth token are accepted (HTTP Basic). It answers, under
   GET  /IncomingPhoneNumbers.json     the asked-for number, as owned ("register-webhooks")
   POST /IncomingPhoneNumbers/{Sid}.json   the number's SMS URL saved
   POST /Messages.json                 every message queued, with a fresh SM sid
+  GET  /Messages.json                 the messages it sent from that account, "sent"
+                                      (it never delivers), DateSent>= honoured, one
+                                      page (next_page_uri null); no inbound: it
+                                      receives no replies
+  GET  /Messages/{Sid}.json           one of them; 404 (code 20404) for any other sid
 
 and prints each request. Python 3 standard library only; nothing is sent anywhere.
 """
@@ -19,11 +24,60 @@ and prints each request. Python 3 standard library only; nothing is sent anywher
 import json
 import re
 import sys
+import threading
 import uuid
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 ACCOUNT_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+?)(?P<rest>\.json|/.*)$")
+MESSAGE_PATH = re.compile(r"^/Messages/(?P<sid>[^/]+)\.json$")
+
+_lock = threading.Lock()
+_sent = {}  # message sid -> (account sid, sent at, Message resource), in sending order
+
+
+def not_found(path):
+    return {
+        "code": 20404,
+        "message": f"The requested resource {path} was not found",
+        "more_info": "https://www.twilio.com/docs/errors/20404",
+        "status": 404,
+    }
+
+
+def date_sent_from(query):
+    """The DateSent>= filter as a UTC datetime (YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DD)."""
+    raw = (query.get("DateSent>") or [""])[0]
+    for layout in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(raw, layout).replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
+    return None
+
+
+def message_list(account_sid, path, query):
+    """Every message the account sent on or after DateSent>=, newest first, one page."""
+    since = date_sent_from(query)
+    with _lock:
+        messages = [
+            message
+            for owner, sent_at, message in reversed(list(_sent.values()))
+            if owner == account_sid and (since is None or sent_at >= since)
+        ]
+    return {
+        "messages": messages,
+        "next_page_uri": None,
+        "previous_page_uri": None,
+        "first_page_uri": path,
+        "uri": path,
+        "page": 0,
+        "page_size": len(messages),
+        "start": 0,
+        "end": max(len(messages) - 1, 0),
+    }
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -65,12 +119,44 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST" and rest == "/Messages.json":
             to, body = form.get("To", [""])[0], form.get("Body", [""])[0]
             print(f"  SMS to {to}: {body}", flush=True)
-            return self.reply(
-                201,
-                {"sid": "SM" + uuid.uuid4().hex, "status": "queued", "to": to,
-                 "body": body, "num_segments": "1", "price": None},
-            )
+            message = {"sid": "SM" + uuid.uuid4().hex, "status": "queued", "to": to,
+                       "body": body, "num_segments": "1", "price": None}
+            self.remember(sid, message, form.get("From", [None])[0])
+            return self.reply(201, message)
+        if method == "GET" and rest == "/Messages.json":
+            return self.reply(200, message_list(sid, url.path, parse_qs(url.query)))
+        found = MESSAGE_PATH.match(rest)
+        if method == "GET" and found:
+            with _lock:
+                entry = _sent.get(unquote(found["sid"]))
+            if entry is None or entry[0] != sid:
+                return self.reply(404, not_found(url.path))
+            return self.reply(200, entry[2])
         return self.reply(404, {"code": 20404, "message": "Not found", "status": 404})
+
+    def remember(self, account_sid, created, sender):
+        """Keeps a sent message as the Messages resource will show it later: "sent"."""
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        stamp = format_datetime(now)  # RFC 2822, as Twilio writes dates
+        message_sid = created["sid"]
+        message = {
+            **created,
+            "account_sid": account_sid,
+            "from": sender,
+            "status": "sent",
+            "direction": "outbound-api",
+            "num_media": "0",
+            "api_version": "2010-04-01",
+            "price_unit": "USD",
+            "error_code": None,
+            "error_message": None,
+            "date_created": stamp,
+            "date_updated": stamp,
+            "date_sent": stamp,
+            "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}.json",
+        }
+        with _lock:
+            _sent[message_sid] = (account_sid, now, message)
 
     def do_GET(self):
         self.handle_any("GET")

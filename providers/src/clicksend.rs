@@ -1,15 +1,17 @@
 //! ClickSend REST v3: send in batches of up to 1000, check credentials, point the
-//! account's inbound and receipt automation rules at our webhooks, and read the sent
-//! history to settle messages whose outcome was lost.
+//! account's inbound and receipt automation rules at our webhooks, read the history to
+//! settle messages whose outcome was lost and to find replies and receipts whose push
+//! never arrived, and look up one message's receipt.
 //!
 //! ClickSend's answers vary in shape (numbers as strings, `""` for absent values,
 //! `inbound_rule_id` vs `sms_inbound_rule_id`, page objects vs bare arrays), so every
 //! answer is read leniently and only the fields we use are looked at.
 
 use std::fmt;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use reqwest::header::ACCEPT;
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -20,9 +22,11 @@ use crate::common::{
     lenient_i64, lenient_string, retry_after, short, transport_error, unreadable, value_to_i64,
     value_to_string,
 };
+use crate::webhooks::clicksend::{state_from_code, state_from_word};
+use crate::webhooks::{DeliveryReport, InboundSms, ReportedState};
 use crate::{
-    AccountSummary, ClientOptions, OutboundSms, ProviderError, RegisteredWebhooks, SendOutcome,
-    SentRecord, SmsProvider, WebhookUrls,
+    AccountSummary, ClientOptions, HistoryPage, HistoryRecord, OutboundSms, ProviderError,
+    RegisteredWebhooks, SendOutcome, SentRecord, SmsProvider, WebhookUrls,
 };
 
 /// Most messages ClickSend takes in one `POST /v3/sms/send`.
@@ -37,6 +41,8 @@ pub const RECEIPT_RULE_NAME: &str = "Nextal SMS delivery receipts";
 const PROVIDER: &str = "ClickSend";
 const INBOUND_RULES_PATH: &str = "/v3/automations/sms/inbound";
 const RECEIPT_RULES_PATH: &str = "/v3/automations/sms/receipts";
+const HISTORY_PATH: &str = "/v3/sms/history";
+const RECEIPT_PATH: &str = "/v3/sms/receipts";
 /// The create answer says `inbound_rule_id`, the list example `sms_inbound_rule_id`.
 const INBOUND_ID_KEYS: &[&str] = &["inbound_rule_id", "sms_inbound_rule_id"];
 const RECEIPT_ID_KEYS: &[&str] = &["receipt_rule_id", "sms_receipt_rule_id"];
@@ -76,6 +82,17 @@ struct Envelope {
     response_msg: Option<String>,
     #[serde(default)]
     data: Value,
+}
+
+/// An HTTP answer from ClickSend, its envelope parsed when the body is one.
+struct Answer {
+    /// The HTTP status, or the body's `http_code` when a 2xx carries an error code: the
+    /// legacy API has answered 200 with `"http_code": 401` in the body.
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    envelope: Option<Envelope>,
+    /// The body was empty or only whitespace.
+    blank: bool,
 }
 
 /// One entry of `data.messages[]` in a send answer.
@@ -119,23 +136,28 @@ impl ClickSendClient {
         since_unix: i64,
         page: u32,
     ) -> Result<(Vec<SentRecord>, bool), ProviderError> {
+        let (items, more) = self.history_entries(since_unix, page).await?;
+        let records = items.iter().filter_map(sent_record).collect();
+        Ok((records, more))
+    }
+
+    /// Page `page` (from 1) of `GET /v3/sms/history` from `since_unix` to now, both
+    /// directions, as raw entries, and whether a further page exists. Shared by
+    /// [`Self::sent_history`] and [`SmsProvider::history`], which read different fields.
+    async fn history_entries(
+        &self,
+        since_unix: i64,
+        page: u32,
+    ) -> Result<(Vec<Value>, bool), ProviderError> {
         let page = page.max(1);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-            .unwrap_or(since_unix);
         let query = [
             ("date_from", since_unix.to_string()),
-            ("date_to", now.to_string()),
+            ("date_to", Utc::now().timestamp().to_string()),
             ("page", page.to_string()),
             ("limit", PAGE_LIMIT.to_string()),
         ];
-        let data = self
-            .call(Method::GET, "/v3/sms/history", &query, None)
-            .await?;
-        let (items, more) = page_records(data, page, "the sent history")?;
-        let records = items.iter().filter_map(sent_record).collect();
-        Ok((records, more))
+        let data = self.call(Method::GET, HISTORY_PATH, &query, None).await?;
+        page_records(data, page, "the message history")
     }
 
     /// Calls ClickSend and returns the envelope's `data` on success, or the error the
@@ -147,6 +169,29 @@ impl ClickSendClient {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, ProviderError> {
+        let answer = self.exchange(&method, path, query, body).await?;
+        answer.into_data(&method, path)
+    }
+
+    /// A `GET` of one record by id: `Ok(None)` when ClickSend answers 404, which for such
+    /// a lookup means it holds no record (yet); otherwise as [`Self::call`].
+    async fn lookup(&self, path: &str) -> Result<Option<Value>, ProviderError> {
+        let answer = self.exchange(&Method::GET, path, &[], None).await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        answer.into_data(&Method::GET, path).map(Some)
+    }
+
+    /// Sends one request with our credentials; an `Err` only when no complete HTTP
+    /// answer arrived.
+    async fn exchange(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Answer, ProviderError> {
         let timeout = self.options.timeout;
         let mut request = self
             .http
@@ -195,28 +240,12 @@ impl ClickSendClient {
                 .unwrap_or(StatusCode::BAD_GATEWAY),
             _ => status,
         };
-
-        if effective.is_success() {
-            return match envelope {
-                Some(envelope) => Ok(envelope.data),
-                None if blank => Ok(Value::Null),
-                None => Err(ProviderError::Unreadable(format!(
-                    "ClickSend answered HTTP {} with a body that is not its JSON envelope",
-                    status.as_u16()
-                ))),
-            };
-        }
-        let error = error_for(effective, wait, envelope.as_ref());
-        tracing::warn!(
-            provider = PROVIDER,
-            %method,
-            path,
-            status = effective.as_u16(),
-            response_code = envelope.as_ref().and_then(|e| e.response_code.as_deref()),
-            %error,
-            "provider refused the request"
-        );
-        Err(error)
+        Ok(Answer {
+            status: effective,
+            retry_after: wait,
+            envelope,
+            blank,
+        })
     }
 
     /// Looks through the rule list at `path` for our rule called `name` (for inbound
@@ -285,6 +314,35 @@ impl ClickSendClient {
                 })
             }
         }
+    }
+}
+
+impl Answer {
+    /// The envelope's `data` on success, or the error the status stands for (logged
+    /// without the body).
+    fn into_data(self, method: &Method, path: &str) -> Result<Value, ProviderError> {
+        if self.status.is_success() {
+            return match self.envelope {
+                Some(envelope) => Ok(envelope.data),
+                None if self.blank => Ok(Value::Null),
+                None => Err(ProviderError::Unreadable(format!(
+                    "ClickSend answered HTTP {} with a body that is not its JSON envelope",
+                    self.status.as_u16()
+                ))),
+            };
+        }
+        let envelope = self.envelope.as_ref();
+        let error = error_for(self.status, self.retry_after, envelope);
+        tracing::warn!(
+            provider = PROVIDER,
+            %method,
+            path,
+            status = self.status.as_u16(),
+            response_code = envelope.and_then(|e| e.response_code.as_deref()),
+            %error,
+            "provider refused the request"
+        );
+        Err(error)
     }
 }
 
@@ -393,12 +451,59 @@ impl SmsProvider for ClickSendClient {
             status_id: Some(status_id),
         })
     }
+
+    /// The cursor is the page number as text (`"2"`, `"3"`, …).
+    async fn history(
+        &self,
+        since: DateTime<Utc>,
+        page: Option<&str>,
+    ) -> Result<HistoryPage, ProviderError> {
+        let page = page_number(page)?;
+        let (items, more) = self.history_entries(since.timestamp(), page).await?;
+        let records: Vec<HistoryRecord> = items.iter().filter_map(history_record).collect();
+        let skipped = items.len() - records.len();
+        if skipped > 0 {
+            tracing::warn!(
+                provider = PROVIDER,
+                skipped,
+                "history entries skipped as unreadable"
+            );
+        }
+        Ok(HistoryPage {
+            records,
+            next: more
+                .then(|| page.checked_add(1))
+                .flatten()
+                .map(|next| next.to_string()),
+        })
+    }
+
+    async fn status_of(
+        &self,
+        provider_message_id: &str,
+    ) -> Result<Option<DeliveryReport>, ProviderError> {
+        let path = format!(
+            "{RECEIPT_PATH}/{}",
+            urlencoding::encode(provider_message_id)
+        );
+        let record = match self.lookup(&path).await? {
+            None | Some(Value::Null) => return Ok(None),
+            Some(record @ Value::Object(_)) => record,
+            Some(_) => return Err(unreadable("ClickSend's receipt answer holds no receipt")),
+        };
+        // The receipt names the message it is for; we asked by that id anyway.
+        let message_id =
+            text(&record, "message_id").unwrap_or_else(|| provider_message_id.to_owned());
+        delivery_report(&record, message_id)
+            .map(Some)
+            .ok_or_else(|| unreadable("ClickSend's receipt has no status we know"))
+    }
 }
 
 /// The error an HTTP status stands for, with ClickSend's own code and message.
 fn error_for(
     status: StatusCode,
-    wait: Option<std::time::Duration>,
+    wait: Option<Duration>,
     envelope: Option<&Envelope>,
 ) -> ProviderError {
     let code = envelope.and_then(|e| e.response_code.as_deref());
@@ -479,7 +584,7 @@ fn outcome(answer: &SentMessage) -> SendOutcome {
         // The same text went to the same number moments ago: ClickSend asks for a retry
         // in a few seconds, it does not refuse the message.
         Some("THROTTLED") => SendOutcome::Failed(ProviderError::RateLimited {
-            retry_after: Some(std::time::Duration::from_secs(10)),
+            retry_after: Some(Duration::from_secs(10)),
         }),
         Some(code) => SendOutcome::Rejected {
             code: code.to_owned(),
@@ -572,6 +677,100 @@ fn sent_record(item: &Value) -> Option<SentRecord> {
             .and_then(value_to_string)
             .unwrap_or_default(),
     })
+}
+
+/// The page number a [`HistoryPage::next`] cursor stands for; `None` is the first page.
+fn page_number(cursor: Option<&str>) -> Result<u32, ProviderError> {
+    match cursor {
+        None => Ok(1),
+        Some(cursor) => cursor
+            .trim()
+            .parse::<u32>()
+            .map(|page| page.max(1))
+            .map_err(|_| ProviderError::Rejected {
+                code: "invalid_cursor".to_owned(),
+                reason: "a ClickSend history cursor is a page number".to_owned(),
+            }),
+    }
+}
+
+/// A history entry as a reply (`direction` `in`) or a delivery report (`out`); `None`
+/// for an entry that cannot be read, which the page skips.
+fn history_record(item: &Value) -> Option<HistoryRecord> {
+    let direction = text(item, "direction")?.to_ascii_lowercase();
+    match direction.as_str() {
+        "in" => inbound_record(item).map(HistoryRecord::Inbound),
+        "out" => {
+            let message_id = text(item, "message_id")?;
+            delivery_report(item, message_id).map(HistoryRecord::Outbound)
+        }
+        _ => None,
+    }
+}
+
+/// An inbound history entry shaped as its webhook would carry it. Needs `message_id`
+/// and `from`; the history names no original message.
+fn inbound_record(item: &Value) -> Option<InboundSms> {
+    Some(InboundSms {
+        message_id: text(item, "message_id")?,
+        from: text(item, "from")?,
+        to: text(item, "to").unwrap_or_default(),
+        // The text is kept exactly as sent, as the webhook keeps it.
+        body: item
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        sent_at: item.get("date").and_then(unix_time),
+        original_message_id: None,
+    })
+}
+
+/// What a receipt record or an outbound history entry says about `message_id`, read as
+/// [`crate::webhooks::clicksend::receipt`] reads a pushed receipt: the state from
+/// `status_code`, else from the `status` word; the error text only for states other than
+/// sent and delivered. `None` when neither status can be mapped.
+fn delivery_report(record: &Value, message_id: String) -> Option<DeliveryReport> {
+    let (state, raw_status) = match text(record, "status_code") {
+        Some(code) => (state_from_code(&code).ok()?, code),
+        None => {
+            let word = text(record, "status")?;
+            (history_state(&word)?, word)
+        }
+    };
+    let failed = !matches!(state, ReportedState::Sent | ReportedState::Delivered);
+    Some(DeliveryReport {
+        message_id,
+        reference: text(record, "custom_string"),
+        state,
+        raw_status,
+        error_code: text(record, "error_code").filter(|code| code.parse::<i64>() != Ok(0)),
+        // On success `status_text` reads "Success: Message received on handset.".
+        error_text: failed
+            .then(|| text(record, "error_text").or_else(|| text(record, "status_text")))
+            .flatten()
+            .map(|text| short(&text)),
+    })
+}
+
+/// The state a history `status` word stands for: a receipt's words, plus `Completed`,
+/// the history's word for a finished message (its status list has no `Delivered`).
+fn history_state(word: &str) -> Option<ReportedState> {
+    if word.eq_ignore_ascii_case("completed") {
+        return Some(ReportedState::Delivered);
+    }
+    state_from_word(word).ok()
+}
+
+/// A Unix time as a number or a numeric string, tolerating the stray trailing comma one
+/// ClickSend example shows (`"1721099039,"`).
+fn unix_time(value: &Value) -> Option<i64> {
+    value_to_i64(value).or_else(|| value_to_string(value)?.trim_end_matches(',').parse().ok())
+}
+
+/// A field as trimmed, non-empty text (numbers included).
+fn text(record: &Value, key: &str) -> Option<String> {
+    record.get(key).and_then(value_to_string)
 }
 
 /// The rule's id under the first of `keys` present (numbers or strings).

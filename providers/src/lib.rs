@@ -13,6 +13,8 @@ pub mod webhooks;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 pub use clicksend::ClickSendClient;
 pub use error::ProviderError;
 pub use twilio::TwilioClient;
@@ -99,6 +101,27 @@ pub struct SentRecord {
     pub status: String,
 }
 
+/// A message in the provider's own records, read back by reconciliation to find the
+/// replies and delivery reports whose webhook never arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistoryRecord {
+    /// A reply received on the account, shaped as its webhook would carry it.
+    Inbound(webhooks::InboundSms),
+    /// Where one of the account's outbound messages stands, shaped as its delivery
+    /// receipt (ClickSend) or status callback (Twilio) would carry it.
+    Outbound(webhooks::DeliveryReport),
+}
+
+/// One page of the provider's records.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistoryPage {
+    /// The records on this page that could be read; a record that cannot is skipped.
+    pub records: Vec<HistoryRecord>,
+    /// Where the next page starts, to hand back to [`SmsProvider::history`] as it is;
+    /// `None` on the last page.
+    pub next: Option<String>,
+}
+
 /// Timeouts for provider calls.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientOptions {
@@ -135,4 +158,22 @@ pub trait SmsProvider: Send + Sync {
         number: &str,
         urls: &WebhookUrls,
     ) -> Result<RegisteredWebhooks, ProviderError>;
+
+    /// One page of the account's messages in both directions that the provider dates at
+    /// or after `since` (ClickSend `GET /v3/sms/history?date_from=`, Twilio
+    /// `GET …/Messages.json?DateSent>=`). `page` is `None` for the first page, then the
+    /// previous page's [`HistoryPage::next`].
+    async fn history(
+        &self,
+        since: DateTime<Utc>,
+        page: Option<&str>,
+    ) -> Result<HistoryPage, ProviderError>;
+
+    /// Where the outbound message the provider calls `provider_message_id` stands now
+    /// (ClickSend `GET /v3/sms/receipts/{message_id}`, Twilio
+    /// `GET …/Messages/{sid}.json`); `None` when the provider has nothing to report yet.
+    async fn status_of(
+        &self,
+        provider_message_id: &str,
+    ) -> Result<Option<webhooks::DeliveryReport>, ProviderError>;
 }

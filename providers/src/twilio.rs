@@ -1,11 +1,13 @@
 //! Twilio Programmable Messaging: one `POST …/Messages.json` per message (a few in
-//! flight at once), credential check with the account and its balance, and the inbound
-//! SMS URL of a number.
+//! flight at once), credential check with the account and its balance, the inbound
+//! SMS URL of a number, and the Messages resource read back (a page of the account's
+//! messages, or one message) to find replies and statuses whose webhook never arrived.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use reqwest::header::{ACCEPT, HeaderName, HeaderValue};
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -16,9 +18,11 @@ use serde_json::Value;
 use crate::common::{
     lenient_i64, lenient_string, retry_after, short, transport_error, unreadable, value_to_string,
 };
+use crate::webhooks::twilio::state_of;
+use crate::webhooks::{DeliveryReport, InboundSms, ReportedState};
 use crate::{
-    AccountSummary, ClientOptions, OutboundSms, ProviderError, RegisteredWebhooks, SendOutcome,
-    SmsProvider, WebhookUrls,
+    AccountSummary, ClientOptions, HistoryPage, HistoryRecord, OutboundSms, ProviderError,
+    RegisteredWebhooks, SendOutcome, SmsProvider, WebhookUrls,
 };
 
 /// Most messages one `send` call takes (each is its own request).
@@ -26,8 +30,24 @@ pub const MAX_BATCH: usize = 100;
 /// Requests in flight at once during a `send`.
 pub const MAX_IN_FLIGHT: usize = 8;
 
+/// Twilio's connection overrides, appended to every webhook URL we give Twilio (the
+/// number's `SmsUrl` and each message's `StatusCallback`; the API builds both with the
+/// integration's URLs). By default Twilio retries only a failed connection, once, so any
+/// other failure loses the reply or receipt. With these it tries again up to 5 times
+/// (`rc`, Twilio's most) when it cannot connect (`ct`), when our answer times out (`rt`)
+/// and on a 5xx (`5xx`): our 503 when the webhook queue stays full or the database is
+/// unreachable. A 4xx is not retried on purpose: ours mean "do not deliver this again"
+/// (400 malformed, 403 bad signature, 404 unknown token, 429 past the integration's
+/// rate).
+///
+/// It is a URL fragment: Twilio reads it and neither sends it in the request nor
+/// includes it in the URL it signs, so signature checks use the URL without it.
+pub const WEBHOOK_CONNECTION_OVERRIDES: &str = "#rc=5&rp=ct,rt,5xx";
+
 const PROVIDER: &str = "Twilio";
 const API_VERSION: &str = "/2010-04-01";
+/// Messages per history page (Twilio's largest is 1000; 100 keeps each answer small).
+const PAGE_SIZE: u32 = 100;
 /// Carries our message reference so that a resend of the same message can be recognised.
 static IDEMPOTENCY_HEADER: HeaderName = HeaderName::from_static("i-twilio-idempotency-token");
 
@@ -336,6 +356,149 @@ impl SmsProvider for TwilioClient {
             inbound_id: number_sid,
             status_id: None,
         })
+    }
+
+    /// The cursor is Twilio's `next_page_uri`: a path with its query, relative to the
+    /// base URL, followed as it is.
+    async fn history(
+        &self,
+        since: DateTime<Utc>,
+        page: Option<&str>,
+    ) -> Result<HistoryPage, ProviderError> {
+        let request = match page {
+            None => self
+                .request(Method::GET, &self.account_path("/Messages.json"))
+                .query(&[
+                    ("DateSent>", since.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                    ("PageSize", PAGE_SIZE.to_string()),
+                ]),
+            Some(next) => self.request(Method::GET, next_page_path(next)?),
+        };
+        let list = self.fetch(request, "message list").await?;
+        let Some(messages) = list.get("messages").and_then(Value::as_array) else {
+            return Err(unreadable("Twilio's message list has no messages"));
+        };
+        let records: Vec<HistoryRecord> = messages.iter().filter_map(history_record).collect();
+        let skipped = messages.len() - records.len();
+        if skipped > 0 {
+            tracing::warn!(
+                provider = PROVIDER,
+                skipped,
+                "history messages skipped as unreadable"
+            );
+        }
+        Ok(HistoryPage {
+            records,
+            next: list.get("next_page_uri").and_then(value_to_string),
+        })
+    }
+
+    async fn status_of(
+        &self,
+        provider_message_id: &str,
+    ) -> Result<Option<DeliveryReport>, ProviderError> {
+        let path = self.account_path(&format!(
+            "/Messages/{}.json",
+            urlencoding::encode(provider_message_id)
+        ));
+        let answer = self.execute(self.request(Method::GET, &path)).await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !answer.status.is_success() {
+            return Err(failure(&answer).into_error());
+        }
+        let message = answer
+            .body
+            .ok_or_else(|| unreadable("Twilio's message answer is not JSON"))?;
+        let Some(raw_status) = message.get("status").and_then(value_to_string) else {
+            return Err(unreadable("Twilio's message answer has no status"));
+        };
+        // A status the callback parser does not know changes nothing: report it as sent,
+        // with the raw status kept.
+        let state = state_of(&raw_status).unwrap_or(ReportedState::Sent);
+        let message_id = message
+            .get("sid")
+            .and_then(value_to_string)
+            .unwrap_or_else(|| provider_message_id.to_owned());
+        Ok(Some(report(&message, message_id, state, raw_status)))
+    }
+}
+
+/// Checks that a history cursor is a path on the base URL: anything else (a full URL, a
+/// bare query) could send our credentials to another host.
+fn next_page_path(cursor: &str) -> Result<&str, ProviderError> {
+    if cursor.starts_with('/') {
+        Ok(cursor)
+    } else {
+        Err(ProviderError::Rejected {
+            code: "invalid_cursor".to_owned(),
+            reason: "a Twilio history cursor is a path on the API host".to_owned(),
+        })
+    }
+}
+
+/// A Message resource as a reply (`direction` `inbound`) or a status report (the
+/// `outbound-*` directions); `None` for one that cannot be read or whose status has no
+/// state (e.g. `received` on an outbound message), which the page skips.
+fn history_record(message: &Value) -> Option<HistoryRecord> {
+    let direction = message
+        .get("direction")
+        .and_then(value_to_string)?
+        .to_ascii_lowercase();
+    match direction.as_str() {
+        "inbound" => inbound_record(message).map(HistoryRecord::Inbound),
+        "outbound-api" | "outbound-reply" | "outbound-call" => {
+            let message_id = message.get("sid").and_then(value_to_string)?;
+            let raw_status = message.get("status").and_then(value_to_string)?;
+            let state = state_of(&raw_status).ok()?;
+            Some(HistoryRecord::Outbound(report(
+                message, message_id, state, raw_status,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// An inbound Message resource shaped as the inbound webhook would carry it: needs
+/// `sid`, `from` and `to`; the body is kept untrimmed.
+fn inbound_record(message: &Value) -> Option<InboundSms> {
+    let field = |key: &str| message.get(key).and_then(value_to_string);
+    Some(InboundSms {
+        message_id: field("sid")?,
+        from: field("from")?,
+        to: field("to")?,
+        body: message
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        sent_at: None,
+        original_message_id: None,
+    })
+}
+
+/// An outbound Message resource shaped as its status callback would carry it; an
+/// `error_code` of 0 means none, as in the callback.
+fn report(
+    message: &Value,
+    message_id: String,
+    state: ReportedState,
+    raw_status: String,
+) -> DeliveryReport {
+    DeliveryReport {
+        message_id,
+        reference: None,
+        state,
+        raw_status,
+        error_code: message
+            .get("error_code")
+            .and_then(value_to_string)
+            .filter(|code| code != "0"),
+        error_text: message
+            .get("error_message")
+            .and_then(value_to_string)
+            .map(|text| short(&text)),
     }
 }
 

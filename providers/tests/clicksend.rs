@@ -3,9 +3,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use chrono::{DateTime, TimeZone, Utc};
+use nextal_providers::webhooks::{DeliveryReport, InboundSms, ReportedState};
 use nextal_providers::{
-    AccountSummary, ClickSendClient, ClientOptions, OutboundSms, ProviderError, RegisteredWebhooks,
-    SendOutcome, SentRecord, SmsProvider, WebhookUrls,
+    AccountSummary, ClickSendClient, ClientOptions, HistoryPage, HistoryRecord, OutboundSms,
+    ProviderError, RegisteredWebhooks, SendOutcome, SentRecord, SmsProvider, WebhookUrls,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -906,6 +908,328 @@ async fn sent_history_maps_errors_like_every_call() {
     let error = clicksend_at(&server).sent_history(0, 1).await.unwrap_err();
 
     assert!(matches!(error, ProviderError::Unavailable(_)), "{error:?}");
+}
+
+// ---------------------------------------------------------------- history
+
+/// 2023-11-14T22:13:20Z, with a fraction that the Unix-seconds query drops.
+fn since() -> DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000, 250_000_000).unwrap()
+}
+
+fn delivered(message_id: &str, reference: Option<&str>, raw_status: &str) -> HistoryRecord {
+    HistoryRecord::Outbound(DeliveryReport {
+        message_id: message_id.to_owned(),
+        reference: reference.map(str::to_owned),
+        state: ReportedState::Delivered,
+        raw_status: raw_status.to_owned(),
+        error_code: None,
+        error_text: None,
+    })
+}
+
+#[tokio::test]
+async fn history_reads_both_directions_leniently_and_skips_unreadable_entries() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v3/sms/history"))
+        .and(header("authorization", AUTHORIZATION))
+        .and(query_param("date_from", "1700000000"))
+        .and(query_param("page", "1"))
+        .and(query_param("limit", "100"))
+        .and(DateToIsNow)
+        .respond_with(ResponseTemplate::new(200).set_body_json(envelope(json!({
+            "total": "150", "per_page": "100", "current_page": "1", "last_page": "2",
+            "data": [
+                {"direction": "in", "date": "1700000100", "to": "+61400000000",
+                 "from": NUMBER, "body": " Yes, see you then ", "status": "Received",
+                 "message_id": "IN-1", "custom_string": "", "status_code": null},
+                {"direction": "out", "date": 1700000050, "message_id": "OUT-1",
+                 "custom_string": "ref-1", "status": "Completed", "status_code": "201",
+                 "status_text": "Success: Message received on handset.",
+                 "error_code": "", "error_text": null},
+                {"direction": "OUT", "message_id": "OUT-2", "custom_string": "",
+                 "status": "Completed"},
+                {"direction": "out", "message_id": "OUT-3", "custom_string": "ref-3",
+                 "status": "Failed", "status_code": 301, "status_text": "Failed",
+                 "error_code": "7", "error_text": "Unknown subscriber"},
+                {"direction": "out", "message_id": "OUT-4", "custom_string": "ref-4",
+                 "status": "Sent", "error_code": 0},
+                {"direction": "out", "message_id": "OUT-5", "status": "CancelledAfterReview"},
+                {"direction": "out", "message_id": "BAD-CODE", "status_code": "202",
+                 "status": "Completed"},
+                {"direction": "out", "message_id": "BAD-WORD", "status": "Teleported"},
+                {"direction": "out", "custom_string": "ref-x", "status_code": "201"},
+                {"direction": "in", "message_id": "IN-NO-FROM", "body": "hi"},
+                {"message_id": "NO-DIRECTION", "status_code": "201"},
+                "not an entry",
+                {"direction": "in", "date": "1700000200,", "from": "+61422222222",
+                 "message_id": "IN-2", "body": 42}
+            ]
+        }))))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let page = clicksend_at(&server).history(since(), None).await.unwrap();
+
+    assert_eq!(
+        page,
+        HistoryPage {
+            records: vec![
+                HistoryRecord::Inbound(InboundSms {
+                    message_id: "IN-1".into(),
+                    from: NUMBER.into(),
+                    to: "+61400000000".into(),
+                    body: " Yes, see you then ".into(),
+                    sent_at: Some(1_700_000_100),
+                    original_message_id: None,
+                }),
+                delivered("OUT-1", Some("ref-1"), "201"),
+                delivered("OUT-2", None, "Completed"),
+                HistoryRecord::Outbound(DeliveryReport {
+                    message_id: "OUT-3".into(),
+                    reference: Some("ref-3".into()),
+                    state: ReportedState::Undelivered,
+                    raw_status: "301".into(),
+                    error_code: Some("7".into()),
+                    error_text: Some("Unknown subscriber".into()),
+                }),
+                HistoryRecord::Outbound(DeliveryReport {
+                    message_id: "OUT-4".into(),
+                    reference: Some("ref-4".into()),
+                    state: ReportedState::Sent,
+                    raw_status: "Sent".into(),
+                    error_code: None,
+                    error_text: None,
+                }),
+                HistoryRecord::Outbound(DeliveryReport {
+                    message_id: "OUT-5".into(),
+                    reference: None,
+                    state: ReportedState::Cancelled,
+                    raw_status: "CancelledAfterReview".into(),
+                    error_code: None,
+                    error_text: None,
+                }),
+                HistoryRecord::Inbound(InboundSms {
+                    message_id: "IN-2".into(),
+                    from: "+61422222222".into(),
+                    to: String::new(),
+                    body: String::new(),
+                    sent_at: Some(1_700_000_200),
+                    original_message_id: None,
+                }),
+            ],
+            next: Some("2".into()),
+        }
+    );
+}
+
+#[tokio::test]
+async fn history_walks_pages_by_number_until_a_short_bare_array() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v3/sms/history"))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(envelope(json!({
+            "current_page": 1, "last_page": 2,
+            "next_page_url": "https://rest.clicksend.com/v3/sms/history?page=2",
+            "data": [{"direction": "out", "message_id": "P1", "status_code": 201}]
+        }))))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // The v2 example's shape: `status` instead of `http_code`, a bare array for `data`.
+    Mock::given(method("GET"))
+        .and(path("/v3/sms/history"))
+        .and(header("authorization", AUTHORIZATION))
+        .and(query_param("date_from", "1700000000"))
+        .and(query_param("page", "2"))
+        .and(query_param("limit", "100"))
+        .and(DateToIsNow)
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": 200,
+            "response_code": "SUCCESS",
+            "response_msg": "Here are your data.",
+            "data": [{"direction": "out", "message_id": "P2", "status_code": "201.0",
+                      "custom_string": "ref-2"}]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let client = clicksend_at(&server);
+    let mut records = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..3 {
+        let page = client.history(since(), cursor.as_deref()).await.unwrap();
+        records.extend(page.records);
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+
+    assert_eq!(cursor, None);
+    assert_eq!(
+        records,
+        [
+            delivered("P1", None, "201"),
+            delivered("P2", Some("ref-2"), "201.0")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn history_refuses_a_cursor_that_is_not_a_page_number() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+
+    let error = clicksend_at(&server)
+        .history(since(), Some("/v3/sms/history?page=2"))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&error, ProviderError::Rejected { code, .. } if code == "invalid_cursor"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn history_maps_errors_like_every_call() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v3/sms/history"))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v3/sms/history"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "http_code": 401, "response_code": "UNAUTHORIZED",
+            "response_msg": "Authorization failed.", "data": null
+        })))
+        .mount(&server)
+        .await;
+    let client = clicksend_at(&server);
+
+    let error = client.history(since(), None).await.unwrap_err();
+    assert!(matches!(error, ProviderError::Unavailable(_)), "{error:?}");
+    let error = client.history(since(), Some("2")).await.unwrap_err();
+    assert!(matches!(error, ProviderError::Unauthorized(_)), "{error:?}");
+}
+
+// ---------------------------------------------------------------- status_of
+
+const RECEIPT_ID: &str = "1ABC3200-C38C-6308-BE4B-C7C51D01DCF0";
+
+#[tokio::test]
+async fn status_of_reads_the_receipt_with_basic_auth() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/sms/receipts/{RECEIPT_ID}")))
+        .and(header("authorization", AUTHORIZATION))
+        .respond_with(ResponseTemplate::new(200).set_body_json(envelope(json!({
+            "timestamp_send": "1700000050", "timestamp": "1700000060",
+            "message_id": RECEIPT_ID, "status_code": "301", "status_text": "Failed",
+            "error_code": "12", "error_text": "Absent subscriber", "custom_string": "ref-1",
+            "subaccount_id": 1, "message_type": "sms", "digits": null
+        }))))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let report = clicksend_at(&server).status_of(RECEIPT_ID).await.unwrap();
+
+    assert_eq!(
+        report,
+        Some(DeliveryReport {
+            message_id: RECEIPT_ID.into(),
+            reference: Some("ref-1".into()),
+            state: ReportedState::Undelivered,
+            raw_status: "301".into(),
+            error_code: Some("12".into()),
+            error_text: Some("Absent subscriber".into()),
+        })
+    );
+}
+
+#[tokio::test]
+async fn status_of_encodes_the_id_and_keeps_it_when_the_receipt_omits_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v3/sms/receipts/a%2Fb%20c"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(envelope(json!({
+            "status_code": 201, "status_text": "Success: Message received on handset.",
+            "error_code": null, "custom_string": null
+        }))))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let report = clicksend_at(&server).status_of("a/b c").await.unwrap();
+
+    assert_eq!(
+        report,
+        Some(DeliveryReport {
+            message_id: "a/b c".into(),
+            reference: None,
+            state: ReportedState::Delivered,
+            raw_status: "201".into(),
+            error_code: None,
+            error_text: None,
+        })
+    );
+}
+
+#[tokio::test]
+async fn status_of_is_none_when_clicksend_has_no_receipt() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/sms/receipts/{RECEIPT_ID}")))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "http_code": 404, "response_code": "NOT_FOUND",
+            "response_msg": "Receipt record not found.", "data": null
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    assert_eq!(
+        clicksend_at(&server).status_of(RECEIPT_ID).await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn status_of_fails_on_5xx_and_on_a_receipt_without_a_known_status() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v3/sms/receipts/DOWN"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v3/sms/receipts/ODD"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(envelope(json!({"message_id": "ODD", "status_code": "999"}))),
+        )
+        .mount(&server)
+        .await;
+    let client = clicksend_at(&server);
+
+    let error = client.status_of("DOWN").await.unwrap_err();
+    assert!(matches!(error, ProviderError::Unavailable(_)), "{error:?}");
+    let error = client.status_of("ODD").await.unwrap_err();
+    assert!(matches!(error, ProviderError::Unreadable(_)), "{error:?}");
 }
 
 #[test]

@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, TimeZone, Utc};
+use nextal_providers::webhooks::{DeliveryReport, InboundSms, ReportedState};
 use nextal_providers::{
-    AccountSummary, ClientOptions, OutboundSms, ProviderError, RegisteredWebhooks, SendOutcome,
-    SmsProvider, TwilioClient, WebhookUrls,
+    AccountSummary, ClientOptions, HistoryPage, HistoryRecord, OutboundSms, ProviderError,
+    RegisteredWebhooks, SendOutcome, SmsProvider, TwilioClient, WebhookUrls,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -643,6 +645,333 @@ async fn register_webhooks_maps_a_refused_update() {
             reason: "Invalid callback url".into()
         }
     );
+}
+
+// ---------------------------------------------------------------- history
+
+/// 2026-12-07T09:00:00.750Z: the filter is written to the second, rounded down.
+fn since() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap() + chrono::TimeDelta::milliseconds(750)
+}
+
+/// A Message resource as the list returns it.
+fn listed(sid: &str, direction: &str, status: &str) -> Value {
+    json!({
+        "sid": sid,
+        "account_sid": SID,
+        "from": FROM,
+        "to": TO,
+        "body": "Hello there!",
+        "status": status,
+        "direction": direction,
+        "num_segments": "1",
+        "error_code": null,
+        "error_message": null,
+        "date_sent": "Mon, 07 Dec 2026 09:00:05 +0000",
+    })
+}
+
+fn report(sid: &str, state: ReportedState, raw_status: &str) -> DeliveryReport {
+    DeliveryReport {
+        message_id: sid.to_owned(),
+        reference: None,
+        state,
+        raw_status: raw_status.to_owned(),
+        error_code: None,
+        error_text: None,
+    }
+}
+
+#[tokio::test]
+async fn history_asks_for_messages_sent_since_and_reads_both_directions() {
+    let server = MockServer::start().await;
+    let next = format!(
+        "{MESSAGES_PATH}?DateSent%3E=2026-12-07T09%3A00%3A00Z&PageSize=100&Page=1&PageToken=PASM2"
+    );
+    let mut undelivered = listed("SM3", "outbound-reply", "undelivered");
+    undelivered["error_code"] = json!(30003);
+    undelivered["error_message"] = json!("Unreachable destination handset");
+    let mut zero_code = listed("SM4", "outbound-call", "delivered");
+    zero_code["error_code"] = json!("0");
+    let mut no_from = listed("SM9", "inbound", "received");
+    no_from["from"] = Value::Null;
+    let mut no_sid = listed("", "outbound-api", "sent");
+    no_sid["sid"] = Value::Null;
+    Mock::given(method("GET"))
+        .and(path(MESSAGES_PATH))
+        .and(header("authorization", AUTHORIZATION))
+        .and(query_param("DateSent>", "2026-12-07T09:00:00Z"))
+        .and(query_param("PageSize", "100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "messages": [
+                {
+                    "sid": "SM1", "direction": "inbound", "status": "received",
+                    "from": TO, "to": FROM, "body": " Yes ", "error_code": null
+                },
+                listed("SM2", "outbound-api", "delivered"),
+                undelivered,
+                zero_code,
+                listed("SM5", "outbound-api", "queued"),
+                listed("SM6", "outbound-api", "received"),
+                listed("SM7", "outbound-api", "teleported"),
+                listed("SM8", "trunking-originating", "delivered"),
+                no_from,
+                no_sid,
+                "not a message"
+            ],
+            "next_page_uri": next,
+            "page": 0,
+            "page_size": 100,
+            "uri": format!("{MESSAGES_PATH}?DateSent%3E=2026-12-07T09%3A00%3A00Z&PageSize=100&Page=0")
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let page = twilio_at(&server).history(since(), None).await.unwrap();
+
+    assert_eq!(
+        page,
+        HistoryPage {
+            records: vec![
+                HistoryRecord::Inbound(InboundSms {
+                    message_id: "SM1".into(),
+                    from: TO.into(),
+                    to: FROM.into(),
+                    body: " Yes ".into(),
+                    sent_at: None,
+                    original_message_id: None,
+                }),
+                HistoryRecord::Outbound(report("SM2", ReportedState::Delivered, "delivered")),
+                HistoryRecord::Outbound(DeliveryReport {
+                    error_code: Some("30003".into()),
+                    error_text: Some("Unreachable destination handset".into()),
+                    ..report("SM3", ReportedState::Undelivered, "undelivered")
+                }),
+                HistoryRecord::Outbound(report("SM4", ReportedState::Delivered, "delivered")),
+                HistoryRecord::Outbound(report("SM5", ReportedState::Sent, "queued")),
+            ],
+            next: Some(next),
+        }
+    );
+}
+
+#[tokio::test]
+async fn history_follows_next_page_uri_as_it_is_until_it_is_null() {
+    let server = MockServer::start().await;
+    let next = format!(
+        "{MESSAGES_PATH}?DateSent%3E=2026-12-07T09%3A00%3A00Z&PageSize=100&Page=1&PageToken=PASM2"
+    );
+    Mock::given(method("GET"))
+        .and(path(MESSAGES_PATH))
+        .and(query_param("PageToken", "PASM2"))
+        .and(query_param("Page", "1"))
+        .and(query_param("DateSent>", "2026-12-07T09:00:00Z"))
+        .and(header("authorization", AUTHORIZATION))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "messages": [listed("SM2", "outbound-api", "failed")],
+            "next_page_uri": null
+        })))
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(MESSAGES_PATH))
+        .and(query_param("PageSize", "100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "messages": [listed("SM1", "outbound-api", "sent")],
+            "next_page_uri": next
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let client = twilio_at(&server);
+    let mut records = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..3 {
+        let page = client.history(since(), cursor.as_deref()).await.unwrap();
+        records.extend(page.records);
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+
+    assert_eq!(cursor, None);
+    assert_eq!(
+        records,
+        [
+            HistoryRecord::Outbound(report("SM1", ReportedState::Sent, "sent")),
+            HistoryRecord::Outbound(report("SM2", ReportedState::Failed, "failed")),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn history_refuses_a_cursor_that_is_not_a_path() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+
+    for cursor in [
+        "https://attacker.example.com/2010-04-01/Messages.json",
+        ".attacker.example.com/x",
+    ] {
+        let error = twilio_at(&server)
+            .history(since(), Some(cursor))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, ProviderError::Rejected { code, .. } if code == "invalid_cursor"),
+            "{error:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn history_fails_on_errors_and_on_an_answer_without_a_message_list() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(MESSAGES_PATH))
+        .and(query_param("PageToken", "broken"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"page": 0})))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let client = twilio_at(&server);
+
+    let error = client.history(since(), None).await.unwrap_err();
+    assert!(matches!(error, ProviderError::Unavailable(_)), "{error:?}");
+    let error = client
+        .history(since(), Some(&format!("{MESSAGES_PATH}?PageToken=broken")))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ProviderError::Unreadable(_)), "{error:?}");
+}
+
+// ---------------------------------------------------------------- status_of
+
+const MESSAGE_SID: &str = "SM00000000000000000000000000000001";
+
+async fn answer_message(server: &MockServer, message_path: &str, response: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/2010-04-01/Accounts/{SID}/Messages/{message_path}"
+        )))
+        .and(header("authorization", AUTHORIZATION))
+        .respond_with(response)
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn status_of_reads_the_message_status_and_error() {
+    let server = MockServer::start().await;
+    let mut message = listed(MESSAGE_SID, "outbound-api", "undelivered");
+    message["error_code"] = json!(30005);
+    message["error_message"] = json!("Unknown destination handset");
+    answer_message(
+        &server,
+        &format!("{MESSAGE_SID}.json"),
+        ResponseTemplate::new(200).set_body_json(message),
+    )
+    .await;
+
+    let report = twilio_at(&server).status_of(MESSAGE_SID).await.unwrap();
+
+    assert_eq!(
+        report,
+        Some(DeliveryReport {
+            error_code: Some("30005".into()),
+            error_text: Some("Unknown destination handset".into()),
+            ..self::report(MESSAGE_SID, ReportedState::Undelivered, "undelivered")
+        })
+    );
+}
+
+#[tokio::test]
+async fn status_of_reports_queued_and_unfamiliar_statuses_as_sent() {
+    for raw in ["queued", "accepted", "sending", "teleported"] {
+        let server = MockServer::start().await;
+        answer_message(
+            &server,
+            &format!("{MESSAGE_SID}.json"),
+            ResponseTemplate::new(200).set_body_json(listed(MESSAGE_SID, "outbound-api", raw)),
+        )
+        .await;
+
+        let report = twilio_at(&server).status_of(MESSAGE_SID).await.unwrap();
+
+        assert_eq!(
+            report,
+            Some(self::report(MESSAGE_SID, ReportedState::Sent, raw)),
+            "{raw}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn status_of_encodes_the_sid() {
+    let server = MockServer::start().await;
+    answer_message(
+        &server,
+        "SM%2F..%2Fx%3F.json",
+        ResponseTemplate::new(200).set_body_json(listed("SM/../x?", "outbound-api", "sent")),
+    )
+    .await;
+
+    let report = twilio_at(&server).status_of("SM/../x?").await.unwrap();
+
+    assert_eq!(report.map(|r| r.message_id), Some("SM/../x?".to_owned()));
+}
+
+#[tokio::test]
+async fn status_of_an_unknown_sid_is_none() {
+    let server = MockServer::start().await;
+    answer_message(
+        &server,
+        &format!("{MESSAGE_SID}.json"),
+        twilio_error(
+            20404,
+            "The requested resource /2010-04-01/Accounts/AC…/Messages/SM….json was not found",
+            404,
+        ),
+    )
+    .await;
+
+    assert_eq!(
+        twilio_at(&server).status_of(MESSAGE_SID).await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn status_of_fails_on_5xx_and_refused_credentials() {
+    let server = MockServer::start().await;
+    answer_message(&server, "SM500.json", ResponseTemplate::new(500)).await;
+    answer_message(
+        &server,
+        "SM401.json",
+        twilio_error(20003, "Authenticate", 401),
+    )
+    .await;
+    let client = twilio_at(&server);
+
+    let error = client.status_of("SM500").await.unwrap_err();
+    assert!(matches!(error, ProviderError::Unavailable(_)), "{error:?}");
+    let error = client.status_of("SM401").await.unwrap_err();
+    assert!(matches!(error, ProviderError::Unauthorized(_)), "{error:?}");
 }
 
 #[test]

@@ -74,7 +74,10 @@ pub fn receipt(params: &Params) -> Result<DeliveryReport, WebhookError> {
     })
 }
 
-fn state_from_code(code: &str) -> Result<ReportedState, WebhookError> {
+/// The state a receipt `status_code` stands for (200/201/300/301, see [`receipt`]).
+/// Shared with the client, which reads the same codes from the history and the receipt
+/// lookup, so that a push and a read-back of the same message never disagree.
+pub(crate) fn state_from_code(code: &str) -> Result<ReportedState, WebhookError> {
     let invalid = |reason: String| WebhookError::Invalid {
         field: "status_code",
         reason,
@@ -89,7 +92,9 @@ fn state_from_code(code: &str) -> Result<ReportedState, WebhookError> {
     }
 }
 
-fn state_from_word(word: &str) -> Result<ReportedState, WebhookError> {
+/// The state a legacy receipt `status` word stands for (see [`receipt`]); shared with the
+/// client's history reader for entries without a `status_code`.
+pub(crate) fn state_from_word(word: &str) -> Result<ReportedState, WebhookError> {
     match word.to_ascii_lowercase().as_str() {
         "delivered" => Ok(ReportedState::Delivered),
         // Status code 301 covers both, and its receipts say "Failed" in the history.

@@ -38,33 +38,35 @@ pub fn inbound(params: &Params) -> Result<InboundSms, WebhookError> {
 pub fn status(params: &Params) -> Result<DeliveryReport, WebhookError> {
     let message_id = required(params, SID_FIELDS)?;
     let raw_status = required(params, &["MessageStatus", "SmsStatus"])?;
-    let state = match raw_status.to_ascii_lowercase().as_str() {
-        "queued" | "accepted" | "scheduled" | "sending" | "sent" => ReportedState::Sent,
-        "delivered" | "read" | "partially_delivered" => ReportedState::Delivered,
-        "undelivered" => ReportedState::Undelivered,
-        "failed" => ReportedState::Failed,
-        "canceled" | "cancelled" => ReportedState::Cancelled,
-        "receiving" | "received" => {
-            return Err(WebhookError::Invalid {
-                field: "MessageStatus",
-                reason: "an inbound message's status, not an outbound one".to_owned(),
-            });
-        }
-        _ => {
-            return Err(WebhookError::Invalid {
-                field: "MessageStatus",
-                reason: unknown_status(&raw_status),
-            });
-        }
-    };
     Ok(DeliveryReport {
         message_id,
         reference: None,
-        state,
+        state: state_of(&raw_status)?,
         raw_status,
         error_code: error_code(params, &["ErrorCode"]),
         error_text: error_text(params, &["ErrorMessage"]),
     })
+}
+
+/// The state a Twilio message status stands for, as [`status`] documents it. Shared with
+/// the client, which reads the same statuses from the Messages resource, so that a
+/// callback and a read-back of the same message never disagree.
+pub(crate) fn state_of(raw_status: &str) -> Result<ReportedState, WebhookError> {
+    match raw_status.to_ascii_lowercase().as_str() {
+        "queued" | "accepted" | "scheduled" | "sending" | "sent" => Ok(ReportedState::Sent),
+        "delivered" | "read" | "partially_delivered" => Ok(ReportedState::Delivered),
+        "undelivered" => Ok(ReportedState::Undelivered),
+        "failed" => Ok(ReportedState::Failed),
+        "canceled" | "cancelled" => Ok(ReportedState::Cancelled),
+        "receiving" | "received" => Err(WebhookError::Invalid {
+            field: "MessageStatus",
+            reason: "an inbound message's status, not an outbound one".to_owned(),
+        }),
+        _ => Err(WebhookError::Invalid {
+            field: "MessageStatus",
+            reason: unknown_status(raw_status),
+        }),
+    }
 }
 
 #[cfg(test)]
