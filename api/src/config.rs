@@ -167,9 +167,15 @@ pub struct Settings {
     #[arg(long, env = "NEXTAL_PROVIDER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120), global = true)]
     pub provider_timeout_secs: u64,
 
-    /// Run the outbox dispatcher in this process (turn off for API-only replicas).
+    /// Run the background work in this process: the outbox dispatcher and the
+    /// reconciliation with the providers' records (turn off for API-only replicas).
     #[arg(long, env = "NEXTAL_DISPATCHER", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub dispatcher: bool,
+
+    /// Seconds between two reconciliations with the providers' records (replies and
+    /// receipts whose webhook never came); one also runs at start-up.
+    #[arg(long, env = "NEXTAL_RECONCILE_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
+    pub reconcile_interval_secs: u64,
 
     /// Most messages the dispatcher claims in one round.
     #[arg(long, env = "NEXTAL_DISPATCH_BATCH", default_value_t = 5000, value_parser = clap::value_parser!(i64).range(1..=100_000), global = true)]
@@ -179,24 +185,25 @@ pub struct Settings {
     #[arg(
         long,
         env = "NEXTAL_SETTLE_DELAY_SECS",
-        default_value_t = 60,
+        default_value_t = 5,
         global = true
     )]
     pub settle_delay_secs: u64,
-
-    /// Tries before a message that keeps failing transiently is given up.
-    #[arg(long, env = "NEXTAL_MAX_SEND_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..=100), global = true)]
-    pub max_send_attempts: i32,
 
     /// Webhook writer tasks: each commits a batch of deliveries while the others gather
     /// the next.
     #[arg(long, env = "NEXTAL_WEBHOOK_WRITERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64), global = true)]
     pub webhook_writers: u16,
 
-    /// Webhook deliveries that may wait for a writer; beyond that a delivery is answered
-    /// 503 at once and the provider delivers it again later.
+    /// Webhook deliveries that may wait for a writer; beyond that a delivery waits for
+    /// room (up to NEXTAL_WEBHOOK_WAIT_SECS).
     #[arg(long, env = "NEXTAL_WEBHOOK_QUEUE", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
     pub webhook_queue: u32,
+
+    /// Seconds a webhook delivery waits for room in a full queue before it is answered
+    /// 503 with Retry-After. Keep it below the providers' timeouts (Twilio: 15 s).
+    #[arg(long, env = "NEXTAL_WEBHOOK_WAIT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120), global = true)]
+    pub webhook_wait_secs: u64,
 
     /// Messages an organization may send per calendar day (in its time zone) unless an
     /// admin set its own cap; 0 stops sending.
@@ -204,12 +211,13 @@ pub struct Settings {
     pub daily_send_cap: u32,
 
     /// Webhook deliveries each integration's URL takes per second, on average; more are
-    /// answered 429. Providers do not resend a refused reply: keep it far above real traffic.
-    #[arg(long, env = "NEXTAL_WEBHOOK_RATE_PER_SEC", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    /// answered 429. Providers do not resend a refused reply: keep it far above real
+    /// traffic (a slow database slows deliveries down instead, see NEXTAL_WEBHOOK_WAIT_SECS).
+    #[arg(long, env = "NEXTAL_WEBHOOK_RATE_PER_SEC", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
     pub webhook_rate_per_sec: u32,
 
     /// Webhook deliveries an integration's URL takes at once above its rate.
-    #[arg(long, env = "NEXTAL_WEBHOOK_BURST", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    #[arg(long, env = "NEXTAL_WEBHOOK_BURST", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
     pub webhook_burst: u32,
 
     /// Webhook requests per minute, per client address, that may fail authentication
@@ -245,9 +253,19 @@ impl Settings {
         Cli::parse_from(["nextal-sms"]).settings
     }
 
+    /// The time between two reconciliation rounds.
+    pub fn reconcile_interval(&self) -> Duration {
+        Duration::from_secs(self.reconcile_interval_secs)
+    }
+
     /// The provider call timeout.
     pub fn provider_timeout(&self) -> Duration {
         Duration::from_secs(self.provider_timeout_secs)
+    }
+
+    /// How long a webhook delivery waits for room in a full queue.
+    pub fn webhook_wait(&self) -> Duration {
+        Duration::from_secs(self.webhook_wait_secs)
     }
 
     /// The session lifetime.

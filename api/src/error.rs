@@ -86,6 +86,13 @@ pub enum ApiError {
     /// The database cannot be reached right now.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// More work is arriving than the database stores, and the wait for room ran out;
+    /// retry after the given number of seconds.
+    #[error("overloaded, retry after {retry_after_secs}s")]
+    Overloaded {
+        /// Seconds until a retry may find room.
+        retry_after_secs: u64,
+    },
     /// A bug or an unexpected failure; details are logged, not sent.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -113,6 +120,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::Upstream { kind, .. } => (kind, "Provider error"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::Overloaded { .. } => ("overloaded", "Service unavailable"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -148,6 +156,10 @@ impl ApiError {
             ApiError::Unavailable(_) => {
                 "The service cannot reach its database; try again shortly.".to_owned()
             }
+            ApiError::Overloaded { retry_after_secs } => format!(
+                "The service is busy storing earlier requests; nothing was stored. \
+                 Try again in {retry_after_secs} seconds."
+            ),
             ApiError::Internal(_) => {
                 "Something went wrong on our side; it has been logged.".to_owned()
             }
@@ -197,7 +209,9 @@ impl ResponseError for ApiError {
                 ..
             } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Overloaded { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -205,7 +219,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::Internal(_) => tracing::error!(error = %self, "request failed"),
-            ApiError::Unavailable(_) => tracing::warn!(error = %self, "request failed"),
+            ApiError::Unavailable(_) | ApiError::Overloaded { .. } => {
+                tracing::warn!(error = %self, "request failed");
+            }
             _ => tracing::debug!(error = %self, "request refused"),
         }
         let mut response = HttpResponse::build(self.status_code());
@@ -221,6 +237,7 @@ impl ResponseError for ApiError {
             | ApiError::LimitReached {
                 retry_after_secs, ..
             }
+            | ApiError::Overloaded { retry_after_secs }
             | ApiError::Upstream {
                 retry_after_secs: Some(retry_after_secs),
                 ..

@@ -11,6 +11,7 @@ mod keys;
 mod metrics;
 mod pagination;
 mod passwords;
+pub mod reconcile;
 mod request_context;
 mod routes;
 mod services;

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -42,6 +43,17 @@ pub struct Metrics {
     provider_requests: Counter,
     webhook_deliveries: Family<OutcomeLabels, Counter>,
     webhook_rate_limited: Family<LimitLabels, Counter>,
+    reconciled_records: Family<ReconcileLabels, Counter>,
+    reconcile_failures: Counter,
+    reconcile_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReconcileLabels {
+    /// `reply` or `receipt`.
+    kind: &'static str,
+    /// `found` (the provider had it, we did not) or `applied` (stored now).
+    outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -96,8 +108,29 @@ impl Metrics {
             "Webhook requests refused with 429 by a rate limit (integration, address)",
             webhook_rate_limited.clone(),
         );
+        let reconciled_records = Family::<ReconcileLabels, Counter>::default();
+        registry.register(
+            "reconciled_records",
+            "Replies and receipts read back from providers' records that webhooks had not brought (found), and of those the ones stored (applied)",
+            reconciled_records.clone(),
+        );
+        let reconcile_failures = Counter::default();
+        registry.register(
+            "reconcile_failures",
+            "Integrations whose reconciliation round failed (provider or database errors)",
+            reconcile_failures.clone(),
+        );
+        let reconcile_lag = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "reconcile_lag_seconds",
+            "After the last round, how far behind now the least recently read integration's provider records are",
+            reconcile_lag.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
+            reconciled_records,
+            reconcile_failures,
+            reconcile_lag,
             webhook_rate_limited,
             webhook_deliveries,
             requests,
@@ -155,6 +188,25 @@ impl Metrics {
         self.webhook_deliveries
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
+    }
+
+    /// Counts what a reconciliation round found and applied; `lag` is how far behind
+    /// the least recently read integration is, when any was read.
+    pub fn reconciled(&self, report: &crate::reconcile::ReconcileReport, lag: Option<f64>) {
+        for (kind, outcome, count) in [
+            ("reply", "found", report.replies_found),
+            ("reply", "applied", report.replies_applied),
+            ("receipt", "found", report.receipts_found),
+            ("receipt", "applied", report.receipts_applied),
+        ] {
+            self.reconciled_records
+                .get_or_create(&ReconcileLabels { kind, outcome })
+                .inc_by(count as u64);
+        }
+        self.reconcile_failures.inc_by(report.failed as u64);
+        if let Some(lag) = lag {
+            self.reconcile_lag.set(lag);
+        }
     }
 
     /// Counts one webhook request refused by the `limit` rate limit.

@@ -22,6 +22,7 @@ use crate::events::EventBus;
 use crate::keys::load_keyring;
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
+use crate::reconcile::Reconciler;
 use crate::request_context::{REQUEST_ID, request_context};
 use crate::routes;
 use crate::services::bootstrap::{self, BootstrapAdmin};
@@ -38,6 +39,7 @@ pub struct Application {
     server: actix_web::dev::Server,
     bootstrap_admin: Option<BootstrapAdmin>,
     dispatcher: Dispatcher,
+    reconciler: Reconciler,
 }
 
 impl Application {
@@ -70,6 +72,7 @@ impl Application {
             },
             usize::from(settings.webhook_writers),
             usize::try_from(settings.webhook_queue).unwrap_or(usize::MAX),
+            settings.webhook_wait(),
         );
         let passwords = Passwords::new()?;
         let bootstrap_admin = bootstrap_first_organization(&db, &passwords, settings).await?;
@@ -101,7 +104,6 @@ impl Application {
             dispatch: DispatchSettings {
                 claim_limit: settings.dispatch_batch,
                 settle_delay: Duration::from_secs(settings.settle_delay_secs),
-                max_attempts: settings.max_send_attempts,
                 poll_interval: Duration::from_secs(1),
             },
             events,
@@ -117,8 +119,10 @@ impl Application {
                 .map_err(|invalid| anyhow::anyhow!("NEXTAL_DAILY_SEND_CAP {invalid}"))?,
         });
         let dispatcher = Dispatcher::new(state.clone());
+        let reconciler = Reconciler::new(state.clone());
         if settings.dispatcher {
             dispatcher.clone().spawn();
+            reconciler.clone().spawn(settings.reconcile_interval());
         }
         let routes_table = Data::new(routes::RouteTable::new(&routes::openapi_document()));
         let cors_origins = settings.cors_origins.clone();
@@ -157,6 +161,7 @@ impl Application {
             server: server.run(),
             bootstrap_admin,
             dispatcher,
+            reconciler,
         })
     }
 
@@ -168,6 +173,12 @@ impl Application {
     /// The outbox dispatcher (running in the background unless turned off).
     pub fn dispatcher(&self) -> Dispatcher {
         self.dispatcher.clone()
+    }
+
+    /// The reconciliation with the providers' records (running in the background unless
+    /// the dispatcher is turned off).
+    pub fn reconciler(&self) -> Reconciler {
+        self.reconciler.clone()
     }
 
     /// The admin created on this start, when the database was empty.

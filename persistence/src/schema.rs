@@ -175,6 +175,7 @@ diesel::table! {
         lease_expires_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        status_checked_at -> Nullable<Timestamp>,
     }
 }
 
@@ -237,6 +238,15 @@ diesel::table! {
         source -> Text,
         message_id -> Nullable<Text>,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    provider_sync (integration_id) {
+        integration_id -> Text,
+        synced_until -> Timestamp,
+        lease_expires_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
     }
 }
 

@@ -7,6 +7,7 @@ use clap::Parser;
 use diesel_async::RunQueryDsl;
 use nextal_api::Application;
 use nextal_api::dispatcher::{DispatchReport, Dispatcher};
+use nextal_api::reconcile::{ReconcileReport, Reconciler};
 use nextal_persistence::repo::candidates::{self, Candidate};
 pub mod fakes;
 
@@ -247,6 +248,9 @@ pub struct TestApp {
     pub settings: Settings,
     /// The service's outbox dispatcher; tests run its rounds at chosen times.
     pub dispatcher: Dispatcher,
+    /// The service's reconciliation with the providers' records; tests run its rounds
+    /// at chosen times.
+    pub reconciler: Reconciler,
 }
 
 /// Starts the service on a new, empty database.
@@ -293,6 +297,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .unwrap_or_else(|| ADMIN_PASSWORD.to_owned());
     let address = format!("http://127.0.0.1:{}", application.port());
     let dispatcher = application.dispatcher();
+    let reconciler = application.reconciler();
     tokio::spawn(application.run_until_stopped());
     let db = Db::open(
         &DatabaseUrl::parse(database.url()).expect("a valid url"),
@@ -317,6 +322,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         master_key,
         settings,
         dispatcher,
+        reconciler,
     }
 }
 
@@ -332,7 +338,6 @@ pub fn settings_for(database_url: &str) -> Settings {
     settings.master_key = Some(random_master_key().into());
     // Tests run dispatch rounds themselves, at the times they choose.
     settings.dispatcher = false;
-    settings.settle_delay_secs = 60;
     settings
 }
 
@@ -450,6 +455,14 @@ impl TestApp {
             .run_once(now)
             .await
             .expect("the dispatch round runs")
+    }
+
+    /// One reconciliation round at `now`.
+    pub async fn reconcile_at(&self, now: DateTime<Utc>) -> ReconcileReport {
+        self.reconciler
+            .run_once(now)
+            .await
+            .expect("the reconciliation round runs")
     }
 
     /// Dispatch rounds at `now` until one claims and settles nothing; the sum of them.

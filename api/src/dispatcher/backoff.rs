@@ -4,8 +4,9 @@ use std::time::Duration;
 
 /// First retry delay.
 const BASE: Duration = Duration::from_secs(2);
-/// Longest delay between two tries.
-const CAP: Duration = Duration::from_secs(300);
+/// Longest delay between two tries before jitter: with it at most 18 s, so a message
+/// goes out within 20 s of its provider recovering.
+const CAP: Duration = Duration::from_secs(15);
 
 /// Exponential backoff with ±20 % jitter after `attempts` tries, never shorter than the
 /// provider's `Retry-After`.
@@ -32,8 +33,9 @@ mod tests {
         };
         within(1, 1.6, 2.4);
         within(2, 3.2, 4.8);
-        within(5, 25.6, 38.4);
-        within(30, 240.0, 360.0);
+        within(4, 12.0, 18.0);
+        within(5, 12.0, 18.0);
+        within(1000, 12.0, 18.0);
     }
 
     #[test]

@@ -4,23 +4,27 @@
 
 mod backoff;
 mod gate;
+mod leases;
+mod settle;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
 use nextal_domain::ProviderKind;
-use nextal_persistence::repo::messages::{self, Claimed, Message, MessageEvent, SentUpdate};
+use nextal_persistence::repo::messages::{self, Claimed, MessageEvent, SentUpdate};
 use nextal_persistence::repo::{consent, integrations};
-use nextal_providers::{ClickSendClient, OutboundSms, ProviderError, SendOutcome};
+use nextal_providers::{OutboundSms, ProviderError, SendOutcome, SmsProvider};
 
 pub use gate::HandoverGates;
+use leases::{HOLD_LEASE, Held, RoundClock, while_renewing};
 
+use crate::error::ApiError;
 use crate::events::{EventKind, InboxEvent};
-use crate::services::integrations::{client_for, credentials, webhook_urls_for};
-use crate::services::{new_id, now as services_now, truncate_to_micros};
+use crate::services::integrations::{client_for, webhook_urls_for};
+use crate::services::{new_id, truncate_to_micros};
 use crate::state::AppState;
 
 /// Twilio's error for a recipient who has opted out of the sending number.
@@ -34,8 +38,6 @@ pub struct DispatchSettings {
     /// How long after an unanswered hand-over its outcome is looked up, giving the
     /// provider's history time to show an accepted message.
     pub settle_delay: Duration,
-    /// Tries before a message that keeps failing transiently is given up.
-    pub max_attempts: i32,
     /// How often an idle dispatcher looks for due messages (a send wakes it at once).
     pub poll_interval: Duration,
 }
@@ -49,7 +51,8 @@ pub struct DispatchReport {
     pub sent: usize,
     /// Failed for good.
     pub failed: usize,
-    /// Put back in the queue for a later try.
+    /// Put back in the queue for a later try, those held back untried while their
+    /// provider was failing included.
     pub retried: usize,
     /// Handed over without a definite answer; settled later.
     pub in_doubt: usize,
@@ -74,18 +77,13 @@ impl DispatchReport {
     }
 }
 
-/// The longest a claimed message may wait for its hand-over to start before it counts
-/// as in doubt; each request refreshes the lease of the messages it carries.
-const CLAIM_LEASE: TimeDelta = TimeDelta::minutes(10);
-/// How long a replica has to settle the in-doubt messages it took.
-const SETTLEMENT_LEASE: TimeDelta = TimeDelta::minutes(5);
-/// How long to wait before asking the provider's history again after it failed.
-const SETTLEMENT_RETRY: TimeDelta = TimeDelta::minutes(5);
-/// Settlement gives up on a message this long after it was due and fails it as
-/// `outcome_unknown`.
-const SETTLEMENT_HORIZON: TimeDelta = TimeDelta::hours(24);
-/// Pages of ClickSend history (100 messages each) read to settle one organization.
-const HISTORY_PAGES: u32 = 200;
+/// A provider request's lease runs this long past the provider timeout: the HTTP client
+/// gives up on the request by then, and this leaves time to record its outcome before
+/// anyone may take its messages for lost.
+const REQUEST_LEASE_MARGIN: TimeDelta = TimeDelta::seconds(3);
+/// A message that keeps failing for a reason a retry may fix (the provider down or
+/// rate limiting, its history unreadable) is given up this long after it was due.
+const GIVE_UP_AFTER: TimeDelta = TimeDelta::hours(24);
 /// Organizations handed over to at the same time; each holds up to two pooled
 /// connections on PostgreSQL (the gate and the outcome records).
 const PARALLEL_ORGANIZATIONS: usize = 2;
@@ -102,27 +100,41 @@ pub struct Dispatcher {
 /// Claimed messages that a failed hand-over never put in a provider request.
 struct AbandonedClaim {
     ids: Vec<String>,
-    /// The leases the dispatcher gave them: their claim's, and the one a request
-    /// about to start may have set.
+    /// Every lease the dispatcher gave them: their claim's, its renewals', and the one
+    /// a request about to start may have set.
     leases: Vec<NaiveDateTime>,
 }
 
-/// A hand-over that failed part-way.
-struct HandOverFailed {
-    error: anyhow::Error,
-    /// Its claimed messages that no provider request carried.
-    untouched: Vec<String>,
-    /// A lease it set on some of them for a request that did not start.
-    refreshed: Option<NaiveDateTime>,
+/// Why a group's hand-over stopped before its last message.
+enum Stopped {
+    /// An error (the database's, say) before the messages from `untouched` on were in a
+    /// provider request.
+    Failed {
+        error: anyhow::Error,
+        untouched: usize,
+    },
+    /// The provider failed a request for a reason a retry may fix: the messages from
+    /// `rest` on are not tried this round, and wait until `until` with the failed ones.
+    ProviderFailing {
+        rest: usize,
+        until: NaiveDateTime,
+        cause: String,
+    },
 }
 
-/// How far [`Dispatcher::hand_over_one_request`] got.
-#[derive(Default)]
-struct Progress {
-    /// The lease set for the request, once it is about to be set.
-    refreshed: Option<NaiveDateTime>,
-    /// How many messages the request carries, once it has started.
-    requested: usize,
+/// A provider request's end: how many of the pending messages it took, and, when the
+/// provider failed it for a reason a retry may fix, until when to wait and why.
+struct Request {
+    taken: usize,
+    failing: Option<(NaiveDateTime, String)>,
+}
+
+/// What became of one message of a request.
+struct Decided {
+    status: &'static str,
+    detail: Option<String>,
+    /// When it is tried, or its outcome looked up, again.
+    again_at: Option<NaiveDateTime>,
 }
 
 /// Messages of one organization and provider, in id order.
@@ -162,50 +174,60 @@ impl Dispatcher {
     }
 
     /// One round at time `now`: settle what is in doubt, then claim and hand over what
-    /// is due.
+    /// is due. Claimed messages waiting for their provider request keep a short lease,
+    /// renewed while the round runs, so that a crash lets go of them quickly.
     pub async fn run_once(&self, now: DateTime<Utc>) -> anyhow::Result<DispatchReport> {
-        let now = truncate_to_micros(now.naive_utc());
+        let clock = RoundClock::starting_at(now.naive_utc());
+        let now = clock.start();
         self.end_abandoned_claims(now).await?;
-        let mut report = self.settle_in_doubt(now).await?;
-        let lease = now + CLAIM_LEASE;
+        let mut report = self.settle_in_doubt(clock).await?;
+        let lease = now + HOLD_LEASE;
         let claimed = {
             let mut conn = self.state.db.conn().await?;
             messages::claim_due(&mut conn, now, lease, self.state.dispatch.claim_limit).await?
         };
         report.claimed = claimed.len();
+        let held = Held::new(claimed.iter().map(|message| message.id.clone()), lease);
         let groups = group(claimed, |message| {
             (message.organization_id.clone(), message.provider.clone())
         });
-        let mut rounds = futures_util::stream::iter(groups)
-            .map(|(key, batch)| self.hand_over(key, batch, now))
-            .buffer_unordered(PARALLEL_ORGANIZATIONS);
-        // One organization's failure (its database writes, say) must not stop the others.
-        let mut first_error = None;
-        while let Some(result) = rounds.next().await {
-            match result {
-                Ok(done) => report.add(done),
-                Err(HandOverFailed {
-                    error,
-                    untouched,
-                    refreshed,
-                }) => {
-                    tracing::warn!(error = %format!("{error:#}"), "hand-over failed; its messages are retried once their lease ends");
-                    if !untouched.is_empty() {
-                        self.abandoned_claims().push(AbandonedClaim {
-                            ids: untouched,
-                            leases: std::iter::once(lease).chain(refreshed).collect(),
-                        });
-                    }
-                    first_error.get_or_insert(error);
-                }
-            }
-        }
-        drop(rounds);
+        let handed = self.hand_over_all(groups, clock, &held);
+        let (done, first_error) = while_renewing(&self.state.db, &held, clock, handed).await;
+        report.add(done);
         self.state.metrics.dispatched(&report);
         if let Some(error) = first_error {
             return Err(error);
         }
         Ok(report)
+    }
+
+    /// Hands the groups over, a few organizations at a time; one organization's failure
+    /// (its database writes, say) does not stop the others. Returns what they did and
+    /// the first error.
+    async fn hand_over_all(
+        &self,
+        groups: Vec<Group<Claimed>>,
+        clock: RoundClock,
+        held: &Held,
+    ) -> (DispatchReport, Option<anyhow::Error>) {
+        let mut rounds = futures_util::stream::iter(groups)
+            .map(|(key, batch)| self.hand_over(key, batch, clock, held))
+            .buffer_unordered(PARALLEL_ORGANIZATIONS);
+        let mut report = DispatchReport::default();
+        let mut first_error = None;
+        while let Some(result) = rounds.next().await {
+            match result {
+                Ok(done) => report.add(done),
+                Err((error, untouched)) => {
+                    tracing::warn!(error = %format!("{error:#}"), "hand-over failed; its messages are retried once their lease ends");
+                    if !untouched.ids.is_empty() {
+                        self.abandoned_claims().push(untouched);
+                    }
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        (report, first_error)
     }
 
     /// The abandoned claims waiting to be ended.
@@ -217,9 +239,9 @@ impl Dispatcher {
 
     /// Ends the claims of failed hand-overs' messages that no provider request carried
     /// (the database failing between the claim and the request, say): nothing went
-    /// out, so they need not wait out the 10-minute claim lease, nor count the claim as
-    /// an attempt. Their lease ends now and this round's settlement takes them. Kept
-    /// for the next round while the database does not answer.
+    /// out, so they need not wait out their lease, nor count the claim as an attempt.
+    /// Their lease ends now and this round's settlement takes them. Kept for the next
+    /// round while the database does not answer.
     async fn end_abandoned_claims(&self, now: NaiveDateTime) -> anyhow::Result<()> {
         let claims = std::mem::take(&mut *self.abandoned_claims());
         if claims.is_empty() {
@@ -240,129 +262,178 @@ impl Dispatcher {
         ended
     }
 
-    /// Hands one organization's claimed messages to its provider, one request's worth
-    /// at a time, each inside the gate: a deactivation waits for at most one request,
-    /// and whatever was claimed but not yet sent when it commits is cancelled.
+    /// Hands one organization's claimed messages to its provider
+    /// ([`Dispatcher::hand_over_group`]), then gives back the claims of those it did
+    /// not hand over: at once when the provider is failing, or, after an error, by
+    /// the next round that reaches the database.
     async fn hand_over(
         &self,
-        (organization_id, provider_name): (String, String),
+        key: (String, String),
         batch: Vec<Claimed>,
-        now: NaiveDateTime,
-    ) -> Result<DispatchReport, HandOverFailed> {
-        let state = &self.state;
+        clock: RoundClock,
+        held: &Held,
+    ) -> Result<DispatchReport, (anyhow::Error, AbandonedClaim)> {
         let mut report = DispatchReport::default();
-        let mut remaining: &[Claimed] = &batch;
-        let failed = |error: anyhow::Error, untouched: &[Claimed], refreshed| HandOverFailed {
-            error,
-            untouched: untouched.iter().map(|message| message.id.clone()).collect(),
-            refreshed,
-        };
-        while !remaining.is_empty() {
-            let entered = state
-                .gates
-                .enter(&state.db, &organization_id, &provider_name)
-                .await
-                .map_err(|error| failed(error.into(), remaining, None))?;
-            let Some((gate, row)) = entered else {
-                // Deactivated since the claim: nothing more goes out.
-                let ids: Vec<String> = remaining.iter().map(|message| message.id.clone()).collect();
-                let cancelled = async {
-                    let mut tx = state.db.begin().await?;
-                    messages::cancel_claimed(&mut tx, &ids, "provider deactivated", now).await?;
-                    messages::insert_events(
-                        &mut tx,
-                        &events(&ids, "cancelled", Some("provider deactivated"), now),
-                    )
-                    .await?;
-                    tx.commit().await?;
-                    anyhow::Ok(())
+        let stopped = self
+            .hand_over_group(&key, &batch, clock, held, &mut report)
+            .await;
+        let leases = held.release(&ids_of(&batch)).await;
+        match stopped {
+            Ok(()) => Ok(report),
+            Err(Stopped::ProviderFailing { rest, until, cause }) => {
+                let rest = ids_of(&batch[rest..]);
+                match self
+                    .hold_back(&rest, &leases, until, &cause, clock.now())
+                    .await
+                {
+                    Ok(count) => {
+                        report.retried += count;
+                        Ok(report)
+                    }
+                    Err(error) => Err((error, AbandonedClaim { ids: rest, leases })),
                 }
-                .await;
-                // Not cancelled: settlement will, finding the provider inactive.
-                cancelled.map_err(|error| failed(error, remaining, None))?;
-                report.cancelled += ids.len();
-                break;
-            };
-            let mut progress = Progress::default();
-            let handed = self
-                .hand_over_one_request(&row, remaining, now, &mut report, &mut progress)
-                .await;
-            gate.close().await;
-            let handed = handed.map_err(|error| {
-                failed(error, &remaining[progress.requested..], progress.refreshed)
-            })?;
-            remaining = &remaining[handed..];
+            }
+            Err(Stopped::Failed { error, untouched }) => {
+                let ids = ids_of(&batch[untouched..]);
+                Err((error, AbandonedClaim { ids, leases }))
+            }
         }
-        Ok(report)
     }
 
-    /// Sends the first request's worth of `pending`; returns how many messages it took.
-    /// `progress` tells a failure before the request from one after.
+    /// Puts messages the round will not try back in the queue until `until`, without
+    /// counting an attempt: their provider just failed a request, and more requests
+    /// now would only add load and doubt. Returns how many went back.
+    async fn hold_back(
+        &self,
+        ids: &[String],
+        leases: &[NaiveDateTime],
+        until: NaiveDateTime,
+        cause: &str,
+        now: NaiveDateTime,
+    ) -> anyhow::Result<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let reason =
+            format!("not handed over yet: the provider failed the request before ({cause})");
+        let mut conn = self.state.db.conn().await?;
+        Ok(messages::hand_back(&mut conn, ids, leases, until, &reason, now).await?)
+    }
+
+    /// Sends `batch` one request's worth at a time, each inside the gate: a deactivation
+    /// waits for at most one request, and whatever was claimed but not yet sent when it
+    /// commits is cancelled. Stops after a request the provider failed for a reason a
+    /// retry may fix.
+    async fn hand_over_group(
+        &self,
+        (organization_id, provider_name): &(String, String),
+        batch: &[Claimed],
+        clock: RoundClock,
+        held: &Held,
+        report: &mut DispatchReport,
+    ) -> Result<(), Stopped> {
+        let state = &self.state;
+        let mut offset = 0;
+        while offset < batch.len() {
+            let remaining = &batch[offset..];
+            let failed = |error: anyhow::Error, untouched| Stopped::Failed { error, untouched };
+            let entered = state
+                .gates
+                .enter(&state.db, organization_id, provider_name)
+                .await
+                .map_err(|error| failed(error.into(), offset))?;
+            let Some((gate, row)) = entered else {
+                // Deactivated since the claim: nothing more goes out. If the cancelling
+                // fails, settlement cancels them, finding the provider inactive.
+                return self
+                    .cancel_deactivated(remaining, clock.now(), report)
+                    .await
+                    .map_err(|error| failed(error, offset));
+            };
+            let mut requested = 0;
+            let handed = self
+                .hand_over_one_request(&row, remaining, clock, held, report, &mut requested)
+                .await;
+            gate.close().await;
+            let request = handed.map_err(|error| failed(error, offset + requested))?;
+            offset += request.taken;
+            if let Some((until, cause)) = request.failing {
+                return Err(Stopped::ProviderFailing {
+                    rest: offset,
+                    until,
+                    cause,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Cancels claimed messages whose provider was deactivated after the claim.
+    async fn cancel_deactivated(
+        &self,
+        pending: &[Claimed],
+        now: NaiveDateTime,
+        report: &mut DispatchReport,
+    ) -> anyhow::Result<()> {
+        let ids = ids_of(pending);
+        let mut tx = self.state.db.begin().await?;
+        messages::cancel_claimed(&mut tx, &ids, "provider deactivated", now).await?;
+        messages::insert_events(
+            &mut tx,
+            &events(&ids, "cancelled", Some("provider deactivated"), now),
+        )
+        .await?;
+        tx.commit().await?;
+        report.cancelled += ids.len();
+        Ok(())
+    }
+
+    /// Sends the first request's worth of `pending`. `requested` tells a failure before
+    /// the request from one after: it is how many messages the request carries once it
+    /// has started.
     async fn hand_over_one_request(
         &self,
         row: &integrations::Integration,
         pending: &[Claimed],
-        now: NaiveDateTime,
+        clock: RoundClock,
+        held: &Held,
         report: &mut DispatchReport,
-        progress: &mut Progress,
-    ) -> anyhow::Result<usize> {
+        requested: &mut usize,
+    ) -> anyhow::Result<Request> {
         let state = &self.state;
         let provider: ProviderKind = row
             .provider
             .parse()
             .map_err(|_| anyhow::anyhow!("unknown provider {}", row.provider))?;
-        let prepared = client_for(state, provider, row).and_then(|client| {
-            let status_callback = match provider {
-                ProviderKind::Twilio => Some(webhook_urls_for(state, provider, row)?.status),
-                ProviderKind::ClickSend => None,
-            };
-            Ok((client, status_callback))
-        });
-        let (client, status_callback) = match prepared {
+        let (client, status_callback) = match self.client(provider, row) {
             Ok(prepared) => prepared,
             Err(error) => {
                 // Missing or unreadable credentials: no retry will help until an admin acts.
                 let reason = format!("cannot send through {provider}: {}", error.problem().detail);
-                let ids: Vec<String> = pending.iter().map(|m| m.id.clone()).collect();
-                let mut tx = state.db.begin().await?;
-                for id in &ids {
-                    messages::mark_failed(&mut tx, id, &reason, now).await?;
-                }
-                messages::insert_events(&mut tx, &events(&ids, "failed", Some(&reason), now))
-                    .await?;
-                tx.commit().await?;
-                report.failed += ids.len();
-                return Ok(pending.len());
+                self.fail_all(pending, &reason, clock.now(), report).await?;
+                return Ok(Request {
+                    taken: pending.len(),
+                    failing: None,
+                });
             }
         };
-        let chunk = &pending[..pending.len().min(client.max_batch().max(1))];
-        let ids: Vec<String> = chunk.iter().map(|m| m.id.clone()).collect();
-        // Long enough for this request (Twilio: one per message, a few in flight at a
-        // time) before anyone may treat these messages as in doubt.
-        let rounds = match provider {
-            ProviderKind::ClickSend => 1,
-            ProviderKind::Twilio => chunk
-                .len()
-                .div_ceil(nextal_providers::twilio::MAX_IN_FLIGHT),
-        };
-        let lease = TimeDelta::from_std(state.providers.options.timeout)?
-            * i32::try_from(rounds).unwrap_or(i32::MAX)
-            + TimeDelta::seconds(60);
-        let held: HashSet<String> = {
-            let mut conn = state.db.conn().await?;
-            let until = now.max(services_now()) + lease;
-            progress.refreshed = Some(until);
-            messages::refresh_lease(&mut conn, &ids, now, until)
-                .await?
-                .into_iter()
-                .collect()
-        };
+        let chunk = &pending[..pending.len().min(request_size(provider, client.as_ref()))];
+        let ids = ids_of(chunk);
+        let lease = TimeDelta::from_std(state.providers.options.timeout)? + REQUEST_LEASE_MARGIN;
+        let ours: HashSet<String> = held
+            .take(&state.db, &ids, clock, lease)
+            .await?
+            .into_iter()
+            .collect();
         // A message whose lease ran out while it waited may be settled by another
         // replica already: it is theirs now.
-        let chunk: Vec<&Claimed> = chunk.iter().filter(|m| held.contains(&m.id)).collect();
+        let chunk: Vec<&Claimed> = chunk.iter().filter(|m| ours.contains(&m.id)).collect();
         let taken = ids.len();
         if chunk.is_empty() {
-            return Ok(taken);
+            return Ok(Request {
+                taken,
+                failing: None,
+            });
         }
         let outbound: Vec<OutboundSms> = chunk
             .iter()
@@ -378,22 +449,62 @@ impl Dispatcher {
             ProviderKind::ClickSend => 1,
             ProviderKind::Twilio => chunk.len(),
         };
-        progress.requested = taken;
+        *requested = taken;
         let result = client.send(&outbound).await;
-        self.record(provider, &chunk, result, now, report).await?;
-        Ok(taken)
+        let failing = self.record(provider, &chunk, result, clock, report).await?;
+        Ok(Request { taken, failing })
     }
 
-    /// Stores what the provider said about each message of one request.
+    /// The provider's client from the stored credentials and, for Twilio, the status
+    /// webhook URL each message carries.
+    fn client(
+        &self,
+        provider: ProviderKind,
+        row: &integrations::Integration,
+    ) -> Result<(Box<dyn SmsProvider>, Option<String>), ApiError> {
+        let client = client_for(&self.state, provider, row)?;
+        let status_callback = match provider {
+            ProviderKind::Twilio => Some(webhook_urls_for(&self.state, provider, row)?.status),
+            ProviderKind::ClickSend => None,
+        };
+        Ok((client, status_callback))
+    }
+
+    /// Fails `pending` for good with `reason`.
+    async fn fail_all(
+        &self,
+        pending: &[Claimed],
+        reason: &str,
+        now: NaiveDateTime,
+        report: &mut DispatchReport,
+    ) -> anyhow::Result<()> {
+        let ids = ids_of(pending);
+        let mut tx = self.state.db.begin().await?;
+        for id in &ids {
+            messages::mark_failed(&mut tx, id, reason, now).await?;
+        }
+        messages::insert_events(&mut tx, &events(&ids, "failed", Some(reason), now)).await?;
+        tx.commit().await?;
+        report.failed += ids.len();
+        Ok(())
+    }
+
+    /// Stores what the provider said about each message of one request. When the
+    /// provider failed the request for a reason a retry may fix, returns until when the
+    /// rest of the organization's messages wait (the latest time one of these is tried
+    /// or looked up again) and why.
     async fn record(
         &self,
         provider: ProviderKind,
         chunk: &[&Claimed],
         result: Result<Vec<SendOutcome>, ProviderError>,
-        now: NaiveDateTime,
+        clock: RoundClock,
         report: &mut DispatchReport,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<(NaiveDateTime, String)>> {
         let state = &self.state;
+        // Taken after the request: retry and settle times count from its end.
+        let now = clock.now();
+        let failing = provider_failing(provider, &result);
         let outcomes: Vec<SendOutcome> = match result {
             Ok(outcomes) => outcomes,
             Err(error) => chunk
@@ -404,8 +515,9 @@ impl Dispatcher {
         let mut tx = state.db.begin().await?;
         let mut history = Vec::with_capacity(chunk.len());
         let mut accepted = Vec::with_capacity(chunk.len());
+        let mut again_at = None;
         for (message, outcome) in chunk.iter().zip(outcomes) {
-            let (status, detail) = match outcome {
+            let decided = match outcome {
                 SendOutcome::Accepted {
                     provider_message_id,
                     parts,
@@ -418,36 +530,27 @@ impl Dispatcher {
                         price,
                     });
                     report.sent += 1;
-                    ("sent", None)
+                    Decided {
+                        status: "sent",
+                        detail: None,
+                        again_at: None,
+                    }
                 }
                 SendOutcome::Rejected { code, reason } => {
-                    let reason = format!("{reason} ({code})");
-                    messages::mark_failed(&mut tx, &message.id, &reason, now).await?;
-                    if provider == ProviderKind::Twilio && code == TWILIO_UNSUBSCRIBED {
-                        // The candidate texted STOP to our number at some point: Twilio
-                        // will refuse every message until they opt back in.
-                        consent::opt_out_recipient_of(
-                            &mut tx,
-                            &message.id,
-                            "provider_refusal",
-                            new_id(),
-                            now,
-                        )
-                        .await?;
-                    }
                     report.failed += 1;
-                    ("failed", Some(reason))
+                    refused(&mut tx, provider, message, &code, &reason, now).await?
                 }
                 SendOutcome::Failed(error) => {
                     self.after_failure(&mut tx, provider, message, &error, now, report)
                         .await?
                 }
             };
+            again_at = again_at.max(decided.again_at);
             history.push(MessageEvent {
                 id: new_id(),
                 message_id: message.id.clone(),
-                status: status.to_owned(),
-                detail,
+                status: decided.status.to_owned(),
+                detail: decided.detail,
                 created_at: now,
             });
         }
@@ -477,11 +580,13 @@ impl Dispatcher {
         state.events.stage(&mut tx, &events).await?;
         tx.commit().await?;
         state.events.committed(events);
-        Ok(())
+        Ok(failing.map(|cause| (again_at.unwrap_or(now), cause)))
     }
 
     /// Decides what a failed hand-over means for `message`: a final failure, a retry,
-    /// or (when the provider may have accepted it) doubt to settle later.
+    /// or (when the provider may have accepted it) doubt to settle later. A failure a
+    /// retry may fix is retried until [`GIVE_UP_AFTER`] has passed since the message
+    /// was due, however many attempts that takes.
     async fn after_failure(
         &self,
         tx: &mut nextal_persistence::DbConn,
@@ -490,225 +595,136 @@ impl Dispatcher {
         error: &ProviderError,
         now: NaiveDateTime,
         report: &mut DispatchReport,
-    ) -> anyhow::Result<(&'static str, Option<String>)> {
-        let settings = self.state.dispatch;
-        let retry = |retry_after: Option<Duration>| -> anyhow::Result<NaiveDateTime> {
-            Ok(now + TimeDelta::from_std(backoff::retry_delay(message.attempts, retry_after))?)
-        };
-        match error {
+    ) -> anyhow::Result<Decided> {
+        let retry_after = match error {
             ProviderError::Unauthorized(_) | ProviderError::Rejected { .. } => {
                 let reason = error.to_string();
                 messages::mark_failed(tx, &message.id, &reason, now).await?;
                 report.failed += 1;
-                Ok(("failed", Some(reason)))
+                return Ok(Decided {
+                    status: "failed",
+                    detail: Some(reason),
+                    again_at: None,
+                });
             }
             // ClickSend may have accepted it: look in its history before anything else,
-            // even on the last attempt.
+            // however long it has been failing.
             ProviderError::Unavailable(_) | ProviderError::Unreadable(_)
                 if provider == ProviderKind::ClickSend =>
             {
                 let reason = format!("outcome unknown ({error}); checking ClickSend's history");
-                let settle_at = now + TimeDelta::from_std(settings.settle_delay)?;
+                let settle_at = truncate_to_micros(
+                    now + TimeDelta::from_std(self.state.dispatch.settle_delay)?,
+                );
                 messages::mark_in_doubt(tx, &message.id, settle_at, &reason, now).await?;
                 report.in_doubt += 1;
-                Ok(("sending", Some(reason)))
-            }
-            _ if message.attempts >= settings.max_attempts => {
-                let reason = format!("gave up after {} attempts: {error}", message.attempts);
-                messages::mark_failed(tx, &message.id, &reason, now).await?;
-                report.failed += 1;
-                Ok(("failed", Some(reason)))
-            }
-            ProviderError::RateLimited { retry_after } => {
-                messages::requeue(
-                    tx,
-                    &message.id,
-                    retry(*retry_after)?,
-                    &error.to_string(),
-                    now,
-                )
-                .await?;
-                report.retried += 1;
-                Ok(("queued", Some(error.to_string())))
-            }
-            // Twilio dedupes a resend carrying the same idempotency token.
-            ProviderError::Unavailable(_) | ProviderError::Unreadable(_) => {
-                messages::requeue(tx, &message.id, retry(None)?, &error.to_string(), now).await?;
-                report.retried += 1;
-                Ok(("queued", Some(error.to_string())))
-            }
-        }
-    }
-
-    /// Settles messages whose hand-over ended without an answer: ClickSend's history
-    /// says whether it accepted them (by our id in `custom_string`); what it does not
-    /// know goes back in the queue. Twilio resends are safe, so they are requeued.
-    async fn settle_in_doubt(&self, now: NaiveDateTime) -> anyhow::Result<DispatchReport> {
-        let state = &self.state;
-        let mut report = DispatchReport::default();
-        // Claimed like due messages, so that two replicas never settle the same one.
-        let doubtful = {
-            let mut conn = state.db.conn().await?;
-            messages::claim_in_doubt(
-                &mut conn,
-                now,
-                now + SETTLEMENT_LEASE,
-                state.dispatch.claim_limit,
-            )
-            .await?
-        };
-        for ((organization_id, provider_name), batch) in group(doubtful, |message| {
-            (message.organization_id.clone(), message.provider.clone())
-        }) {
-            let (row, batch) = {
-                let mut conn = state.db.conn().await?;
-                // Earlier organizations of this round took time: keep only the messages
-                // whose settlement lease is still ours, and renew it for this one.
-                let started = now.max(services_now());
-                let ids: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
-                let held: HashSet<String> =
-                    messages::refresh_lease(&mut conn, &ids, started, started + SETTLEMENT_LEASE)
-                        .await?
-                        .into_iter()
-                        .collect();
-                let batch: Vec<Message> =
-                    batch.into_iter().filter(|m| held.contains(&m.id)).collect();
-                (
-                    integrations::find(&mut conn, &organization_id, &provider_name).await?,
-                    batch,
-                )
-            };
-            let Some(row) = row else { continue };
-            if batch.is_empty() {
-                continue;
-            }
-            let found = match row.provider.as_str() {
-                "clicksend" => self.clicksend_history(&row, &batch).await,
-                _ => Ok(HashMap::new()),
-            };
-            let mut tx = state.db.begin().await?;
-            let mut history = Vec::with_capacity(batch.len());
-            for message in &batch {
-                let (status, detail) = match &found {
-                    Ok(found) => match found.get(&message.id) {
-                        Some(provider_message_id) => {
-                            messages::mark_sent(
-                                &mut tx,
-                                &[SentUpdate {
-                                    id: message.id.clone(),
-                                    pid: provider_message_id.clone(),
-                                    parts: None,
-                                    price: None,
-                                }],
-                                now,
-                            )
-                            .await?;
-                            report.sent += 1;
-                            ("sent", Some("found in the provider's history".to_owned()))
-                        }
-                        None if message.attempts >= state.dispatch.max_attempts => {
-                            let reason = format!(
-                                "gave up after {} attempts; the provider has no record of it",
-                                message.attempts
-                            );
-                            messages::mark_failed(&mut tx, &message.id, &reason, now).await?;
-                            report.failed += 1;
-                            ("failed", Some(reason))
-                        }
-                        None if row.active => {
-                            let reason =
-                                "outcome unknown; the provider has no record of it, sending again";
-                            messages::requeue(&mut tx, &message.id, now, reason, now).await?;
-                            report.retried += 1;
-                            ("queued", Some(reason.to_owned()))
-                        }
-                        None => {
-                            messages::cancel_claimed(
-                                &mut tx,
-                                std::slice::from_ref(&message.id),
-                                "provider deactivated",
-                                now,
-                            )
-                            .await?;
-                            report.cancelled += 1;
-                            ("cancelled", Some("provider deactivated".to_owned()))
-                        }
-                    },
-                    Err(_) if now - message.send_at > SETTLEMENT_HORIZON => {
-                        let reason = "outcome_unknown";
-                        messages::mark_failed(&mut tx, &message.id, reason, now).await?;
-                        report.failed += 1;
-                        ("failed", Some(reason.to_owned()))
-                    }
-                    Err(error) => {
-                        let retry_at = now + SETTLEMENT_RETRY;
-                        messages::mark_in_doubt(
-                            &mut tx,
-                            &message.id,
-                            retry_at,
-                            &format!("cannot check the provider's history yet: {error:#}"),
-                            now,
-                        )
-                        .await?;
-                        continue;
-                    }
-                };
-                report.settled += 1;
-                history.push(MessageEvent {
-                    id: new_id(),
-                    message_id: message.id.clone(),
-                    status: status.to_owned(),
-                    detail,
-                    created_at: now,
+                return Ok(Decided {
+                    status: "sending",
+                    detail: Some(reason),
+                    again_at: Some(settle_at),
                 });
             }
-            messages::insert_events(&mut tx, &history).await?;
-            tx.commit().await?;
-        }
-        Ok(report)
-    }
-
-    /// Our message id → ClickSend's, for the messages of `batch` found in its history.
-    async fn clicksend_history(
-        &self,
-        row: &integrations::Integration,
-        batch: &[Message],
-    ) -> anyhow::Result<HashMap<String, String>> {
-        let state = &self.state;
-        let (username, secret) = credentials(state, ProviderKind::ClickSend, row)
-            .map_err(|error| anyhow::anyhow!("{}", error.problem().detail))?;
-        let client = ClickSendClient::new(
-            state.providers.http.clone(),
-            &state.providers.clicksend_base_url,
-            username,
-            secret,
-            state.providers.options,
-        );
-        let since = batch
-            .iter()
-            .map(|message| message.created_at)
-            .min()
-            .map_or(0, |oldest| {
-                (oldest - TimeDelta::minutes(1)).and_utc().timestamp()
+            ProviderError::RateLimited { retry_after } => *retry_after,
+            // Twilio dedupes a resend carrying the same idempotency token.
+            ProviderError::Unavailable(_) | ProviderError::Unreadable(_) => None,
+        };
+        if now - message.send_at > GIVE_UP_AFTER {
+            let reason = format!(
+                "gave up: still failing {} hours after it was due ({error})",
+                GIVE_UP_AFTER.num_hours()
+            );
+            messages::mark_failed(tx, &message.id, &reason, now).await?;
+            report.failed += 1;
+            return Ok(Decided {
+                status: "failed",
+                detail: Some(reason),
+                again_at: None,
             });
-        let wanted: std::collections::HashSet<&str> = batch.iter().map(|m| m.id.as_str()).collect();
-        let mut found = HashMap::new();
-        for page in 1..=HISTORY_PAGES {
-            let (records, more) = client.sent_history(since, page).await?;
-            for record in records {
-                if wanted.contains(record.reference.as_str()) {
-                    found.insert(record.reference, record.provider_message_id);
-                }
-            }
-            if !more || found.len() == wanted.len() {
-                return Ok(found);
-            }
         }
-        // Not read to the end: "not found" would be a guess, and a guess may double-send.
-        anyhow::bail!(
-            "ClickSend's history holds more than {HISTORY_PAGES} pages since the oldest message in doubt"
-        )
+        // Stored as the databases store times, so that a round run for exactly this time
+        // finds it due.
+        let retry_at = truncate_to_micros(
+            now + TimeDelta::from_std(backoff::retry_delay(message.attempts, retry_after))?,
+        );
+        messages::requeue(tx, &message.id, retry_at, &error.to_string(), now).await?;
+        report.retried += 1;
+        Ok(Decided {
+            status: "queued",
+            detail: Some(error.to_string()),
+            again_at: Some(retry_at),
+        })
     }
+}
+
+/// Most messages in one provider request. Twilio takes one call per message: no more
+/// than run at once, so that every message of a request starts with it. Its lease then
+/// covers one call, and the messages after it wait under their short renewed lease, not
+/// a request's.
+fn request_size(provider: ProviderKind, client: &dyn SmsProvider) -> usize {
+    let most = match provider {
+        ProviderKind::ClickSend => client.max_batch(),
+        ProviderKind::Twilio => client
+            .max_batch()
+            .min(nextal_providers::twilio::MAX_IN_FLIGHT),
+    };
+    most.max(1)
+}
+
+/// Fails a message the provider refused for good.
+async fn refused(
+    tx: &mut nextal_persistence::DbConn,
+    provider: ProviderKind,
+    message: &Claimed,
+    code: &str,
+    reason: &str,
+    now: NaiveDateTime,
+) -> anyhow::Result<Decided> {
+    let reason = format!("{reason} ({code})");
+    messages::mark_failed(tx, &message.id, &reason, now).await?;
+    if provider == ProviderKind::Twilio && code == TWILIO_UNSUBSCRIBED {
+        // The candidate texted STOP to our number at some point: Twilio will refuse
+        // every message until they opt back in.
+        consent::opt_out_recipient_of(tx, &message.id, "provider_refusal", new_id(), now).await?;
+    }
+    Ok(Decided {
+        status: "failed",
+        detail: Some(reason),
+        again_at: None,
+    })
+}
+
+/// Why a request's answer shows the provider failing as a whole, if it does: the
+/// request failed for a reason a retry may fix, or (Twilio, one call per message) one
+/// of its calls did. A ClickSend answer's entry for one message (`THROTTLED`, or one
+/// it cannot read) concerns that message only.
+fn provider_failing(
+    provider: ProviderKind,
+    result: &Result<Vec<SendOutcome>, ProviderError>,
+) -> Option<String> {
+    match result {
+        Err(error) if retry_may_fix(error) => Some(error.to_string()),
+        Ok(outcomes) if provider == ProviderKind::Twilio => {
+            outcomes.iter().find_map(|outcome| match outcome {
+                SendOutcome::Failed(error) if retry_may_fix(error) => Some(error.to_string()),
+                _ => None,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Timeouts, connection failures, 5xx, rate limiting and unreadable answers.
+fn retry_may_fix(error: &ProviderError) -> bool {
+    matches!(
+        error,
+        ProviderError::Unavailable(_)
+            | ProviderError::RateLimited { .. }
+            | ProviderError::Unreadable(_)
+    )
+}
+
+fn ids_of(messages: &[Claimed]) -> Vec<String> {
+    messages.iter().map(|message| message.id.clone()).collect()
 }
 
 /// Splits `items` by `key`, keeping their order within each group.

@@ -20,7 +20,9 @@ use crate::state::AppState;
 
 const PROVIDER: ProviderKind = ProviderKind::Twilio;
 
-/// Where Twilio should post replies and status callbacks.
+/// Where Twilio should post replies and status callbacks. Both URLs end with Twilio's
+/// connection overrides, `#rc=5&rp=ct,rt,5xx`: Twilio retries a delivery up to 5 times
+/// on a failed connection, a timeout or a 5xx. Use them whole.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TwilioWebhooks {
     /// The number's SMS URL (incoming messages).

@@ -11,7 +11,7 @@ use nextal_persistence::repo::organizations;
 use nextal_persistence::{DbConn, PersistenceError, SecretContext, SecretError};
 use nextal_providers::{
     AccountSummary, ClickSendClient, OutboundSms, ProviderError, RegisteredWebhooks, SendOutcome,
-    SmsProvider, TwilioClient, WebhookUrls,
+    SmsProvider, TwilioClient, WebhookUrls, twilio,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -37,20 +37,23 @@ pub struct IntegrationView {
 }
 
 impl IntegrationView {
-    /// The URLs this provider should call: (replies, delivery status).
+    /// The URLs this provider should call: (replies, delivery status). Twilio's carry
+    /// its connection overrides, so that it retries a delivery we could not take; they
+    /// are shown on the card too, so that URLs pasted into Twilio's console retry
+    /// alike. ClickSend has no such overrides, so its URLs stay plain.
     pub fn webhook_urls(&self, public_url: &str) -> WebhookUrls {
         let base = format!(
             "{public_url}/webhooks/{}/{}",
             self.provider.as_str(),
             self.webhook_token.expose_secret()
         );
-        let status = match self.provider {
-            ProviderKind::ClickSend => "receipts",
-            ProviderKind::Twilio => "status",
+        let (status, overrides) = match self.provider {
+            ProviderKind::ClickSend => ("receipts", ""),
+            ProviderKind::Twilio => ("status", twilio::WEBHOOK_CONNECTION_OVERRIDES),
         };
         WebhookUrls {
-            inbound: format!("{base}/inbound"),
-            status: format!("{base}/{status}"),
+            inbound: format!("{base}/inbound{overrides}"),
+            status: format!("{base}/{status}{overrides}"),
         }
     }
 }

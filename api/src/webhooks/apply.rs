@@ -449,7 +449,7 @@ impl Batch<'_> {
 
 /// The status a report moves a message to; `None` when it moves none (the provider is
 /// retrying by itself).
-fn target_status(state: ReportedState) -> Option<MessageStatus> {
+pub(crate) fn target_status(state: ReportedState) -> Option<MessageStatus> {
     match state {
         ReportedState::Sent => Some(MessageStatus::Sent),
         ReportedState::Delivered => Some(MessageStatus::Delivered),

@@ -2,9 +2,13 @@
 //! memory (each replica limits what it receives).
 //!
 //! - **Per integration**: deliveries that passed authentication, on average
-//!   `NEXTAL_WEBHOOK_RATE_PER_SEC` with bursts of `NEXTAL_WEBHOOK_BURST`. Generous on
-//!   purpose: providers do not resend a refused reply, so the limit only bounds a flood
-//!   from someone holding a leaked URL. Forged deliveries never use it up.
+//!   `NEXTAL_WEBHOOK_RATE_PER_SEC` with bursts of `NEXTAL_WEBHOOK_BURST` (by default
+//!   10,000 a second and 100,000 at once, ten times a 10,000-message campaign's
+//!   receipts). Generous on purpose: ClickSend does not resend a refused delivery, so
+//!   the limit must never be what stops genuine traffic. When the database cannot keep
+//!   up, the ingest queue slows deliveries down instead ([`super::Ingest::submit`]).
+//!   The limit only bounds a flood from someone holding a leaked URL. Forged
+//!   deliveries never use it up.
 //! - **Per client address** (the TCP peer, as for sign-in throttling): requests that fail
 //!   authentication (an unknown token, a bad Twilio signature), on average
 //!   `NEXTAL_WEBHOOK_FAILURES_PER_MIN` with bursts of `NEXTAL_WEBHOOK_FAILURE_BURST`. The

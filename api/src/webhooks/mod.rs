@@ -5,24 +5,34 @@
 //! waits; writer tasks take whatever has queued up (up to [`MAX_BATCH`]) and store and
 //! apply it in one transaction, then answer every waiting request. Under load a commit
 //! carries hundreds of deliveries instead of one, and a request is answered only once
-//! its delivery is durable. When the database is slow the queue fills; a full queue
-//! answers 503 at once, and the provider delivers again later.
+//! its delivery is durable.
+//!
+//! When the database is slow the queue fills, and a request then waits for room in it
+//! (back-pressure): a provider that pushes faster than the database stores is answered
+//! more slowly, not refused, since ClickSend does not deliver a refused webhook again.
+//! Only a request that finds no room within `NEXTAL_WEBHOOK_WAIT_SECS` (below Twilio's
+//! 15-second timeout by default) is answered 503 with `Retry-After`; Twilio retries
+//! that, through the connection overrides of the URLs we give it.
 
 mod apply;
 pub mod limits;
 mod receive;
 mod tokens;
 
+pub(crate) use apply::target_status;
 pub use limits::{WebhookLimits, WebhookQuotas};
+pub(crate) use receive::normalized;
 pub use receive::{Incoming, receive};
 pub use tokens::TokenCache;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use nextal_domain::ProviderKind;
 use nextal_persistence::{Db, PersistenceError};
 use nextal_providers::webhooks::{DeliveryReport, InboundSms};
+use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::error::ApiError;
@@ -116,6 +126,8 @@ struct Job {
 #[derive(Clone)]
 pub struct Ingest {
     queue: mpsc::Sender<Job>,
+    /// How long a delivery waits for room in the queue before it is refused.
+    wait: Duration,
 }
 
 /// What the writers need.
@@ -127,8 +139,9 @@ pub struct Writers {
 }
 
 impl Ingest {
-    /// Starts `writers` writer tasks behind a queue of `capacity` deliveries.
-    pub fn start(context: Writers, writers: usize, capacity: usize) -> Self {
+    /// Starts `writers` writer tasks behind a queue of `capacity` deliveries; a delivery
+    /// waits up to `wait` for room in it.
+    pub fn start(context: Writers, writers: usize, capacity: usize, wait: Duration) -> Self {
         let (queue, receiver) = mpsc::channel(capacity.max(1));
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..writers.max(1) {
@@ -136,15 +149,29 @@ impl Ingest {
             let context = context.clone();
             tokio::spawn(async move { write_batches(&context, &receiver).await });
         }
-        Self { queue }
+        Self { queue, wait }
     }
 
-    /// Stores and applies `delivery`; returns once it is durable.
+    /// Stores and applies `delivery`; returns once it is durable. While the queue is
+    /// full it waits for room, first come first served; 503 with `Retry-After` when
+    /// none frees up in time. A provider that stops waiting does not take its delivery
+    /// with it: actix lets the request run on after the client hangs up (half-closed
+    /// connections are allowed), so the delivery still gets its place and is written.
     pub async fn submit(&self, delivery: Delivery) -> Result<Outcome, ApiError> {
         let (answer, answered) = oneshot::channel();
         self.queue
-            .try_send(Job { delivery, answer })
-            .map_err(|_| ApiError::Unavailable("the webhook queue is full".into()))?;
+            .send_timeout(Job { delivery, answer }, self.wait)
+            .await
+            .map_err(|error| match error {
+                // The queue stayed full for the whole wait: a retry sooner than that
+                // would most likely find it full again.
+                SendTimeoutError::Timeout(_) => ApiError::Overloaded {
+                    retry_after_secs: self.wait.as_secs().max(1),
+                },
+                SendTimeoutError::Closed(_) => {
+                    ApiError::Unavailable("the webhook writers stopped".into())
+                }
+            })?;
         answered
             .await
             .map_err(|_| ApiError::Unavailable("the webhook writer stopped".into()))?

@@ -37,6 +37,7 @@ pub struct Incoming<'a> {
 /// - unknown token, or a token of the other provider: 404, nothing stored;
 /// - Twilio without a valid signature: 403, nothing stored;
 /// - past its integration's rate limit: 429, nothing stored;
+/// - no room in the ingest queue within `NEXTAL_WEBHOOK_WAIT_SECS`: 503, nothing stored;
 /// - an unreadable body: stored raw (`unreadable`), then 400;
 /// - otherwise stored and applied, and the outcome returned.
 pub async fn receive(state: &AppState, incoming: Incoming<'_>) -> Result<Outcome, ApiError> {
@@ -147,7 +148,9 @@ fn check_twilio_signature(
 }
 
 /// The URL Twilio signed: the one we registered, built from `NEXTAL_PUBLIC_URL` (never
-/// from proxy headers a client controls), plus the query string as received.
+/// from proxy headers a client controls), plus the query string as received. Without
+/// the connection overrides we registered with it: they are a fragment, which Twilio
+/// neither sends nor signs.
 fn signed_url(state: &AppState, incoming: &Incoming<'_>) -> String {
     let path = match incoming.kind {
         DeliveryKind::Inbound => "inbound",
@@ -197,7 +200,7 @@ fn read(incoming: &Incoming<'_>, params: &Params) -> Result<Content, WebhookErro
 /// The reply with its sender in E.164, the form threads and candidates use. A sender
 /// that is not a phone number (a short code, an alphanumeric id) is kept as sent: a
 /// reply is never dropped for its number.
-fn normalized(mut reply: webhooks::InboundSms) -> webhooks::InboundSms {
+pub(crate) fn normalized(mut reply: webhooks::InboundSms) -> webhooks::InboundSms {
     let raw = reply.from.trim();
     let parsed = PhoneNumber::parse(raw, CountryCode::DEFAULT).or_else(|invalid| {
         // ClickSend sometimes leaves out the `+` of an international number.

@@ -227,6 +227,16 @@ pub async fn set_webhook_token(
     Ok(())
 }
 
+/// Every organization's active integration, for reconciliation with its provider.
+pub async fn all_active(conn: &mut DbConn) -> Result<Vec<Integration>, PersistenceError> {
+    Ok(run!(conn, |c| integrations::table
+        .filter(integrations::active.eq(true))
+        .order(integrations::id.asc())
+        .select(Integration::as_select())
+        .load(c)
+        .await)?)
+}
+
 /// Every integration of every organization, for re-sealing under a new master key.
 pub async fn all(conn: &mut DbConn) -> Result<Vec<Integration>, PersistenceError> {
     Ok(run!(conn, |c| integrations::table

@@ -72,6 +72,9 @@ pub struct Claimed {
     pub body: String,
     #[diesel(sql_type = Integer)]
     pub attempts: i32,
+    /// When it was first due: transient failures are retried until long after it.
+    #[diesel(sql_type = Timestamp)]
+    pub send_at: NaiveDateTime,
     #[diesel(sql_type = Timestamp)]
     pub created_at: NaiveDateTime,
 }
@@ -183,7 +186,7 @@ WHERE id IN (
     ORDER BY m.next_attempt_at, m.id
     LIMIT $3
     FOR UPDATE OF m SKIP LOCKED)
-RETURNING id, organization_id, thread_id, provider, from_number, to_number, body, attempts, created_at";
+RETURNING id, organization_id, thread_id, provider, from_number, to_number, body, attempts, send_at, created_at";
 
 const CLAIM_SQLITE: &str = "
 UPDATE sms_messages SET status = 'sending', attempts = attempts + 1,
@@ -199,7 +202,7 @@ WHERE id IN (
                         AND p.status IN ('queued', 'sending'))
     ORDER BY m.next_attempt_at, m.id
     LIMIT ?3)
-RETURNING id, organization_id, thread_id, provider, from_number, to_number, body, attempts, created_at";
+RETURNING id, organization_id, thread_id, provider, from_number, to_number, body, attempts, send_at, created_at";
 
 /// Claims up to `limit` due messages in one statement: marks them `sending` with a lease
 /// until `lease_until` and returns them in id order. Only messages whose provider is
@@ -455,12 +458,16 @@ pub async fn mark_in_doubt(
     Ok(())
 }
 
-/// Extends the lease of claimed messages about to be sent to `until`, but only of
-/// those whose lease has not run out by `now`: a message whose lease expired may
-/// already be in another replica's hands. Returns the ids still held.
+/// Moves the lease of messages the caller holds to `until` (a renewal, or the lease of
+/// the provider request about to carry them) and returns the ids it still holds. A lease
+/// value is its holder's token: only messages still `sending` under one of `held_as`,
+/// the values the caller gave them, and whose lease has not run out by `now`, change. A
+/// message whose lease ran out may be in another replica's hands already, and one that
+/// another replica took carries that replica's lease, not ours.
 pub async fn refresh_lease(
     conn: &mut DbConn,
     ids: &[String],
+    held_as: &[NaiveDateTime],
     now: NaiveDateTime,
     until: NaiveDateTime,
 ) -> Result<Vec<String>, PersistenceError> {
@@ -470,6 +477,7 @@ pub async fn refresh_lease(
             sms_messages::table
                 .filter(sms_messages::id.eq_any(chunk))
                 .filter(sms_messages::status.eq("sending"))
+                .filter(sms_messages::lease_expires_at.eq_any(held_as))
                 .filter(sms_messages::lease_expires_at.gt(now))
         )
         .set(sms_messages::lease_expires_at.eq(until))
@@ -485,6 +493,40 @@ pub async fn refresh_lease(
         held.extend(ours);
     }
     Ok(held)
+}
+
+/// Puts claimed messages that no provider request carried back in the queue, due at
+/// `next_attempt_at`, and gives back the attempt their claim counted: the dispatcher
+/// holds them back while their provider is failing. Like [`end_claim`], only messages
+/// still `sending` under one of `held_as` change. Returns how many did.
+pub async fn hand_back(
+    conn: &mut DbConn,
+    ids: &[String],
+    held_as: &[NaiveDateTime],
+    next_attempt_at: NaiveDateTime,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<usize, PersistenceError> {
+    let mut handed_back = 0;
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        handed_back += run!(conn, |c| diesel::update(
+            sms_messages::table
+                .filter(sms_messages::id.eq_any(chunk))
+                .filter(sms_messages::status.eq("sending"))
+                .filter(sms_messages::lease_expires_at.eq_any(held_as))
+        )
+        .set((
+            sms_messages::status.eq("queued"),
+            sms_messages::status_reason.eq(reason),
+            sms_messages::next_attempt_at.eq(next_attempt_at),
+            sms_messages::attempts.eq(sms_messages::attempts - 1),
+            sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
+            sms_messages::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await)?;
+    }
+    Ok(handed_back)
 }
 
 /// Ends, as of `now`, the claim of messages whose hand-over failed before any provider

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod login_throttle;
 pub mod messages;
 pub mod organizations;
+pub mod provider_sync;
 pub mod sessions;
 pub mod templates;
 pub mod threads;

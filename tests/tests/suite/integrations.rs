@@ -707,6 +707,9 @@ async fn register_webhooks_creates_both_clicksend_rules_pointing_at_our_urls() {
         .as_str()
         .unwrap()
         .to_owned();
+    // Twilio's connection overrides are not for ClickSend: its URLs end with the route.
+    assert!(inbound_url.ends_with("/inbound"), "{inbound_url}");
+    assert!(receipt_url.ends_with("/receipts"), "{receipt_url}");
     let empty_page = json!({"http_code": 200, "response_code": "SUCCESS", "response_msg": "ok",
                             "data": {"total": 0, "current_page": 1, "last_page": 1, "data": []}});
     for rules in [
@@ -762,7 +765,20 @@ async fn register_webhooks_sets_the_twilio_numbers_sms_url() {
         .json()
         .await
         .unwrap();
-    let inbound_url = card["webhooks"]["inbound_url"].as_str().unwrap().to_owned();
+    let base = format!("{}/webhooks/twilio/", app.settings.public_url);
+    let token = card["webhooks"]["inbound_url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(&base)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    // Both URLs ask Twilio to retry up to 5 times on a failed connection, a timeout or
+    // a 5xx; the card shows them so, for an admin who pastes them into the console.
+    let inbound_url = format!("{base}{token}/inbound#rc=5&rp=ct,rt,5xx");
+    let status_url = format!("{base}{token}/status#rc=5&rp=ct,rt,5xx");
+    assert_eq!(card["webhooks"]["inbound_url"], inbound_url.as_str());
+    assert_eq!(card["webhooks"]["status_url"], status_url.as_str());
     Mock::given(method("GET"))
         .and(path(format!("/2010-04-01/Accounts/{TWILIO_SID}/IncomingPhoneNumbers.json")))
         .and(query_param("PhoneNumber", "+14155550100"))
@@ -785,14 +801,24 @@ async fn register_webhooks_sets_the_twilio_numbers_sms_url() {
         .await;
 
     assert_eq!(response.status(), StatusCode::OK);
+    let registered: Value = response.json().await.unwrap();
+    assert_eq!(
+        registered,
+        json!({"inbound_url": inbound_url, "status_url": status_url, "inbound_id": "PN0123456789abcdef0123456789abcdef", "status_id": null})
+    );
     let requests = app.twilio.received_requests().await.unwrap();
     let update = requests
         .iter()
         .find(|r| r.method.as_str() == "POST")
         .unwrap();
     let form = url_decode(&update.body);
-    assert!(form.contains(&("SmsUrl".into(), inbound_url)));
-    assert!(form.contains(&("SmsMethod".into(), "POST".into())));
+    assert_eq!(
+        form,
+        [
+            ("SmsUrl".to_owned(), inbound_url),
+            ("SmsMethod".to_owned(), "POST".to_owned())
+        ]
+    );
 }
 
 #[tokio::test]

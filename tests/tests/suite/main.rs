@@ -20,6 +20,8 @@ mod key_rotation;
 mod limits;
 mod messaging;
 mod operations;
+mod reconcile;
+mod recovery;
 mod secrets;
 mod templates;
 mod tenancy;

@@ -436,9 +436,11 @@ async fn a_timeout_after_the_provider_accepted_is_settled_not_resent() {
         .mount(&app.clicksend).await;
     let now = Utc::now();
 
+    // In doubt once the request times out (1 s), looked up 5 s later
+    // (NEXTAL_SETTLE_DELAY_SECS).
     let first = app.dispatch_at(now).await;
-    let early = app.dispatch_at(now + TimeDelta::seconds(30)).await;
-    let settled = app.dispatch_at(now + TimeDelta::minutes(2)).await;
+    let early = app.dispatch_at(now + TimeDelta::seconds(4)).await;
+    let settled = app.dispatch_at(now + TimeDelta::seconds(8)).await;
     let later = app.drain_at(now + TimeDelta::minutes(30)).await;
 
     assert_eq!(
@@ -734,6 +736,14 @@ async fn twilio_gets_one_request_per_message_with_an_idempotency_token_and_statu
     let report = app.drain_at(Utc::now()).await;
 
     assert_eq!((report.sent, report.provider_requests), (3, 3));
+    // The card's status URL, with the connection overrides that make Twilio retry a
+    // callback we could not take.
+    let status_url = card["webhooks"]["status_url"].as_str().unwrap();
+    assert!(
+        status_url.starts_with(&format!("{}/webhooks/twilio/", app.settings.public_url))
+            && status_url.ends_with("/status#rc=5&rp=ct,rt,5xx"),
+        "{status_url}"
+    );
     let requests = app.twilio.received_requests().await.unwrap();
     let mut tokens = std::collections::HashSet::new();
     for request in &requests {
@@ -746,13 +756,13 @@ async fn twilio_gets_one_request_per_message_with_an_idempotency_token_and_statu
             .to_owned();
         assert!(uuid::Uuid::parse_str(&token).is_ok());
         tokens.insert(token);
-        let form = String::from_utf8_lossy(&request.body).into_owned();
-        let status_url =
-            urlencoding::encode(card["webhooks"]["status_url"].as_str().unwrap()).into_owned();
-        assert!(
-            form.contains(&format!("StatusCallback={status_url}")),
-            "{form}"
-        );
+        let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&request.body).unwrap();
+        let callbacks: Vec<&str> = form
+            .iter()
+            .filter(|(name, _)| name == "StatusCallback")
+            .map(|(_, value)| value.as_str())
+            .collect();
+        assert_eq!(callbacks, [status_url], "{form:?}");
     }
     assert_eq!(tokens.len(), 3);
 }
@@ -905,30 +915,95 @@ async fn a_claim_whose_lease_ran_out_is_not_sent_by_its_late_owner() {
     activate_clicksend(&app, &admin).await;
     let ids = [ann(&app, &admin).await];
     send_one(&app, &admin, &ids[0], "Hello").await;
-    let now = Utc::now().naive_utc();
+    // At the microsecond, as both databases store times.
+    let now = chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros())
+        .unwrap()
+        .naive_utc();
+    let at = |seconds| now + TimeDelta::seconds(seconds);
     let mut conn = app.db.conn().await.unwrap();
-    let claimed = messages::claim_due(&mut conn, now, now + TimeDelta::minutes(10), 10)
+    let claimed = messages::claim_due(&mut conn, now, at(15), 10)
         .await
         .unwrap();
-    let id = claimed[0].id.clone();
+    let id = [claimed[0].id.clone()];
 
-    let in_time = messages::refresh_lease(
-        &mut conn,
-        std::slice::from_ref(&id),
-        now + TimeDelta::minutes(9),
-        now + TimeDelta::minutes(12),
-    )
-    .await
-    .unwrap();
-    let too_late = messages::refresh_lease(
-        &mut conn,
-        std::slice::from_ref(&id),
-        now + TimeDelta::minutes(13),
-        now + TimeDelta::minutes(15),
-    )
-    .await
-    .unwrap();
+    // Renewed in time under the claim's lease; then the owner stalls past the renewal.
+    let renewed = messages::refresh_lease(&mut conn, &id, &[at(15)], at(10), at(25))
+        .await
+        .unwrap();
+    let ours = [at(15), at(25)];
+    let too_late = messages::refresh_lease(&mut conn, &id, &ours, at(26), at(41))
+        .await
+        .unwrap();
+    // Another replica takes it for settlement; the late owner, whose clock may lag,
+    // finds it under a lease that is not one of its own and leaves it alone.
+    let settling = messages::claim_in_doubt(&mut conn, at(26), at(41), 10)
+        .await
+        .unwrap();
+    let late_renewal = messages::refresh_lease(&mut conn, &id, &ours, at(20), at(35))
+        .await
+        .unwrap();
+    let late_hand_back = messages::hand_back(&mut conn, &id, &ours, at(30), "late", at(20))
+        .await
+        .unwrap();
+    let late_end = messages::end_claim(&mut conn, &id, &ours, at(20))
+        .await
+        .unwrap();
+    let settler_renewal = messages::refresh_lease(&mut conn, &id, &[at(41)], at(30), at(45))
+        .await
+        .unwrap();
 
-    assert_eq!(in_time, [id]);
+    assert_eq!(renewed, id);
     assert!(too_late.is_empty(), "another replica may hold it by now");
+    assert_eq!(settling.len(), 1);
+    assert!(late_renewal.is_empty());
+    assert_eq!((late_hand_back, late_end), (0, 0));
+    assert_eq!(
+        settler_renewal, id,
+        "the settling replica's lease is its token"
+    );
+}
+
+#[tokio::test]
+async fn a_claim_handed_back_is_queued_again_without_an_attempt() {
+    use nextal_persistence::repo::messages;
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    activate_clicksend(&app, &admin).await;
+    let ids = [ann(&app, &admin).await];
+    let queued = send_one(&app, &admin, &ids[0], "Hello").await;
+    // At the microsecond, as both databases store times.
+    let now = chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros())
+        .unwrap()
+        .naive_utc();
+    let at = |seconds| now + TimeDelta::seconds(seconds);
+    let mut conn = app.db.conn().await.unwrap();
+    let claimed = messages::claim_due(&mut conn, now, at(15), 10)
+        .await
+        .unwrap();
+    let id = [claimed[0].id.clone()];
+    messages::refresh_lease(&mut conn, &id, &[at(15)], at(5), at(20))
+        .await
+        .unwrap();
+
+    // Any lease the holder gave it is its token, the renewed one included.
+    let handed_back = messages::hand_back(&mut conn, &id, &[at(15), at(20)], at(12), "held", at(6))
+        .await
+        .unwrap();
+
+    assert_eq!((claimed[0].attempts, handed_back), (1, 1));
+    let stored = messages::find_many(&mut conn, &id).await.unwrap();
+    assert_eq!(
+        (
+            stored[0].status.as_str(),
+            stored[0].attempts,
+            stored[0].next_attempt_at,
+            stored[0].lease_expires_at,
+            stored[0].status_reason.as_deref(),
+        ),
+        ("queued", 0, at(12), None, Some("held"))
+    );
+    assert_eq!(
+        message(&app, &admin, queued["id"].as_str().unwrap()).await["status"],
+        "queued"
+    );
 }

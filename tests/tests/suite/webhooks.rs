@@ -17,7 +17,7 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::messaging::{accept_everything, activate_clicksend, ann, message, phone, send_one};
 
-const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub(crate) const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TWILIO_AUTH_TOKEN: &str = "twilio-auth-token-for-tests";
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -29,7 +29,7 @@ fn path_of(app: &TestApp, url: &str) -> String {
 }
 
 /// ClickSend active; returns (admin token, inbound path, receipts path).
-async fn clicksend_inbox(app: &TestApp) -> (String, String, String) {
+pub(crate) async fn clicksend_inbox(app: &TestApp) -> (String, String, String) {
     let admin = app.admin_token().await;
     activate_clicksend(app, &admin).await;
     let card: Value = app
@@ -46,7 +46,11 @@ async fn clicksend_inbox(app: &TestApp) -> (String, String, String) {
     (admin, inbound, receipts)
 }
 
-async fn post_form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn post_form(
+    app: &TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     app.client
         .post(app.url(path))
         .header("content-type", FORM)
@@ -66,7 +70,11 @@ async fn post_json(app: &TestApp, path: &str, body: &Value) -> reqwest::Response
 }
 
 /// A ClickSend inbound SMS as its `post` webhook sends it, legacy duplicates included.
-fn clicksend_reply_form(message_id: &str, from: &str, body: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn clicksend_reply_form(
+    message_id: &str,
+    from: &str,
+    body: &str,
+) -> Vec<(&'static str, String)> {
     vec![
         ("originalsenderid", "+61411111111".to_owned()),
         ("body", body.to_owned()),
@@ -86,7 +94,7 @@ fn clicksend_reply_form(message_id: &str, from: &str, body: &str) -> Vec<(&'stat
     ]
 }
 
-async fn reply_form(
+pub(crate) async fn reply_form(
     app: &TestApp,
     inbound: &str,
     message_id: &str,
@@ -110,13 +118,13 @@ fn clicksend_reply_json(message_id: &str, from: &str, body: &str) -> Value {
     })
 }
 
-async fn threads(app: &TestApp, token: &str) -> Value {
+pub(crate) async fn threads(app: &TestApp, token: &str) -> Value {
     let response = app.get("/sms/threads", Some(token)).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
 }
 
-async fn count(app: &TestApp, table: &str) -> i64 {
+pub(crate) async fn count(app: &TestApp, table: &str) -> i64 {
     app.count(&format!("SELECT COUNT(*) AS n FROM {table}"))
         .await
 }
@@ -367,7 +375,7 @@ async fn a_reply_while_its_provider_is_inactive_is_kept_raw_only() {
 }
 
 /// Sends one message to Ann through ClickSend; returns (our id, ClickSend's id).
-async fn sent_to_ann(app: &TestApp, admin: &str) -> (String, String) {
+pub(crate) async fn sent_to_ann(app: &TestApp, admin: &str) -> (String, String) {
     accept_everything(app).await;
     let candidate = ann(app, admin).await;
     let queued = send_one(app, admin, &candidate, "Interview at 10?").await;
@@ -378,7 +386,7 @@ async fn sent_to_ann(app: &TestApp, admin: &str) -> (String, String) {
     (id, sent["provider_message_id"].as_str().unwrap().to_owned())
 }
 
-async fn receipt(app: &TestApp, receipts: &str, fields: &[(&str, &str)]) -> Value {
+pub(crate) async fn receipt(app: &TestApp, receipts: &str, fields: &[(&str, &str)]) -> Value {
     let response = post_form(app, receipts, fields).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
@@ -554,7 +562,7 @@ async fn stop_opts_the_candidate_out_and_start_opts_them_back_in() {
 }
 
 /// Twilio active with an auth token; returns (admin token, inbound path, status path).
-async fn twilio_inbox(app: &TestApp) -> (String, String, String) {
+pub(crate) async fn twilio_inbox(app: &TestApp) -> (String, String, String) {
     let admin = app.admin_token().await;
     let response = app
         .put(
@@ -578,14 +586,23 @@ async fn twilio_inbox(app: &TestApp) -> (String, String, String) {
         .json()
         .await
         .unwrap();
-    let inbound = path_of(app, card["webhooks"]["inbound_url"].as_str().unwrap());
-    let status = path_of(app, card["webhooks"]["status_url"].as_str().unwrap());
+    let inbound = twilio_request_path(app, &card["webhooks"]["inbound_url"]);
+    let status = twilio_request_path(app, &card["webhooks"]["status_url"]);
     (admin, inbound, status)
+}
+
+/// The path Twilio requests (and signs) for a URL of the Twilio card: the URL carries
+/// Twilio's connection overrides as a fragment, which Twilio neither sends nor signs.
+fn twilio_request_path(app: &TestApp, url: &Value) -> String {
+    let url = url.as_str().unwrap();
+    let (requested, overrides) = url.split_once('#').unwrap();
+    assert_eq!(overrides, "rc=5&rp=ct,rt,5xx", "{url}");
+    path_of(app, requested)
 }
 
 /// X-Twilio-Signature, computed the way Twilio does: over the public URL and the
 /// parameters sorted by name.
-fn twilio_signature(url: &str, fields: &[(&str, &str)]) -> String {
+pub(crate) fn twilio_signature(url: &str, fields: &[(&str, &str)]) -> String {
     let mut sorted = fields.to_vec();
     sorted.sort();
     let mut signed = url.to_owned();
@@ -598,7 +615,7 @@ fn twilio_signature(url: &str, fields: &[(&str, &str)]) -> String {
     STANDARD.encode(mac.finalize().into_bytes())
 }
 
-async fn twilio_post(
+pub(crate) async fn twilio_post(
     app: &TestApp,
     path: &str,
     fields: &[(&str, &str)],
@@ -614,7 +631,7 @@ async fn twilio_post(
         .unwrap()
 }
 
-fn twilio_reply(sid: &str, from: &str, body: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn twilio_reply(sid: &str, from: &str, body: &str) -> Vec<(&'static str, String)> {
     vec![
         ("ToCountry", "US".to_owned()),
         ("SmsMessageSid", sid.to_owned()),
