@@ -311,6 +311,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // actix closes a keep-alive connection after 5 idle seconds; a test slowed
+            // down by a busy machine must not send its next request on one the server
+            // is closing at that moment (hyper's `IncompleteMessage`).
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .expect("a client"),
         db,
