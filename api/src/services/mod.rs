@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod candidates;
+pub mod error;
 pub mod inbox;
 pub mod integrations;
 pub mod jobs;
@@ -13,6 +14,8 @@ pub mod organization;
 pub mod send_caps;
 pub mod templates;
 pub mod users;
+
+pub use error::ServiceError;
 
 /// The current time as stored: UTC without a zone, at microsecond precision so that
 /// a value read back from either database equals the value written.
