@@ -177,7 +177,7 @@ pub async fn list_threads(
         cursor: query.cursor,
     }
     .into_time_keyset()?;
-    let list = inbox::list(&state, &current, &filter, &page).await?;
+    let list = inbox::list(&state.db, &current, &filter, &page).await?;
     let (threads, next_cursor) = finish_time_keyset_page(list.threads, &page, |row| TimeAndId {
         time: row.thread.last_message_at,
         id: row.thread.id.clone(),
@@ -206,7 +206,7 @@ pub async fn get_thread(
     current: CurrentUser,
     id: Path<uuid::Uuid>,
 ) -> Result<Json<SmsThread>, ApiError> {
-    let thread = inbox::get(&state, &current, &id.to_string()).await?;
+    let thread = inbox::get(&state.db, &current, &id.to_string()).await?;
     Ok(Json(thread.into()))
 }
 
@@ -235,7 +235,7 @@ pub async fn list_thread_messages(
     query: Query<PageQuery>,
 ) -> Result<Json<SmsMessagePage>, ApiError> {
     let page = query.into_inner().into_request()?;
-    let rows = inbox::messages(&state, &current, &id.to_string(), &page).await?;
+    let rows = inbox::messages(&state.db, &current, &id.to_string(), &page).await?;
     let (rows, next_cursor) = finish_page(rows, &page, |(message, _)| message.id.as_str());
     Ok(Json(SmsMessagePage {
         items: rows
@@ -267,6 +267,6 @@ pub async fn mark_thread_read(
     current: CurrentUser,
     id: Path<uuid::Uuid>,
 ) -> Result<Json<SmsThread>, ApiError> {
-    let thread = inbox::mark_read(&state, &current, &id.to_string()).await?;
+    let thread = inbox::mark_read(&state.db, &state.events, &current, &id.to_string()).await?;
     Ok(Json(thread.into()))
 }

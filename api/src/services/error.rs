@@ -2,12 +2,6 @@
 //! HTTP: the edge (`crate::error`) turns each case into its status, problem type and
 //! headers, so the same use case could be driven by a command or a job.
 
-// Temporary: the services are converted in the commits that follow this one.
-#![allow(
-    dead_code,
-    reason = "services switch to ServiceError in the next commits"
-)]
-
 use nextal_domain::ValidationErrors;
 use nextal_persistence::PersistenceError;
 
