@@ -5,7 +5,7 @@ use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{get, post};
 use chrono::{DateTime, Utc};
 use nextal_openapi::Problem;
-use nextal_persistence::repo::inbox::{InboxThread, ThreadFilter};
+use nextal_persistence::repo::inbox::{InboxThread, ThreadFilter, ThreadPosition};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -177,7 +177,11 @@ pub async fn list_threads(
         cursor: query.cursor,
     }
     .into_time_keyset()?;
-    let list = inbox::list(&state.db, &current, &filter, &page).await?;
+    let after = page.after.as_ref().map(|key| ThreadPosition {
+        last_message_at: key.time,
+        id: key.id.clone(),
+    });
+    let list = inbox::list(&state.db, &current, &filter, after.as_ref(), page.limit).await?;
     let (threads, next_cursor) = finish_time_keyset_page(list.threads, &page, |row| TimeAndId {
         time: row.thread.last_message_at,
         id: row.thread.id.clone(),

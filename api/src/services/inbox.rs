@@ -9,27 +9,27 @@ use nextal_persistence::repo::messages::{Message, MessageEvent};
 use nextal_persistence::repo::threads;
 
 use crate::events::{EventBus, EventKind, InboxEvent};
-use crate::pagination::TimeKeysetRequest;
 use crate::services::ServiceError;
 use crate::services::auth::CurrentUser;
 use crate::services::now;
 
 /// One page of threads and the organization's unread total.
 pub struct ThreadList {
-    /// The page, in inbox order; may hold one row more than asked (see
-    /// [`crate::pagination::finish_time_keyset_page`]).
+    /// The page, in inbox order: up to `limit` threads.
     pub threads: Vec<InboxThread>,
     /// Unread replies over all the organization's threads, whatever the filter.
     pub unread_total: i64,
 }
 
-/// One page of the caller's organization's threads matching `filter`, and the unread
-/// total. A `candidate_id` filter must name one of the organization's candidates.
+/// Up to `limit` of the caller's organization's threads matching `filter`, after
+/// position `after` in inbox order, and the unread total. A `candidate_id` filter must
+/// name one of the organization's candidates.
 pub async fn list(
     db: &Db,
     current: &CurrentUser,
     filter: &ThreadFilter,
-    page: &TimeKeysetRequest,
+    after: Option<&ThreadPosition>,
+    limit: i64,
 ) -> Result<ThreadList, ServiceError> {
     let organization_id = current.organization_id();
     let mut conn = db.conn().await?;
@@ -43,18 +43,7 @@ pub async fn list(
                 )
             })?;
     }
-    let after = page.after.as_ref().map(|key| ThreadPosition {
-        last_message_at: key.time,
-        id: key.id.clone(),
-    });
-    let threads = inbox::list(
-        &mut conn,
-        organization_id,
-        filter,
-        after.as_ref(),
-        page.limit,
-    )
-    .await?;
+    let threads = inbox::list(&mut conn, organization_id, filter, after, limit).await?;
     let unread_total = inbox::unread_total(&mut conn, organization_id).await?;
     Ok(ThreadList {
         threads,
