@@ -4,9 +4,8 @@ use nextal_persistence::repo::PageRequest;
 use nextal_persistence::repo::audit::{self, AuditEntry};
 use nextal_persistence::{Db, DbConn};
 
-use crate::services::ServiceError;
 use crate::services::auth::CurrentUser;
-use crate::services::{new_id, now};
+use crate::services::{ServiceError, new_id, now};
 
 /// Records that `actor` did `action` to `target`; `details` must never hold a secret.
 pub async fn record(

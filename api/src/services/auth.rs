@@ -13,8 +13,7 @@ use nextal_persistence::repo::{login_throttle, sessions, users};
 use sha2::{Digest, Sha256};
 
 use crate::passwords::Passwords;
-use crate::services::ServiceError;
-use crate::services::{new_id, now};
+use crate::services::{ServiceError, new_id, now};
 
 /// Failed sign-ins allowed per account within [`FAILURE_WINDOW_MINUTES`].
 pub const ACCOUNT_FAILURE_LIMIT: i32 = 5;

@@ -9,11 +9,10 @@ use nextal_persistence::repo::threads;
 use nextal_persistence::{Db, DbConn};
 use serde_json::json;
 
-use crate::services::ServiceError;
 use crate::services::audit;
 use crate::services::auth::CurrentUser;
 use crate::services::jobs::stages_of;
-use crate::services::{new_id, now};
+use crate::services::{ServiceError, new_id, now};
 
 /// A candidate to create, already validated; `job_id` and `stage` are checked against
 /// the organization's jobs here.

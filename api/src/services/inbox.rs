@@ -9,9 +9,8 @@ use nextal_persistence::repo::messages::{Message, MessageEvent};
 use nextal_persistence::repo::threads;
 
 use crate::events::{EventBus, EventKind, InboxEvent};
-use crate::services::ServiceError;
 use crate::services::auth::CurrentUser;
-use crate::services::now;
+use crate::services::{ServiceError, now};
 
 /// One page of threads and the organization's unread total.
 pub struct ThreadList {

@@ -10,10 +10,9 @@ use nextal_persistence::repo::jobs::{self, Job};
 use nextal_persistence::repo::threads::{self, Thread};
 use serde_json::json;
 
-use crate::services::ServiceError;
 use crate::services::audit;
 use crate::services::auth::CurrentUser;
-use crate::services::{new_id, now};
+use crate::services::{ServiceError, new_id, now};
 
 /// A job to create, already validated.
 pub struct NewJobInput {

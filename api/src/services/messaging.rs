@@ -18,11 +18,10 @@ use nextal_persistence::repo::threads::{self, WantedThread};
 use nextal_persistence::{Db, DbConn, PersistenceError};
 use tokio::sync::Notify;
 
-use crate::services::ServiceError;
 use crate::services::auth::CurrentUser;
 use crate::services::send_caps;
 use crate::services::templates::{job_titles, merge_values};
-use crate::services::{new_id, now, truncate_to_micros};
+use crate::services::{ServiceError, new_id, now, truncate_to_micros};
 
 /// Most candidates one bulk send takes.
 pub const MAX_BULK_CANDIDATES: usize = 10_000;

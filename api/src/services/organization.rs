@@ -7,9 +7,8 @@ use serde_json::json;
 
 use crate::services::audit;
 use crate::services::auth::CurrentUser;
-use crate::services::now;
 use crate::services::send_caps::{self, DailySends};
-use crate::services::{DbSource, ServiceError};
+use crate::services::{DbSource, ServiceError, now};
 
 /// Settings to change, already validated; `None` keeps the current value.
 #[derive(Default)]

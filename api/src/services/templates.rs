@@ -12,10 +12,9 @@ use nextal_persistence::repo::users::User;
 use nextal_persistence::{Db, DbConn};
 use serde_json::json;
 
-use crate::services::ServiceError;
 use crate::services::audit;
 use crate::services::auth::CurrentUser;
-use crate::services::{new_id, now};
+use crate::services::{ServiceError, new_id, now};
 
 /// A template's name and body, already validated: the body is stored as written, and
 /// only after [`Template::parse`] accepted it.

@@ -7,10 +7,9 @@ use nextal_persistence::{Db, PersistenceError};
 use serde_json::json;
 
 use crate::passwords::Passwords;
-use crate::services::ServiceError;
 use crate::services::audit;
 use crate::services::auth::CurrentUser;
-use crate::services::{new_id, now};
+use crate::services::{ServiceError, new_id, now};
 
 /// A user to create, already validated.
 pub struct NewUserInput {
