@@ -311,6 +311,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Below the server's 5 s keep-alive: a connection idle for longer (a test
+            // scanning logs, say) could be closed by the server just as it is reused,
+            // failing the request with `IncompleteMessage`.
+            .pool_idle_timeout(std::time::Duration::from_secs(4))
             .build()
             .expect("a client"),
         db,
