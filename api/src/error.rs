@@ -9,6 +9,8 @@ use nextal_domain::ValidationErrors;
 use nextal_openapi::{Problem, ProblemFieldError};
 use nextal_persistence::PersistenceError;
 
+use crate::services::ServiceError;
+
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -266,6 +268,44 @@ impl From<PersistenceError> for ApiError {
     }
 }
 
+/// The HTTP edge of the services: each service failure keeps the status, problem type,
+/// detail and headers it had when services returned [`ApiError`] themselves.
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::NotFound => ApiError::NotFound,
+            ServiceError::Forbidden => ApiError::Forbidden,
+            ServiceError::Unauthorized => ApiError::Unauthorized,
+            ServiceError::InvalidCredentials => ApiError::InvalidCredentials,
+            ServiceError::Validation(errors) => ApiError::Validation(errors),
+            ServiceError::Conflict { kind, detail } => ApiError::Conflict { kind, detail },
+            ServiceError::Throttled { retry_after_secs } => {
+                ApiError::TooManyRequests { retry_after_secs }
+            }
+            ServiceError::LimitReached {
+                kind,
+                detail,
+                retry_after_secs,
+            } => ApiError::LimitReached {
+                kind,
+                detail,
+                retry_after_secs,
+            },
+            ServiceError::Provider {
+                kind,
+                detail,
+                retry_after_secs,
+            } => ApiError::Upstream {
+                kind,
+                detail,
+                retry_after_secs,
+            },
+            ServiceError::Persistence(error) => error.into(),
+            ServiceError::Internal(error) => ApiError::Internal(error),
+        }
+    }
+}
+
 /// Rewrites error responses that did not come from [`ApiError`] (CORS refusals, actix's
 /// own answers) as problem+json, so every failure has one shape.
 pub fn problem_for_foreign_errors<B>(
@@ -296,4 +336,165 @@ pub fn problem_for_foreign_errors<B>(
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(request, body).map_into_right_body(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+    use nextal_domain::ValidationErrors;
+    use serde_json::Value;
+
+    use super::*;
+
+    /// The response a route answers when a service fails with `error`.
+    async fn respond(error: ServiceError) -> (StatusCode, header::HeaderMap, Value) {
+        let response = ApiError::from(error).error_response();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = to_bytes(response.into_body()).await.expect("body");
+        (
+            status,
+            headers,
+            serde_json::from_slice(&body).expect("json"),
+        )
+    }
+
+    fn problem_type(slug: &str) -> String {
+        format!("https://nextal.app/problems/{slug}")
+    }
+
+    #[actix_web::test]
+    async fn plain_refusals_keep_their_status_type_and_title() {
+        let cases = [
+            (ServiceError::NotFound, 404, "not-found", "Not found"),
+            (ServiceError::Forbidden, 403, "forbidden", "Not allowed"),
+            (
+                ServiceError::InvalidCredentials,
+                401,
+                "invalid-credentials",
+                "Invalid credentials",
+            ),
+        ];
+        for (error, status, slug, title) in cases {
+            let (got, headers, body) = respond(error).await;
+            assert_eq!(got.as_u16(), status, "{slug}");
+            assert_eq!(body["type"], problem_type(slug));
+            assert_eq!(body["title"], title);
+            assert_eq!(body["status"], status);
+            assert_eq!(
+                headers.get(header::CONTENT_TYPE).expect("type"),
+                PROBLEM_JSON
+            );
+            assert!(headers.get(header::RETRY_AFTER).is_none(), "{slug}");
+        }
+    }
+
+    #[actix_web::test]
+    async fn unauthorized_asks_for_a_bearer_token() {
+        let (status, headers, body) = respond(ServiceError::Unauthorized).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["type"], problem_type("unauthorized"));
+        assert_eq!(
+            headers.get(header::WWW_AUTHENTICATE).expect("header"),
+            "Bearer"
+        );
+    }
+
+    #[actix_web::test]
+    async fn validation_lists_every_refused_field() {
+        let mut errors = ValidationErrors::single("stage", "must be one of the job's stages");
+        errors
+            .0
+            .extend(ValidationErrors::single("job_id", "is not a job").0);
+        let (status, _, body) = respond(ServiceError::Validation(errors)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["type"], problem_type("validation"));
+        assert_eq!(body["detail"], "2 fields are invalid");
+        assert_eq!(body["errors"][0]["field"], "stage");
+        assert_eq!(body["errors"][1]["message"], "is not a job");
+    }
+
+    #[actix_web::test]
+    async fn a_conflict_is_typed_by_its_kind() {
+        let error = ServiceError::Conflict {
+            kind: "email-taken",
+            detail: "A user with the email a@b.c already exists.".to_owned(),
+        };
+        let (status, _, body) = respond(error).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["type"], problem_type("email-taken"));
+        assert_eq!(body["title"], "Conflict");
+        assert_eq!(
+            body["detail"],
+            "A user with the email a@b.c already exists."
+        );
+    }
+
+    #[actix_web::test]
+    async fn throttling_and_the_daily_cap_say_when_to_retry() {
+        let (status, headers, body) = respond(ServiceError::Throttled {
+            retry_after_secs: 600,
+        })
+        .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(body["type"], problem_type("too-many-requests"));
+        assert_eq!(headers.get(header::RETRY_AFTER).expect("header"), "600");
+
+        let cap = ServiceError::LimitReached {
+            kind: "daily-send-cap",
+            detail: "The organization's daily send cap is 10 messages.".to_owned(),
+            retry_after_secs: 3600,
+        };
+        let (status, headers, body) = respond(cap).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(body["type"], problem_type("daily-send-cap"));
+        assert_eq!(body["title"], "Too many requests");
+        assert_eq!(headers.get(header::RETRY_AFTER).expect("header"), "3600");
+    }
+
+    #[actix_web::test]
+    async fn provider_failures_are_502_unless_rate_limited() {
+        let refused = ServiceError::Provider {
+            kind: "provider-rejected",
+            detail: "Twilio refused the request: bad number (21211)".to_owned(),
+            retry_after_secs: None,
+        };
+        let (status, headers, body) = respond(refused).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(body["type"], problem_type("provider-rejected"));
+        assert_eq!(body["title"], "Provider error");
+        assert!(headers.get(header::RETRY_AFTER).is_none());
+
+        let limited = ServiceError::Provider {
+            kind: "provider-rate-limited",
+            detail: "ClickSend is rate limiting requests; try again shortly".to_owned(),
+            retry_after_secs: Some(30),
+        };
+        let (status, headers, _) = respond(limited).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(headers.get(header::RETRY_AFTER).expect("header"), "30");
+    }
+
+    #[actix_web::test]
+    async fn storage_failures_hide_their_cause() {
+        let down = ServiceError::Persistence(PersistenceError::Unavailable("refused".to_owned()));
+        let (status, _, body) = respond(down).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["type"], problem_type("unavailable"));
+        assert!(!body["detail"].as_str().expect("detail").contains("refused"));
+
+        let broken = ServiceError::Persistence(PersistenceError::Encoding("syntax".to_owned()));
+        let (status, _, body) = respond(broken).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["type"], problem_type("internal"));
+        assert!(!body["detail"].as_str().expect("detail").contains("syntax"));
+
+        let bug = ServiceError::Internal(anyhow::anyhow!("secret cause"));
+        let (status, _, body) = respond(bug).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body["detail"],
+            "Something went wrong on our side; it has been logged."
+        );
+    }
 }

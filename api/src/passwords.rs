@@ -3,8 +3,6 @@
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
 use nextal_domain::NewPassword;
 
-use crate::error::ApiError;
-
 /// OWASP Password Storage Cheat Sheet: Argon2id, 19 MiB, 2 iterations, 1 lane.
 const MEMORY_KIB: u32 = 19_456;
 const ITERATIONS: u32 = 2;
@@ -33,31 +31,29 @@ impl Passwords {
     }
 
     /// The PHC string of `password` with a fresh random salt.
-    pub async fn hash(&self, password: &NewPassword) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: &NewPassword) -> anyhow::Result<String> {
         let argon2 = self.argon2.clone();
         let password = password.expose().to_owned();
         tokio::task::spawn_blocking(move || {
             argon2
                 .hash_password(password.as_bytes())
                 .map(|hash| hash.to_string())
-                .map_err(|error| ApiError::Internal(anyhow::anyhow!("argon2: {error}")))
+                .map_err(|error| anyhow::anyhow!("argon2: {error}"))
         })
-        .await
-        .map_err(|error| ApiError::Internal(error.into()))?
+        .await?
     }
 
     /// True when `password` matches `stored` (a PHC string). With no stored hash it
     /// checks against the dummy and answers false, in the same time.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, ApiError> {
+    pub async fn verify(&self, password: String, stored: Option<String>) -> anyhow::Result<bool> {
         let argon2 = self.argon2.clone();
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
         tokio::task::spawn_blocking(move || {
             let parsed = PasswordHash::new(&hash)
-                .map_err(|error| ApiError::Internal(anyhow::anyhow!("stored hash: {error}")))?;
+                .map_err(|error| anyhow::anyhow!("stored hash: {error}"))?;
             Ok(argon2.verify_password(password.as_bytes(), &parsed).is_ok() && known)
         })
-        .await
-        .map_err(|error| ApiError::Internal(error.into()))?
+        .await?
     }
 }

@@ -11,6 +11,7 @@ use crate::dispatcher::{DispatchSettings, HandoverGates, OutboxSignal};
 use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
+use crate::services::DbSource;
 use crate::webhooks::{Ingest, TokenCache, WebhookLimits};
 
 /// Shared application state, behind `web::Data`.
@@ -47,6 +48,12 @@ pub struct AppState {
     pub webhook_limits: Arc<WebhookLimits>,
     /// Messages an organization may send per day unless it has a cap of its own.
     pub daily_send_cap: DailySendCap,
+}
+
+impl DbSource for AppState {
+    fn db(&self) -> &Db {
+        &self.db
+    }
 }
 
 /// Provider base URLs and the HTTP client shared by every provider call.

@@ -27,7 +27,7 @@ impl FromRequest for CurrentUser {
             let state = state.ok_or_else(|| {
                 ApiError::Internal(anyhow::anyhow!("application state is not registered"))
             })?;
-            auth::authenticate(&state, authorization.as_deref()).await
+            Ok(auth::authenticate(&state.db, authorization.as_deref()).await?)
         })
     }
 }

@@ -73,7 +73,7 @@ pub async fn list_audit_log(
     query: Query<PageQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let page = query.into_inner().into_request()?;
-    let rows = audit::list(&state, &admin, &page).await?;
+    let rows = audit::list(&state.db, &admin, &page).await?;
     let (rows, next_cursor) = finish_page(rows, &page, |entry| entry.id.as_str());
     Ok(Json(AuditPage {
         items: rows.into_iter().map(AuditEntryBody::from).collect(),

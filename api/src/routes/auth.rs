@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentUser};
 use crate::routes::schemas::{UserBody, utc};
-use crate::services::auth;
+use crate::services::{ServiceError, auth};
 use crate::state::AppState;
 
 /// Longest password accepted at sign-in; bounds the work a request can cause.
@@ -76,7 +76,24 @@ pub async fn login(
         ));
     }
     let client = request.peer_addr().map(|address| address.ip());
-    let signed_in = auth::sign_in(&state, &email, password, client).await?;
+    let signed_in = auth::sign_in(
+        &state.db,
+        &state.passwords,
+        state.session_ttl,
+        &email,
+        password,
+        client,
+    )
+    .await
+    .inspect_err(|error| {
+        // The metric counts every refused sign-in, throttled ones included.
+        if matches!(
+            error,
+            ServiceError::InvalidCredentials | ServiceError::Throttled { .. }
+        ) {
+            state.metrics.login_failed();
+        }
+    })?;
     Ok(Json(LoginResponse {
         token: signed_in.token,
         token_type: "Bearer",
@@ -96,7 +113,7 @@ pub async fn login(
 )]
 #[post("/auth/logout")]
 pub async fn logout(state: Data<AppState>, current: CurrentUser) -> Result<HttpResponse, ApiError> {
-    auth::sign_out(&state, &current).await?;
+    auth::sign_out(&state.db, &current).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -156,7 +156,7 @@ pub async fn list_candidates(
         cursor: query.cursor,
     }
     .into_request()?;
-    let rows = candidates::list(&state, &current, query.job_id.as_deref(), &page).await?;
+    let rows = candidates::list(&state.db, &current, query.job_id.as_deref(), &page).await?;
     let (rows, next_cursor) = finish_page(rows, &page, |candidate| candidate.id.as_str());
     Ok(Json(CandidatePage {
         items: rows.into_iter().map(CandidateBody::from).collect(),
@@ -186,7 +186,7 @@ pub async fn create_candidate(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let country = match &body.phone {
-        Some(_) => organization::default_country(&state, &current).await?,
+        Some(_) => organization::default_country(&state.db, &current).await?,
         None => CountryCode::DEFAULT,
     };
     let mut validation = Validation::new();
@@ -210,7 +210,7 @@ pub async fn create_candidate(
         job_id: body.job_id,
         stage: body.stage,
     };
-    let candidate = candidates::create(&state, &current, input).await?;
+    let candidate = candidates::create(&state.db, &current, input).await?;
     Ok(HttpResponse::Created().json(CandidateBody::from(candidate)))
 }
 
@@ -231,7 +231,7 @@ pub async fn get_candidate(
     current: CurrentUser,
     id: Path<uuid::Uuid>,
 ) -> Result<Json<CandidateBody>, ApiError> {
-    let candidate = candidates::get(&state, &current, &id.to_string()).await?;
+    let candidate = candidates::get(&state.db, &current, &id.to_string()).await?;
     Ok(Json(candidate.into()))
 }
 
@@ -261,7 +261,7 @@ pub async fn update_candidate(
 ) -> Result<Json<CandidateBody>, ApiError> {
     let body = body.into_inner()?;
     let country = match &body.phone {
-        Some(Some(_)) => organization::default_country(&state, &current).await?,
+        Some(Some(_)) => organization::default_country(&state.db, &current).await?,
         _ => CountryCode::DEFAULT,
     };
     let mut validation = Validation::new();
@@ -287,7 +287,7 @@ pub async fn update_candidate(
         sms_opted_out: body.sms_opted_out,
     };
     validation.finish()?;
-    let candidate = candidates::update(&state, &current, &id.to_string(), update).await?;
+    let candidate = candidates::update(&state.db, &current, &id.to_string(), update).await?;
     Ok(Json(candidate.into()))
 }
 

@@ -5,7 +5,7 @@ use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{get, post};
 use chrono::{DateTime, Utc};
 use nextal_openapi::Problem;
-use nextal_persistence::repo::inbox::{InboxThread, ThreadFilter};
+use nextal_persistence::repo::inbox::{InboxThread, ThreadFilter, ThreadPosition};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -177,7 +177,11 @@ pub async fn list_threads(
         cursor: query.cursor,
     }
     .into_time_keyset()?;
-    let list = inbox::list(&state, &current, &filter, &page).await?;
+    let after = page.after.as_ref().map(|key| ThreadPosition {
+        last_message_at: key.time,
+        id: key.id.clone(),
+    });
+    let list = inbox::list(&state.db, &current, &filter, after.as_ref(), page.limit).await?;
     let (threads, next_cursor) = finish_time_keyset_page(list.threads, &page, |row| TimeAndId {
         time: row.thread.last_message_at,
         id: row.thread.id.clone(),
@@ -206,7 +210,7 @@ pub async fn get_thread(
     current: CurrentUser,
     id: Path<uuid::Uuid>,
 ) -> Result<Json<SmsThread>, ApiError> {
-    let thread = inbox::get(&state, &current, &id.to_string()).await?;
+    let thread = inbox::get(&state.db, &current, &id.to_string()).await?;
     Ok(Json(thread.into()))
 }
 
@@ -235,7 +239,7 @@ pub async fn list_thread_messages(
     query: Query<PageQuery>,
 ) -> Result<Json<SmsMessagePage>, ApiError> {
     let page = query.into_inner().into_request()?;
-    let rows = inbox::messages(&state, &current, &id.to_string(), &page).await?;
+    let rows = inbox::messages(&state.db, &current, &id.to_string(), &page).await?;
     let (rows, next_cursor) = finish_page(rows, &page, |(message, _)| message.id.as_str());
     Ok(Json(SmsMessagePage {
         items: rows
@@ -267,6 +271,6 @@ pub async fn mark_thread_read(
     current: CurrentUser,
     id: Path<uuid::Uuid>,
 ) -> Result<Json<SmsThread>, ApiError> {
-    let thread = inbox::mark_read(&state, &current, &id.to_string()).await?;
+    let thread = inbox::mark_read(&state.db, &state.events, &current, &id.to_string()).await?;
     Ok(Json(thread.into()))
 }

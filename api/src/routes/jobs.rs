@@ -159,7 +159,7 @@ pub async fn list_jobs(
     query: Query<PageQuery>,
 ) -> Result<Json<JobPage>, ApiError> {
     let page = query.into_inner().into_request()?;
-    let rows = jobs::list(&state, &current, &page).await?;
+    let rows = jobs::list(&state.db, &current, &page).await?;
     let (rows, next_cursor) = finish_page(rows, &page, |job| job.id.as_str());
     Ok(Json(JobPage {
         items: rows
@@ -203,7 +203,7 @@ pub async fn create_job(
             "validation passed without values"
         )));
     };
-    let job = jobs::create(&state, &current, NewJobInput { title, stages }).await?;
+    let job = jobs::create(&state.db, &current, NewJobInput { title, stages }).await?;
     Ok(HttpResponse::Created().json(JobBody::new(job)?))
 }
 
@@ -237,7 +237,7 @@ pub async fn get_job_board(
     current: CurrentUser,
     id: Path<uuid::Uuid>,
 ) -> Result<Json<BoardBody>, ApiError> {
-    let board = jobs::board(&state, &current, &id.to_string()).await?;
+    let board = jobs::board(&state.db, &current, &id.to_string()).await?;
     Ok(Json(BoardBody {
         job: JobBody::new(board.job)?,
         stages: board

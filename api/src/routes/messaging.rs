@@ -18,6 +18,7 @@ use crate::extract::{ApiJson, CurrentUser};
 use crate::routes::schemas::utc;
 use crate::services::messaging::{
     self, Accepted, BatchProgress, BulkAccepted, Content, IdempotencyKey, MAX_BULK_CANDIDATES,
+    Outbox,
 };
 use crate::state::AppState;
 
@@ -238,6 +239,15 @@ impl From<BatchProgress> for BatchBody {
     }
 }
 
+/// The outbox as the sending services need it, from the application state.
+fn outbox(state: &AppState) -> Outbox<'_> {
+    Outbox {
+        db: &state.db,
+        wake: &state.outbox_signal,
+        default_cap: state.daily_send_cap,
+    }
+}
+
 fn content(body: Option<String>, template_id: Option<String>) -> Result<Content, ApiError> {
     match (body, template_id) {
         (Some(body), None) => Ok(Content::Text(body)),
@@ -327,7 +337,7 @@ pub async fn send_message(
     let key = idempotency_key(&request, &body)?;
     let content = content(body.body, body.template_id)?;
     let result = messaging::send_to_candidate(
-        &state,
+        outbox(&state),
         &current,
         &body.candidate_id,
         content,
@@ -373,8 +383,14 @@ pub async fn reply_in_thread(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let content = content(body.body, body.template_id)?;
-    let message =
-        messaging::reply(&state, &current, &id.to_string(), content, body.send_at).await?;
+    let message = messaging::reply(
+        outbox(&state),
+        &current,
+        &id.to_string(),
+        content,
+        body.send_at,
+    )
+    .await?;
     Ok(HttpResponse::Accepted().json(SmsMessage::queued(&message)))
 }
 
@@ -427,7 +443,7 @@ pub async fn send_bulk(
     let key = idempotency_key(&request, &body)?;
     let content = content(body.body, body.template_id)?;
     let result = messaging::send_bulk(
-        &state,
+        outbox(&state),
         &current,
         body.candidate_ids,
         content,
@@ -463,7 +479,7 @@ pub async fn get_message(
     current: CurrentUser,
     id: Path<uuid::Uuid>,
 ) -> Result<Json<SmsMessage>, ApiError> {
-    let (message, history) = messaging::get(&state, &current, &id.to_string()).await?;
+    let (message, history) = messaging::get(&state.db, &current, &id.to_string()).await?;
     Ok(Json(SmsMessage::new(message, history)))
 }
 
@@ -485,7 +501,7 @@ pub async fn cancel_message(
     current: CurrentUser,
     id: Path<uuid::Uuid>,
 ) -> Result<Json<SmsMessage>, ApiError> {
-    let (message, history) = messaging::cancel(&state, &current, &id.to_string()).await?;
+    let (message, history) = messaging::cancel(&state.db, &current, &id.to_string()).await?;
     Ok(Json(SmsMessage::new(message, history)))
 }
 
@@ -507,7 +523,7 @@ pub async fn get_batch(
     id: Path<uuid::Uuid>,
 ) -> Result<Json<BatchBody>, ApiError> {
     Ok(Json(
-        messaging::batch(&state, &current, &id.to_string())
+        messaging::batch(&state.db, &current, &id.to_string())
             .await?
             .into(),
     ))

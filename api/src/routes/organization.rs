@@ -117,7 +117,11 @@ pub async fn get_organization(
     state: Data<AppState>,
     current: CurrentUser,
 ) -> Result<Json<OrganizationBody>, ApiError> {
-    Ok(Json(organization::get(&state, &current).await?.into()))
+    Ok(Json(
+        organization::get(&state.db, state.daily_send_cap, &current)
+            .await?
+            .into(),
+    ))
 }
 
 /// Change the organization's name, default country, time zone or daily send cap (admins).
@@ -157,6 +161,8 @@ pub async fn update_organization(
     };
     validation.finish()?;
     Ok(Json(
-        organization::update(&state, &admin, update).await?.into(),
+        organization::update(&state.db, state.daily_send_cap, &admin, update)
+            .await?
+            .into(),
     ))
 }

@@ -148,7 +148,7 @@ pub async fn list_templates(
     query: Query<PageQuery>,
 ) -> Result<Json<TemplatePage>, ApiError> {
     let page = query.into_inner().into_request()?;
-    let rows = templates::list(&state, &current, &page).await?;
+    let rows = templates::list(&state.db, &current, &page).await?;
     let (rows, next_cursor) = finish_page(rows, &page, |template| template.id.as_str());
     Ok(Json(TemplatePage {
         items: rows.into_iter().map(TemplateBody::from).collect(),
@@ -177,7 +177,7 @@ pub async fn create_template(
     body: ApiJson<TemplateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let input = validate(body.into_inner()?)?;
-    let template = templates::create(&state, &current, input).await?;
+    let template = templates::create(&state.db, &current, input).await?;
     Ok(HttpResponse::Created().json(TemplateBody::from(template)))
 }
 
@@ -198,7 +198,7 @@ pub async fn get_template(
     current: CurrentUser,
     id: Path<uuid::Uuid>,
 ) -> Result<Json<TemplateBody>, ApiError> {
-    let template = templates::get(&state, &current, &id.to_string()).await?;
+    let template = templates::get(&state.db, &current, &id.to_string()).await?;
     Ok(Json(template.into()))
 }
 
@@ -226,7 +226,7 @@ pub async fn update_template(
     body: ApiJson<TemplateRequest>,
 ) -> Result<Json<TemplateBody>, ApiError> {
     let input = validate(body.into_inner()?)?;
-    let template = templates::update(&state, &current, &id.to_string(), input).await?;
+    let template = templates::update(&state.db, &current, &id.to_string(), input).await?;
     Ok(Json(template.into()))
 }
 
@@ -247,7 +247,7 @@ pub async fn delete_template(
     current: CurrentUser,
     id: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    templates::delete(&state, &current, &id.to_string()).await?;
+    templates::delete(&state.db, &current, &id.to_string()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -280,7 +280,8 @@ pub async fn preview_template(
     body: ApiJson<PreviewRequest>,
 ) -> Result<Json<PreviewBody>, ApiError> {
     let body = body.into_inner()?;
-    let preview = templates::preview(&state, &current, &id.to_string(), &body.candidate_id).await?;
+    let preview =
+        templates::preview(&state.db, &current, &id.to_string(), &body.candidate_id).await?;
     let segmentation = preview.segmentation;
     Ok(Json(PreviewBody {
         text: preview.text,

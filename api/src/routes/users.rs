@@ -75,7 +75,7 @@ pub async fn list_users(
     query: Query<PageQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     let page = query.into_inner().into_request()?;
-    let rows = users::list(&state, &admin, &page).await?;
+    let rows = users::list(&state.db, &admin, &page).await?;
     let (rows, next_cursor) = finish_page(rows, &page, |user| user.id.as_str());
     Ok(Json(UserPage {
         items: rows.into_iter().map(UserBody::from).collect(),
@@ -126,7 +126,7 @@ pub async fn create_user(
         last_name,
         role: body.role.into(),
     };
-    let user = users::create(&state, &admin, input).await?;
+    let user = users::create(&state.db, &state.passwords, &admin, input).await?;
     Ok(HttpResponse::Created().json(UserBody::from(user)))
 }
 
@@ -148,7 +148,7 @@ pub async fn get_user(
     AdminUser(admin): AdminUser,
     id: Path<uuid::Uuid>,
 ) -> Result<Json<UserBody>, ApiError> {
-    let user = users::get(&state, &admin, &id.to_string()).await?;
+    let user = users::get(&state.db, &admin, &id.to_string()).await?;
     Ok(Json(user.into()))
 }
 
@@ -197,6 +197,6 @@ pub async fn update_user(
         password: validation.check_optional("password", body.password, NewPassword::parse),
     };
     validation.finish()?;
-    let user = users::update(&state, &admin, &id.to_string(), update).await?;
+    let user = users::update(&state.db, &state.passwords, &admin, &id.to_string(), update).await?;
     Ok(Json(user.into()))
 }

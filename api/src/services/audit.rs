@@ -1,13 +1,11 @@
 //! Recording and reading the audit log.
 
-use nextal_persistence::DbConn;
 use nextal_persistence::repo::PageRequest;
 use nextal_persistence::repo::audit::{self, AuditEntry};
+use nextal_persistence::{Db, DbConn};
 
-use crate::error::ApiError;
 use crate::services::auth::CurrentUser;
-use crate::services::{new_id, now};
-use crate::state::AppState;
+use crate::services::{ServiceError, new_id, now};
 
 /// Records that `actor` did `action` to `target`; `details` must never hold a secret.
 pub async fn record(
@@ -16,7 +14,7 @@ pub async fn record(
     action: &str,
     target: &str,
     details: serde_json::Value,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     audit::insert(
         conn,
         &AuditEntry {
@@ -35,10 +33,10 @@ pub async fn record(
 
 /// One page of the caller's organization's log, newest first.
 pub async fn list(
-    state: &AppState,
+    db: &Db,
     current: &CurrentUser,
     page: &PageRequest,
-) -> Result<Vec<AuditEntry>, ApiError> {
-    let mut conn = state.db.conn().await?;
+) -> Result<Vec<AuditEntry>, ServiceError> {
+    let mut conn = db.conn().await?;
     Ok(audit::list(&mut conn, current.organization_id(), page).await?)
 }

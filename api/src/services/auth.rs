@@ -1,18 +1,19 @@
 //! Signing in and out, bearer sessions and sign-in throttling.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{NaiveDateTime, TimeDelta};
 use nextal_domain::Role;
+use nextal_persistence::Db;
 use nextal_persistence::repo::users::User;
 use nextal_persistence::repo::{login_throttle, sessions, users};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
-use crate::services::{new_id, now};
-use crate::state::AppState;
+use crate::passwords::Passwords;
+use crate::services::{ServiceError, new_id, now};
 
 /// Failed sign-ins allowed per account within [`FAILURE_WINDOW_MINUTES`].
 pub const ACCOUNT_FAILURE_LIMIT: i32 = 5;
@@ -63,14 +64,17 @@ fn account_key(email: &str) -> String {
     format!("account:{}", email.trim().to_lowercase())
 }
 
-/// Checks the credentials and opens a session. Unknown emails cost the same time as
-/// wrong passwords; too many failures for the account or the address answer 429.
+/// Checks the credentials and opens a session lasting `session_ttl`. Unknown emails
+/// cost the same time as wrong passwords; too many failures for the account or the
+/// address are [`ServiceError::Throttled`].
 pub async fn sign_in(
-    state: &AppState,
+    db: &Db,
+    passwords: &Passwords,
+    session_ttl: Duration,
     email: &str,
     password: String,
     client: Option<IpAddr>,
-) -> Result<SignedIn, ApiError> {
+) -> Result<SignedIn, ServiceError> {
     let started = now();
     let account = account_key(email);
     let mut keys = vec![account.clone()];
@@ -79,11 +83,10 @@ pub async fn sign_in(
     }
 
     let stored = {
-        let mut conn = state.db.conn().await?;
+        let mut conn = db.conn().await?;
         let windows = login_throttle::find(&mut conn, &keys).await?;
         if let Some(retry_after_secs) = throttled_for(&windows, started) {
-            state.metrics.login_failed();
-            return Err(ApiError::TooManyRequests { retry_after_secs });
+            return Err(ServiceError::Throttled { retry_after_secs });
         }
         users::find_for_login(&mut conn, &email.trim().to_lowercase())
             .await?
@@ -94,17 +97,19 @@ pub async fn sign_in(
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
-    let matches = state.passwords.verify(password, hash).await?;
+    let matches = passwords
+        .verify(password, hash)
+        .await
+        .map_err(ServiceError::Internal)?;
 
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let Some(user) = user.filter(|_| matches) else {
         for key in &keys {
             login_throttle::record_failure(&mut tx, key, started, started - failure_window())
                 .await?;
         }
         tx.commit().await?;
-        state.metrics.login_failed();
-        return Err(ApiError::InvalidCredentials);
+        return Err(ServiceError::InvalidCredentials);
     };
     login_throttle::clear(&mut tx, &account).await?;
     let token = format!(
@@ -112,8 +117,7 @@ pub async fn sign_in(
         URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
     );
     let expires_at = started
-        + TimeDelta::from_std(state.session_ttl)
-            .map_err(|error| ApiError::Internal(error.into()))?;
+        + TimeDelta::from_std(session_ttl).map_err(|error| ServiceError::Internal(error.into()))?;
     sessions::insert(
         &mut tx,
         &sessions::Session {
@@ -157,24 +161,23 @@ fn throttled_for(windows: &[login_throttle::FailureWindow], now: NaiveDateTime) 
 
 /// The session and user behind an `Authorization` header value.
 pub async fn authenticate(
-    state: &AppState,
+    db: &Db,
     authorization: Option<&str>,
-) -> Result<CurrentUser, ApiError> {
+) -> Result<CurrentUser, ServiceError> {
     let token = authorization
         .and_then(|value| {
             let (scheme, token) = value.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
         .filter(|token| token.starts_with(TOKEN_PREFIX) && token.len() <= MAX_TOKEN_LENGTH)
-        .ok_or(ApiError::Unauthorized)?;
-    let mut conn = state.db.conn().await?;
+        .ok_or(ServiceError::Unauthorized)?;
+    let mut conn = db.conn().await?;
     let (session, user) = sessions::find_live(&mut conn, &token_hash(token), now())
         .await?
-        .ok_or(ApiError::Unauthorized)?;
-    let role = user
-        .role
-        .parse::<Role>()
-        .map_err(|_| ApiError::Internal(anyhow::anyhow!("user {} has an unknown role", user.id)))?;
+        .ok_or(ServiceError::Unauthorized)?;
+    let role = user.role.parse::<Role>().map_err(|_| {
+        ServiceError::Internal(anyhow::anyhow!("user {} has an unknown role", user.id))
+    })?;
     Ok(CurrentUser {
         session_id: session.id,
         user,
@@ -183,8 +186,8 @@ pub async fn authenticate(
 }
 
 /// Ends the caller's session.
-pub async fn sign_out(state: &AppState, current: &CurrentUser) -> Result<(), ApiError> {
-    let mut conn = state.db.conn().await?;
+pub async fn sign_out(db: &Db, current: &CurrentUser) -> Result<(), ServiceError> {
+    let mut conn = db.conn().await?;
     sessions::revoke(&mut conn, &current.session_id, now()).await?;
     tracing::info!(user_id = %current.user.id, "signed out");
     Ok(())

@@ -1,20 +1,18 @@
 //! Candidates: who recruiters text. Names, phone (E.164), job and stage, SMS consent.
 
 use nextal_domain::{EmailAddress, PersonName, PhoneNumber, Role, ValidationErrors};
-use nextal_persistence::DbConn;
 use nextal_persistence::repo::PageRequest;
 use nextal_persistence::repo::candidates::{self, Candidate, CandidateChanges};
 use nextal_persistence::repo::consent::{self, ConsentEvent};
 use nextal_persistence::repo::jobs::{self, Job};
 use nextal_persistence::repo::threads;
+use nextal_persistence::{Db, DbConn};
 use serde_json::json;
 
-use crate::error::ApiError;
 use crate::services::audit;
 use crate::services::auth::CurrentUser;
 use crate::services::jobs::stages_of;
-use crate::services::{new_id, now};
-use crate::state::AppState;
+use crate::services::{ServiceError, new_id, now};
 
 /// A candidate to create, already validated; `job_id` and `stage` are checked against
 /// the organization's jobs here.
@@ -61,13 +59,13 @@ impl CandidateUpdate {
 /// One page of the caller's organization's candidates, oldest first, optionally only
 /// those of job `job_id` (which must be one of the organization's jobs).
 pub async fn list(
-    state: &AppState,
+    db: &Db,
     current: &CurrentUser,
     job_id: Option<&str>,
     page: &PageRequest,
-) -> Result<Vec<Candidate>, ApiError> {
+) -> Result<Vec<Candidate>, ServiceError> {
     let organization_id = current.organization_id();
-    let mut conn = state.db.conn().await?;
+    let mut conn = db.conn().await?;
     if let Some(job_id) = job_id {
         find_job(&mut conn, organization_id, job_id).await?;
     }
@@ -75,25 +73,25 @@ pub async fn list(
 }
 
 /// Candidate `id` of the caller's organization.
-pub async fn get(state: &AppState, current: &CurrentUser, id: &str) -> Result<Candidate, ApiError> {
-    let mut conn = state.db.conn().await?;
+pub async fn get(db: &Db, current: &CurrentUser, id: &str) -> Result<Candidate, ServiceError> {
+    let mut conn = db.conn().await?;
     candidates::find(&mut conn, current.organization_id(), id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(ServiceError::NotFound)
 }
 
 /// Adds a candidate. With a job and no stage the candidate starts in the job's first
 /// stage. An earlier conversation with the candidate's number that belongs to no one
 /// becomes theirs.
 pub async fn create(
-    state: &AppState,
+    db: &Db,
     current: &CurrentUser,
     input: NewCandidateInput,
-) -> Result<Candidate, ApiError> {
+) -> Result<Candidate, ServiceError> {
     let organization_id = current.organization_id();
     let now = now();
     let id = new_id();
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let job = match &input.job_id {
         Some(job_id) => Some(find_job(&mut tx, organization_id, job_id).await?),
         None => None,
@@ -143,17 +141,17 @@ pub async fn create(
 /// Changes candidate `id`. Moving the candidate to another job without naming a stage
 /// puts them in its first stage; removing the job removes the stage.
 pub async fn update(
-    state: &AppState,
+    db: &Db,
     current: &CurrentUser,
     id: &str,
     update: CandidateUpdate,
-) -> Result<Candidate, ApiError> {
+) -> Result<Candidate, ServiceError> {
     let organization_id = current.organization_id();
     let changed = update.changed_fields();
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let existing = candidates::find(&mut tx, organization_id, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     if changed.is_empty() {
         return Ok(existing);
     }
@@ -161,7 +159,7 @@ pub async fn update(
     // opts back in themselves by texting START).
     if update.sms_opted_out == Some(false) && existing.sms_opted_out && current.role != Role::Admin
     {
-        return Err(ApiError::Forbidden);
+        return Err(ServiceError::Forbidden);
     }
     let now = now();
 
@@ -218,7 +216,7 @@ pub async fn update(
         updated_at: Some(now),
     };
     if !candidates::update(&mut tx, organization_id, id, &changes).await? {
-        return Err(ApiError::NotFound);
+        return Err(ServiceError::NotFound);
     }
     if let Some(opted_out) = update.sms_opted_out {
         let event = ConsentEvent {
@@ -238,22 +236,26 @@ pub async fn update(
     audit::record(&mut tx, current, "candidate.updated", id, details).await?;
     let candidate = candidates::find(&mut tx, organization_id, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     tx.commit().await?;
     tracing::info!(candidate_id = %id, changed_by = %current.user.id, ?changed, "candidate updated");
     Ok(candidate)
 }
 
-/// Job `job_id` of the organization, or a 422 on `job_id`.
-async fn find_job(conn: &mut DbConn, organization_id: &str, job_id: &str) -> Result<Job, ApiError> {
+/// Job `job_id` of the organization, or a refused `job_id` field.
+async fn find_job(
+    conn: &mut DbConn,
+    organization_id: &str,
+    job_id: &str,
+) -> Result<Job, ServiceError> {
     jobs::find(conn, organization_id, job_id)
         .await?
         .ok_or_else(unknown_job)
 }
 
 /// The job's own spelling of `stage` (matched ignoring case and surrounding spaces), or a
-/// 422 on `stage` listing the job's stages.
-fn stage_of(job: &Job, stage: &str) -> Result<String, ApiError> {
+/// refused `stage` field listing the job's stages.
+fn stage_of(job: &Job, stage: &str) -> Result<String, ServiceError> {
     let stages = stages_of(job)?;
     let wanted = stage.trim().to_lowercase();
     stages
@@ -261,19 +263,19 @@ fn stage_of(job: &Job, stage: &str) -> Result<String, ApiError> {
         .find(|name| name.to_lowercase() == wanted)
         .cloned()
         .ok_or_else(|| {
-            ApiError::Validation(ValidationErrors::single(
+            ServiceError::Validation(ValidationErrors::single(
                 "stage",
                 format!("must be one of the job's stages: {}", stages.join(", ")),
             ))
         })
 }
 
-fn unknown_job() -> ApiError {
-    ApiError::invalid_field("job_id", "is not a job of this organization")
+fn unknown_job() -> ServiceError {
+    ServiceError::invalid_field("job_id", "is not a job of this organization")
 }
 
-fn stage_without_job() -> ApiError {
-    ApiError::invalid_field(
+fn stage_without_job() -> ServiceError {
+    ServiceError::invalid_field(
         "stage",
         "needs a job: only a candidate with a job_id has a stage",
     )

@@ -1,57 +1,48 @@
 //! The inbox: the organization's SMS threads, newest activity first, a thread's messages,
 //! and marking a thread read.
 
+use nextal_persistence::Db;
 use nextal_persistence::repo::PageRequest;
 use nextal_persistence::repo::candidates;
 use nextal_persistence::repo::inbox::{self, InboxThread, ThreadFilter, ThreadPosition};
 use nextal_persistence::repo::messages::{Message, MessageEvent};
 use nextal_persistence::repo::threads;
 
-use crate::error::ApiError;
-use crate::events::{EventKind, InboxEvent};
-use crate::pagination::TimeKeysetRequest;
+use crate::events::{EventBus, EventKind, InboxEvent};
 use crate::services::auth::CurrentUser;
-use crate::services::now;
-use crate::state::AppState;
+use crate::services::{ServiceError, now};
 
 /// One page of threads and the organization's unread total.
 pub struct ThreadList {
-    /// The page, in inbox order; may hold one row more than asked (see
-    /// [`crate::pagination::finish_time_keyset_page`]).
+    /// The page, in inbox order: up to `limit` threads.
     pub threads: Vec<InboxThread>,
     /// Unread replies over all the organization's threads, whatever the filter.
     pub unread_total: i64,
 }
 
-/// One page of the caller's organization's threads matching `filter`, and the unread
-/// total. A `candidate_id` filter must name one of the organization's candidates.
+/// Up to `limit` of the caller's organization's threads matching `filter`, after
+/// position `after` in inbox order, and the unread total. A `candidate_id` filter must
+/// name one of the organization's candidates.
 pub async fn list(
-    state: &AppState,
+    db: &Db,
     current: &CurrentUser,
     filter: &ThreadFilter,
-    page: &TimeKeysetRequest,
-) -> Result<ThreadList, ApiError> {
+    after: Option<&ThreadPosition>,
+    limit: i64,
+) -> Result<ThreadList, ServiceError> {
     let organization_id = current.organization_id();
-    let mut conn = state.db.conn().await?;
+    let mut conn = db.conn().await?;
     if let Some(candidate_id) = &filter.candidate_id {
         candidates::find(&mut conn, organization_id, candidate_id)
             .await?
             .ok_or_else(|| {
-                ApiError::invalid_field("candidate_id", "is not a candidate of this organization")
+                ServiceError::invalid_field(
+                    "candidate_id",
+                    "is not a candidate of this organization",
+                )
             })?;
     }
-    let after = page.after.as_ref().map(|key| ThreadPosition {
-        last_message_at: key.time,
-        id: key.id.clone(),
-    });
-    let threads = inbox::list(
-        &mut conn,
-        organization_id,
-        filter,
-        after.as_ref(),
-        page.limit,
-    )
-    .await?;
+    let threads = inbox::list(&mut conn, organization_id, filter, after, limit).await?;
     let unread_total = inbox::unread_total(&mut conn, organization_id).await?;
     Ok(ThreadList {
         threads,
@@ -60,31 +51,27 @@ pub async fn list(
 }
 
 /// Thread `id` of the caller's organization.
-pub async fn get(
-    state: &AppState,
-    current: &CurrentUser,
-    id: &str,
-) -> Result<InboxThread, ApiError> {
-    let mut conn = state.db.conn().await?;
+pub async fn get(db: &Db, current: &CurrentUser, id: &str) -> Result<InboxThread, ServiceError> {
+    let mut conn = db.conn().await?;
     inbox::find(&mut conn, current.organization_id(), id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(ServiceError::NotFound)
 }
 
 /// One page of thread `id`'s messages, newest first, each with its status history
 /// (loaded for the whole page at once).
 pub async fn messages(
-    state: &AppState,
+    db: &Db,
     current: &CurrentUser,
     id: &str,
     page: &PageRequest,
-) -> Result<Vec<(Message, Vec<MessageEvent>)>, ApiError> {
+) -> Result<Vec<(Message, Vec<MessageEvent>)>, ServiceError> {
     let organization_id = current.organization_id();
-    let mut conn = state.db.conn().await?;
-    // The thread must be the organization's: another tenant's id is a 404, not an empty list.
+    let mut conn = db.conn().await?;
+    // The thread must be the organization's: another tenant's id is not found, not an empty list.
     threads::find(&mut conn, organization_id, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     let messages = inbox::messages(
         &mut conn,
         organization_id,
@@ -104,17 +91,18 @@ pub async fn messages(
         .collect())
 }
 
-/// Marks thread `id` read: no unread replies. Idempotent.
+/// Marks thread `id` read: no unread replies, and tells `events`' listeners. Idempotent.
 pub async fn mark_read(
-    state: &AppState,
+    db: &Db,
+    events: &EventBus,
     current: &CurrentUser,
     id: &str,
-) -> Result<InboxThread, ApiError> {
+) -> Result<InboxThread, ServiceError> {
     let organization_id = current.organization_id();
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let read = inbox::mark_read(&mut tx, organization_id, id, now()).await?;
     tx.commit().await?;
-    let mut conn = state.db.conn().await?;
+    let mut conn = db.conn().await?;
     if read {
         tracing::info!(thread_id = %id, read_by = %current.user.id, "thread marked read");
         let read = vec![InboxEvent {
@@ -125,10 +113,10 @@ pub async fn mark_read(
             status: None,
         }];
         // Outside a transaction PostgreSQL delivers the notification at once.
-        state.events.stage(&mut conn, &read).await?;
-        state.events.committed(read);
+        events.stage(&mut conn, &read).await?;
+        events.committed(read);
     }
     inbox::find(&mut conn, organization_id, id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(ServiceError::NotFound)
 }

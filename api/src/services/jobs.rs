@@ -3,17 +3,16 @@
 use std::collections::HashMap;
 
 use nextal_domain::{JobStages, JobTitle};
+use nextal_persistence::Db;
 use nextal_persistence::repo::PageRequest;
 use nextal_persistence::repo::candidates::{self, Candidate};
 use nextal_persistence::repo::jobs::{self, Job};
 use nextal_persistence::repo::threads::{self, Thread};
 use serde_json::json;
 
-use crate::error::ApiError;
 use crate::services::audit;
 use crate::services::auth::CurrentUser;
-use crate::services::{new_id, now};
-use crate::state::AppState;
+use crate::services::{ServiceError, new_id, now};
 
 /// A job to create, already validated.
 pub struct NewJobInput {
@@ -35,9 +34,9 @@ pub struct BoardStage {
 }
 
 /// The stage names of a stored job, in board order.
-pub fn stages_of(job: &Job) -> Result<Vec<String>, ApiError> {
+pub fn stages_of(job: &Job) -> Result<Vec<String>, ServiceError> {
     serde_json::from_str(&job.stages).map_err(|error| {
-        ApiError::Internal(anyhow::anyhow!(
+        ServiceError::Internal(anyhow::anyhow!(
             "job {} has unreadable stages: {error}",
             job.id
         ))
@@ -46,31 +45,31 @@ pub fn stages_of(job: &Job) -> Result<Vec<String>, ApiError> {
 
 /// One page of the caller's organization's jobs, oldest first.
 pub async fn list(
-    state: &AppState,
+    db: &Db,
     current: &CurrentUser,
     page: &PageRequest,
-) -> Result<Vec<Job>, ApiError> {
-    let mut conn = state.db.conn().await?;
+) -> Result<Vec<Job>, ServiceError> {
+    let mut conn = db.conn().await?;
     Ok(jobs::list(&mut conn, current.organization_id(), page).await?)
 }
 
 /// Adds a job to the caller's organization.
 pub async fn create(
-    state: &AppState,
+    db: &Db,
     current: &CurrentUser,
     input: NewJobInput,
-) -> Result<Job, ApiError> {
+) -> Result<Job, ServiceError> {
     let now = now();
     let job = Job {
         id: new_id(),
         organization_id: current.organization_id().to_owned(),
         title: input.title.into_inner(),
         stages: serde_json::to_string(input.stages.names())
-            .map_err(|error| ApiError::Internal(error.into()))?,
+            .map_err(|error| ServiceError::Internal(error.into()))?,
         created_at: now,
         updated_at: now,
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     jobs::insert(&mut tx, &job).await?;
     audit::record(
         &mut tx,
@@ -87,12 +86,12 @@ pub async fn create(
 
 /// The board of job `id`. A candidate without a stage, or with one the job does not
 /// have, is shown in the first stage.
-pub async fn board(state: &AppState, current: &CurrentUser, id: &str) -> Result<Board, ApiError> {
+pub async fn board(db: &Db, current: &CurrentUser, id: &str) -> Result<Board, ServiceError> {
     let organization_id = current.organization_id();
-    let mut conn = state.db.conn().await?;
+    let mut conn = db.conn().await?;
     let job = jobs::find(&mut conn, organization_id, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     let names = stages_of(&job)?;
     let members = candidates::for_job(&mut conn, organization_id, &job.id).await?;
     let ids: Vec<String> = members

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
-use nextal_domain::{MergeValues, MessageBody, ProviderKind, Template};
+use nextal_domain::{DailySendCap, MergeValues, MessageBody, ProviderKind, Template};
 use nextal_persistence::repo::batches::{self, Batch};
 use nextal_persistence::repo::candidates::{self, Candidate};
 use nextal_persistence::repo::idempotency::{self, StoredResponse};
@@ -15,14 +15,13 @@ use nextal_persistence::repo::messages::{self, Message, MessageEvent};
 use nextal_persistence::repo::organizations::{self, Organization};
 use nextal_persistence::repo::templates;
 use nextal_persistence::repo::threads::{self, WantedThread};
-use nextal_persistence::{DbConn, PersistenceError};
+use nextal_persistence::{Db, DbConn, PersistenceError};
+use tokio::sync::Notify;
 
-use crate::error::ApiError;
 use crate::services::auth::CurrentUser;
 use crate::services::send_caps;
 use crate::services::templates::{job_titles, merge_values};
-use crate::services::{new_id, now, truncate_to_micros};
-use crate::state::AppState;
+use crate::services::{ServiceError, new_id, now, truncate_to_micros};
 
 /// Most candidates one bulk send takes.
 pub const MAX_BULK_CANDIDATES: usize = 10_000;
@@ -93,6 +92,18 @@ pub struct BatchProgress {
     pub counts: Vec<(String, i64)>,
 }
 
+/// What queuing messages needs besides the request: where they are stored, who to
+/// wake once they are, and the daily send cap of organizations without their own.
+#[derive(Clone, Copy)]
+pub struct Outbox<'a> {
+    /// The database the outbox lives in.
+    pub db: &'a Db,
+    /// Wakes the dispatcher after messages are committed.
+    pub wake: &'a Notify,
+    /// The service's daily send cap.
+    pub default_cap: DailySendCap,
+}
+
 /// The provider and number messages go out through right now.
 struct Sender {
     provider: ProviderKind,
@@ -101,23 +112,23 @@ struct Sender {
 
 /// Queues one message to a candidate.
 pub async fn send_to_candidate(
-    state: &AppState,
+    outbox: Outbox<'_>,
     user: &CurrentUser,
     candidate_id: &str,
     content: Content,
     send_at: Option<DateTime<Utc>>,
     idempotency: Option<IdempotencyKey>,
     respond: impl Fn(&Message) -> (u16, String),
-) -> Result<Accepted<Message>, ApiError> {
+) -> Result<Accepted<Message>, ServiceError> {
     let organization_id = user.organization_id();
-    let mut conn = state.db.conn().await?;
+    let mut conn = outbox.db.conn().await?;
     if let Some(replay) = stored_replay(&mut conn, organization_id, idempotency.as_ref()).await? {
         return Ok(Accepted::Replayed(replay));
     }
     let candidate = candidates::find(&mut conn, organization_id, candidate_id)
         .await?
         .ok_or_else(|| {
-            ApiError::invalid_field("candidate_id", "is not a candidate of this organization")
+            ServiceError::invalid_field("candidate_id", "is not a candidate of this organization")
         })?;
     let phone = reachable_phone(&candidate, "candidate_id")?;
     let sender = active_sender(&mut conn, organization_id).await?;
@@ -128,7 +139,7 @@ pub async fn send_to_candidate(
     drop(conn);
     let schedule = schedule(send_at)?;
     let message = enqueue_one(
-        state,
+        outbox,
         user,
         &organization,
         Recipient {
@@ -149,17 +160,17 @@ pub async fn send_to_candidate(
 
 /// Queues a reply in thread `thread_id`.
 pub async fn reply(
-    state: &AppState,
+    outbox: Outbox<'_>,
     user: &CurrentUser,
     thread_id: &str,
     content: Content,
     send_at: Option<DateTime<Utc>>,
-) -> Result<Message, ApiError> {
+) -> Result<Message, ServiceError> {
     let organization_id = user.organization_id();
-    let mut conn = state.db.conn().await?;
+    let mut conn = outbox.db.conn().await?;
     let thread = threads::find(&mut conn, organization_id, thread_id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     let candidate = match &thread.candidate_id {
         Some(id) => candidates::find(&mut conn, organization_id, id).await?,
         None => None,
@@ -189,7 +200,7 @@ pub async fn reply(
         candidate_id: candidate.map(|candidate| candidate.id),
     };
     match enqueue_one(
-        state,
+        outbox,
         user,
         &organization,
         recipient,
@@ -202,7 +213,9 @@ pub async fn reply(
     .await?
     {
         Accepted::New(message) => Ok(message),
-        Accepted::Replayed(_) => Err(ApiError::Internal(anyhow::anyhow!("replay without a key"))),
+        Accepted::Replayed(_) => Err(ServiceError::Internal(anyhow::anyhow!(
+            "replay without a key"
+        ))),
     }
 }
 
@@ -210,18 +223,18 @@ pub async fn reply(
 /// Candidates that cannot be texted are listed with the reason; candidates sharing a
 /// number get one message.
 pub async fn send_bulk(
-    state: &AppState,
+    outbox: Outbox<'_>,
     user: &CurrentUser,
     candidate_ids: Vec<String>,
     content: Content,
     send_at: Option<DateTime<Utc>>,
     idempotency: Option<IdempotencyKey>,
     respond: impl Fn(&BulkAccepted) -> (u16, String),
-) -> Result<Accepted<BulkAccepted>, ApiError> {
+) -> Result<Accepted<BulkAccepted>, ServiceError> {
     let organization_id = user.organization_id();
     let now = now();
     let schedule = schedule(send_at)?;
-    let mut conn = state.db.conn().await?;
+    let mut conn = outbox.db.conn().await?;
     if let Some(replay) = stored_replay(&mut conn, organization_id, idempotency.as_ref()).await? {
         return Ok(Accepted::Replayed(replay));
     }
@@ -287,11 +300,18 @@ pub async fn send_bulk(
         accepted: outgoing.len(),
         skipped,
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = outbox.db.begin().await?;
     still_active(&mut tx, organization_id, &sender).await?;
     // Counted before anything is written: a send over the cap stores nothing, and the
     // counter row's lock (PostgreSQL) orders the organization's concurrent sends.
-    send_caps::count(&mut tx, state, &organization, accepted.accepted, now).await?;
+    send_caps::count(
+        &mut tx,
+        outbox.default_cap,
+        &organization,
+        accepted.accepted,
+        now,
+    )
+    .await?;
     let skipped_json = serde_json::Value::Array(
         accepted
             .skipped
@@ -347,39 +367,39 @@ pub async fn send_bulk(
         remember(&mut tx, organization_id, key, status, body, now).await?;
     }
     tx.commit().await?;
-    state.outbox_signal.notify_one();
+    outbox.wake.notify_one();
     tracing::info!(batch_id = %accepted.batch_id, accepted = accepted.accepted, skipped = accepted.skipped.len(), "bulk send queued");
     Ok(Accepted::New(accepted))
 }
 
 /// Message `id` of the caller's organization with its status history.
 pub async fn get(
-    state: &AppState,
+    db: &Db,
     user: &CurrentUser,
     id: &str,
-) -> Result<(Message, Vec<MessageEvent>), ApiError> {
-    let mut conn = state.db.conn().await?;
+) -> Result<(Message, Vec<MessageEvent>), ServiceError> {
+    let mut conn = db.conn().await?;
     let message = messages::find(&mut conn, user.organization_id(), id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     let history = messages::events(&mut conn, id).await?;
     Ok((message, history))
 }
 
 /// Cancels a message that has not been handed over yet (scheduled or still queued).
 pub async fn cancel(
-    state: &AppState,
+    db: &Db,
     user: &CurrentUser,
     id: &str,
-) -> Result<(Message, Vec<MessageEvent>), ApiError> {
+) -> Result<(Message, Vec<MessageEvent>), ServiceError> {
     let now = now();
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let message = messages::find(&mut tx, user.organization_id(), id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     let reason = format!("cancelled by {}", user.user.email);
     if !messages::cancel(&mut tx, user.organization_id(), id, &reason, now).await? {
-        return Err(ApiError::Conflict {
+        return Err(ServiceError::Conflict {
             kind: "not-cancellable",
             detail: format!(
                 "The message is {} and can no longer be cancelled; only scheduled or queued messages can.",
@@ -389,19 +409,15 @@ pub async fn cancel(
     }
     messages::insert_events(&mut tx, &[event(id, "cancelled", Some(reason), now)]).await?;
     tx.commit().await?;
-    get(state, user, id).await
+    get(db, user, id).await
 }
 
 /// Batch `id` of the caller's organization and its progress.
-pub async fn batch(
-    state: &AppState,
-    user: &CurrentUser,
-    id: &str,
-) -> Result<BatchProgress, ApiError> {
-    let mut conn = state.db.conn().await?;
+pub async fn batch(db: &Db, user: &CurrentUser, id: &str) -> Result<BatchProgress, ServiceError> {
+    let mut conn = db.conn().await?;
     let batch = batches::find(&mut conn, user.organization_id(), id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     let counts = batches::status_counts(&mut conn, id).await?;
     Ok(BatchProgress { batch, counts })
 }
@@ -419,7 +435,7 @@ struct Recipient {
     reason = "one call site per send path, each field named"
 )]
 async fn enqueue_one(
-    state: &AppState,
+    outbox: Outbox<'_>,
     user: &CurrentUser,
     organization: &Organization,
     recipient: Recipient,
@@ -428,13 +444,13 @@ async fn enqueue_one(
     template_id: Option<String>,
     schedule: Option<NaiveDateTime>,
     idempotency: Option<(&IdempotencyKey, &RespondFn<'_>)>,
-) -> Result<Accepted<Message>, ApiError> {
+) -> Result<Accepted<Message>, ServiceError> {
     let organization_id = user.organization_id();
     let now = now();
-    let mut tx = state.db.begin().await?;
+    let mut tx = outbox.db.begin().await?;
     still_active(&mut tx, organization_id, &sender).await?;
     // Before anything is written, as in `send_bulk`.
-    send_caps::count(&mut tx, state, organization, 1, now).await?;
+    send_caps::count(&mut tx, outbox.default_cap, organization, 1, now).await?;
     let thread_ids = ensure_threads(
         &mut tx,
         organization_id,
@@ -461,7 +477,7 @@ async fn enqueue_one(
         remember(&mut tx, organization_id, key, status, body, now).await?;
     }
     tx.commit().await?;
-    state.outbox_signal.notify_one();
+    outbox.wake.notify_one();
     Ok(Accepted::New(message))
 }
 
@@ -474,7 +490,7 @@ async fn ensure_threads(
     recipients: &[Recipient],
     bodies: &[&str],
     now: NaiveDateTime,
-) -> Result<HashMap<String, String>, ApiError> {
+) -> Result<HashMap<String, String>, ServiceError> {
     let mut phones = HashSet::new();
     let wanted: Vec<WantedThread> = recipients
         .iter()
@@ -495,7 +511,7 @@ async fn store_messages(
     conn: &mut DbConn,
     rows: &[Message],
     now: NaiveDateTime,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     messages::insert_many(conn, rows).await?;
     let history: Vec<MessageEvent> = rows
         .iter()
@@ -568,23 +584,22 @@ fn event(
     }
 }
 
-/// The organization's active provider and its number; 409 when there is none or it
+/// The organization's active provider and its number; a conflict when there is none or it
 /// cannot send yet.
-async fn active_sender(conn: &mut DbConn, organization_id: &str) -> Result<Sender, ApiError> {
+async fn active_sender(conn: &mut DbConn, organization_id: &str) -> Result<Sender, ServiceError> {
     let rows = integrations::list(conn, organization_id).await?;
     let Some(active) = rows.iter().find(|row| row.active) else {
         return Err(no_active_provider());
     };
-    let provider: ProviderKind = active
-        .provider
-        .parse()
-        .map_err(|_| ApiError::Internal(anyhow::anyhow!("unknown provider {}", active.provider)))?;
+    let provider: ProviderKind = active.provider.parse().map_err(|_| {
+        ServiceError::Internal(anyhow::anyhow!("unknown provider {}", active.provider))
+    })?;
     match (&active.secret, &active.phone_number, &active.username) {
         (Some(_), Some(number), Some(_)) => Ok(Sender {
             provider,
             from_number: number.clone(),
         }),
-        _ => Err(ApiError::Conflict {
+        _ => Err(ServiceError::Conflict {
             kind: "provider-credential-missing",
             detail: format!(
                 "{provider} is active but its {} has not been entered. An admin can set it on the {provider} card.",
@@ -606,15 +621,15 @@ async fn still_active(
     conn: &mut DbConn,
     organization_id: &str,
     sender: &Sender,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     integrations::find_active_for_handover(conn, organization_id, sender.provider.as_str())
         .await?
         .map(|_| ())
         .ok_or_else(no_active_provider)
 }
 
-fn no_active_provider() -> ApiError {
-    ApiError::Conflict {
+fn no_active_provider() -> ServiceError {
+    ServiceError::Conflict {
         kind: "no-active-provider",
         detail: "No SMS provider is active. An admin can activate ClickSend or Twilio under Integrations."
             .to_owned(),
@@ -625,19 +640,22 @@ async fn load_content(
     conn: &mut DbConn,
     organization_id: &str,
     content: Content,
-) -> Result<(Template, Option<String>), ApiError> {
+) -> Result<(Template, Option<String>), ServiceError> {
     match content {
         Content::Text(text) => Template::parse(&text)
             .map(|template| (template, None))
-            .map_err(|invalid| ApiError::invalid_field("body", invalid.0)),
+            .map_err(|invalid| ServiceError::invalid_field("body", invalid.0)),
         Content::Template(id) => {
             let stored = templates::find(conn, organization_id, &id)
                 .await?
                 .ok_or_else(|| {
-                    ApiError::invalid_field("template_id", "is not a template of this organization")
+                    ServiceError::invalid_field(
+                        "template_id",
+                        "is not a template of this organization",
+                    )
                 })?;
             let template = Template::parse(&stored.body)
-                .map_err(|invalid| ApiError::invalid_field("template_id", invalid.0))?;
+                .map_err(|invalid| ServiceError::invalid_field("template_id", invalid.0))?;
             Ok((template, Some(id)))
         }
     }
@@ -647,45 +665,46 @@ fn render(
     template: &Template,
     values: &MergeValues,
     from_template: bool,
-) -> Result<MessageBody, ApiError> {
+) -> Result<MessageBody, ServiceError> {
     MessageBody::parse(&template.render(values)).map_err(|invalid| {
-        ApiError::invalid_field(
+        ServiceError::invalid_field(
             if from_template { "template_id" } else { "body" },
             invalid.0,
         )
     })
 }
 
-fn reachable_phone(candidate: &Candidate, field: &str) -> Result<String, ApiError> {
+fn reachable_phone(candidate: &Candidate, field: &str) -> Result<String, ServiceError> {
     if candidate.sms_opted_out {
         return Err(opted_out(field));
     }
     candidate
         .phone
         .clone()
-        .ok_or_else(|| ApiError::invalid_field(field, "the candidate has no phone number"))
+        .ok_or_else(|| ServiceError::invalid_field(field, "the candidate has no phone number"))
 }
 
-fn opted_out(field: &str) -> ApiError {
-    ApiError::invalid_field(
+fn opted_out(field: &str) -> ServiceError {
+    ServiceError::invalid_field(
         field,
         "the candidate has opted out of SMS (replied STOP); they must text START to opt back in",
     )
 }
 
-async fn organization(conn: &mut DbConn, id: &str) -> Result<Organization, ApiError> {
+async fn organization(conn: &mut DbConn, id: &str) -> Result<Organization, ServiceError> {
     organizations::find(conn, id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(ServiceError::NotFound)
 }
 
 /// `send_at` in storage form: `None` sends now (a time in the past also sends now).
-fn schedule(send_at: Option<DateTime<Utc>>) -> Result<Option<NaiveDateTime>, ApiError> {
+fn schedule(send_at: Option<DateTime<Utc>>) -> Result<Option<NaiveDateTime>, ServiceError> {
     let now = now();
     match send_at.map(|at| truncate_to_micros(at.naive_utc())) {
-        Some(at) if at > now + MAX_SCHEDULE_AHEAD => {
-            Err(ApiError::invalid_field("send_at", "must be within a year"))
-        }
+        Some(at) if at > now + MAX_SCHEDULE_AHEAD => Err(ServiceError::invalid_field(
+            "send_at",
+            "must be within a year",
+        )),
         Some(at) if at > now => Ok(Some(at)),
         _ => Ok(None),
     }
@@ -695,14 +714,14 @@ async fn stored_replay(
     conn: &mut DbConn,
     organization_id: &str,
     key: Option<&IdempotencyKey>,
-) -> Result<Option<Replay>, ApiError> {
+) -> Result<Option<Replay>, ServiceError> {
     let Some(key) = key else { return Ok(None) };
     match idempotency::find(conn, organization_id, &key.key).await? {
         Some(stored) if stored.request_hash == key.request_hash => Ok(Some(Replay {
             status: u16::try_from(stored.response_status).unwrap_or(202),
             body: stored.response_body,
         })),
-        Some(_) => Err(ApiError::Conflict {
+        Some(_) => Err(ServiceError::Conflict {
             kind: "idempotency-key-reused",
             detail: "This Idempotency-Key was already used for a different request.".to_owned(),
         }),
@@ -711,7 +730,7 @@ async fn stored_replay(
 }
 
 /// Stores the response for `key` in the request's transaction. When a concurrent
-/// request with the same key stored one first, this request fails with 409 and keeps
+/// request with the same key stored one first, this request fails with a conflict and keeps
 /// nothing (its transaction is dropped); retrying it replays the first response.
 async fn remember(
     conn: &mut DbConn,
@@ -720,7 +739,7 @@ async fn remember(
     status: u16,
     body: String,
     now: NaiveDateTime,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     let stored = StoredResponse {
         organization_id: organization_id.to_owned(),
         key: key.key.clone(),
@@ -731,7 +750,7 @@ async fn remember(
     };
     match idempotency::insert(conn, &stored).await {
         Ok(()) => Ok(()),
-        Err(PersistenceError::UniqueViolation { .. }) => Err(ApiError::Conflict {
+        Err(PersistenceError::UniqueViolation { .. }) => Err(ServiceError::Conflict {
             kind: "idempotency-key-in-flight",
             detail: "A request with this Idempotency-Key is being processed; retry it to get its response."
                 .to_owned(),

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod candidates;
+pub mod error;
 pub mod inbox;
 pub mod integrations;
 pub mod jobs;
@@ -13,6 +14,23 @@ pub mod organization;
 pub mod send_caps;
 pub mod templates;
 pub mod users;
+
+pub use error::ServiceError;
+
+/// Where a service finds the database. Services take `&Db`; this trait only lets
+/// `routes/integrations.rs` (owned by the i16-providers branch) keep passing the whole
+/// application state to `organization::default_country` until it passes `&state.db`,
+/// after which the trait goes.
+pub trait DbSource {
+    /// The database.
+    fn db(&self) -> &nextal_persistence::Db;
+}
+
+impl DbSource for nextal_persistence::Db {
+    fn db(&self) -> &nextal_persistence::Db {
+        self
+    }
+}
 
 /// The current time as stored: UTC without a zone, at microsecond precision so that
 /// a value read back from either database equals the value written.

@@ -1,15 +1,14 @@
 //! The caller's organization and its settings.
 
 use nextal_domain::{CountryCode, DailySendCap, OrganizationName, Timezone};
+use nextal_persistence::Db;
 use nextal_persistence::repo::organizations::{self, Organization, OrganizationChanges};
 use serde_json::json;
 
-use crate::error::ApiError;
 use crate::services::audit;
 use crate::services::auth::CurrentUser;
-use crate::services::now;
 use crate::services::send_caps::{self, DailySends};
-use crate::state::AppState;
+use crate::services::{DbSource, ServiceError, now};
 
 /// Settings to change, already validated; `None` keeps the current value.
 #[derive(Default)]
@@ -29,25 +28,31 @@ pub struct OrganizationDetails {
     pub daily_sends: DailySends,
 }
 
-/// The caller's organization.
-pub async fn get(state: &AppState, current: &CurrentUser) -> Result<OrganizationDetails, ApiError> {
-    let mut conn = state.db.conn().await?;
+/// The caller's organization; `default_cap` is the service's daily send cap.
+pub async fn get(
+    db: &Db,
+    default_cap: DailySendCap,
+    current: &CurrentUser,
+) -> Result<OrganizationDetails, ServiceError> {
+    let mut conn = db.conn().await?;
     let organization = organizations::find(&mut conn, current.organization_id())
         .await?
-        .ok_or(ApiError::NotFound)?;
-    let daily_sends = send_caps::today(&mut conn, state, &organization, now()).await?;
+        .ok_or(ServiceError::NotFound)?;
+    let daily_sends = send_caps::today(&mut conn, default_cap, &organization, now()).await?;
     Ok(OrganizationDetails {
         organization,
         daily_sends,
     })
 }
 
-/// Changes the caller's organization's settings.
+/// Changes the caller's organization's settings; `default_cap` is the service's daily
+/// send cap.
 pub async fn update(
-    state: &AppState,
+    db: &Db,
+    default_cap: DailySendCap,
     current: &CurrentUser,
     update: OrganizationUpdate,
-) -> Result<OrganizationDetails, ApiError> {
+) -> Result<OrganizationDetails, ServiceError> {
     let id = current.organization_id();
     let now = now();
     let daily_send_cap = update
@@ -62,7 +67,7 @@ pub async fn update(
         daily_send_cap,
         updated_at: now,
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     organizations::update(&mut tx, id, &changes).await?;
     audit::record(
         &mut tx,
@@ -84,8 +89,8 @@ pub async fn update(
     .await?;
     let organization = organizations::find(&mut tx, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
-    let daily_sends = send_caps::today(&mut tx, state, &organization, now).await?;
+        .ok_or(ServiceError::NotFound)?;
+    let daily_sends = send_caps::today(&mut tx, default_cap, &organization, now).await?;
     tx.commit().await?;
     tracing::info!(organization_id = %id, changed_by = %current.user.id, "organization updated");
     Ok(OrganizationDetails {
@@ -96,12 +101,12 @@ pub async fn update(
 
 /// The country national phone numbers are read in for the caller's organization.
 pub async fn default_country(
-    state: &AppState,
+    db: &impl DbSource,
     current: &CurrentUser,
-) -> Result<CountryCode, ApiError> {
-    let mut conn = state.db.conn().await?;
+) -> Result<CountryCode, ServiceError> {
+    let mut conn = db.db().conn().await?;
     let organization = organizations::find(&mut conn, current.organization_id())
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     Ok(CountryCode::parse(&organization.default_country).unwrap_or(CountryCode::DEFAULT))
 }

@@ -3,13 +3,12 @@
 //! concurrent requests and replicas cannot together go past the cap.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use nextal_domain::Timezone;
+use nextal_domain::{DailySendCap, Timezone};
 use nextal_persistence::DbConn;
 use nextal_persistence::repo::daily_sends;
 use nextal_persistence::repo::organizations::Organization;
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::services::ServiceError;
 
 /// An organization's sending today.
 pub struct DailySends {
@@ -30,17 +29,18 @@ impl DailySends {
     }
 }
 
-/// The organization's sending today, as of `now`.
+/// The organization's sending today, as of `now`; `default_cap` applies when the
+/// organization has no cap of its own.
 pub async fn today(
     conn: &mut DbConn,
-    state: &AppState,
+    default_cap: DailySendCap,
     organization: &Organization,
     now: NaiveDateTime,
-) -> Result<DailySends, ApiError> {
+) -> Result<DailySends, ServiceError> {
     let (day, resets_at) = local_day(organization, now);
     let sent = daily_sends::sent_on(conn, &organization.id, day).await?;
     Ok(DailySends {
-        cap: cap_of(state, organization),
+        cap: cap_of(default_cap, organization),
         sent: u32::try_from(sent).unwrap_or(0),
         day,
         resets_at,
@@ -49,20 +49,20 @@ pub async fn today(
 
 /// Counts `messages` against the organization's cap for the day of `now`, inside the
 /// transaction that stores them. When they do not all fit, nothing is counted and the
-/// answer is 429 `daily-send-cap`, with `Retry-After` until the organization's next
-/// midnight; the caller's transaction then stores nothing either.
+/// error is [`ServiceError::LimitReached`] `daily-send-cap`, retried after the
+/// organization's next midnight; the caller's transaction then stores nothing either.
 pub async fn count(
     conn: &mut DbConn,
-    state: &AppState,
+    default_cap: DailySendCap,
     organization: &Organization,
     messages: usize,
     now: NaiveDateTime,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     if messages == 0 {
         return Ok(());
     }
     let (day, resets_at) = local_day(organization, now);
-    let cap = cap_of(state, organization);
+    let cap = cap_of(default_cap, organization);
     let counted = daily_sends::try_count(
         conn,
         &organization.id,
@@ -85,11 +85,11 @@ pub async fn count(
 }
 
 /// The organization's own cap, or the service's default when it has none.
-fn cap_of(state: &AppState, organization: &Organization) -> u32 {
+fn cap_of(default_cap: DailySendCap, organization: &Organization) -> u32 {
     organization
         .daily_send_cap
         .and_then(|cap| u32::try_from(cap).ok())
-        .unwrap_or(state.daily_send_cap.get())
+        .unwrap_or(default_cap.get())
 }
 
 /// The organization's calendar day at `now` and when it ends. A stored zone that no
@@ -105,7 +105,7 @@ fn cap_reached(
     messages: usize,
     timezone: &str,
     now: NaiveDateTime,
-) -> ApiError {
+) -> ServiceError {
     let wait = today.resets_at - now.and_utc();
     // Rounded up, so a retry at the announced time finds the new day.
     let retry_after_secs =
@@ -124,7 +124,7 @@ fn cap_reached(
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         )
     };
-    ApiError::LimitReached {
+    ServiceError::LimitReached {
         kind: "daily-send-cap",
         detail,
         retry_after_secs: retry_after_secs.max(1),

@@ -3,20 +3,18 @@
 use std::collections::HashMap;
 
 use nextal_domain::{MergeValues, Segmentation, Template, TemplateName, segment};
-use nextal_persistence::DbConn;
 use nextal_persistence::repo::PageRequest;
 use nextal_persistence::repo::candidates::{self, Candidate};
 use nextal_persistence::repo::jobs;
 use nextal_persistence::repo::organizations::{self, Organization};
 use nextal_persistence::repo::templates::{self, SmsTemplate};
 use nextal_persistence::repo::users::User;
+use nextal_persistence::{Db, DbConn};
 use serde_json::json;
 
-use crate::error::ApiError;
 use crate::services::audit;
 use crate::services::auth::CurrentUser;
-use crate::services::{new_id, now};
-use crate::state::AppState;
+use crate::services::{ServiceError, new_id, now};
 
 /// A template's name and body, already validated: the body is stored as written, and
 /// only after [`Template::parse`] accepted it.
@@ -33,9 +31,9 @@ pub struct Preview {
 
 /// The parsed form of a stored template. Stored bodies were parsed before they were
 /// saved, so a failure here is a bug (or a merge field that was since removed).
-pub fn parse_stored(template: &SmsTemplate) -> Result<Template, ApiError> {
+pub fn parse_stored(template: &SmsTemplate) -> Result<Template, ServiceError> {
     Template::parse(&template.body).map_err(|invalid| {
-        ApiError::Internal(anyhow::anyhow!(
+        ServiceError::Internal(anyhow::anyhow!(
             "stored template {} no longer parses: {invalid}",
             template.id
         ))
@@ -49,7 +47,7 @@ pub async fn merge_values(
     organization: &Organization,
     recruiter: &User,
     candidate: &Candidate,
-) -> Result<MergeValues, ApiError> {
+) -> Result<MergeValues, ServiceError> {
     let job_title = match &candidate.job_id {
         Some(job_id) => jobs::find(conn, &organization.id, job_id)
             .await?
@@ -71,7 +69,7 @@ pub async fn job_titles(
     conn: &mut DbConn,
     organization_id: &str,
     job_ids: &[String],
-) -> Result<HashMap<String, String>, ApiError> {
+) -> Result<HashMap<String, String>, ServiceError> {
     let mut unique: Vec<String> = job_ids.to_vec();
     unique.sort_unstable();
     unique.dedup();
@@ -84,32 +82,28 @@ pub async fn job_titles(
 
 /// One page of the caller's organization's templates, oldest first.
 pub async fn list(
-    state: &AppState,
+    db: &Db,
     current: &CurrentUser,
     page: &PageRequest,
-) -> Result<Vec<SmsTemplate>, ApiError> {
-    let mut conn = state.db.conn().await?;
+) -> Result<Vec<SmsTemplate>, ServiceError> {
+    let mut conn = db.conn().await?;
     Ok(templates::list(&mut conn, current.organization_id(), page).await?)
 }
 
 /// Template `id` of the caller's organization.
-pub async fn get(
-    state: &AppState,
-    current: &CurrentUser,
-    id: &str,
-) -> Result<SmsTemplate, ApiError> {
-    let mut conn = state.db.conn().await?;
+pub async fn get(db: &Db, current: &CurrentUser, id: &str) -> Result<SmsTemplate, ServiceError> {
+    let mut conn = db.conn().await?;
     templates::find(&mut conn, current.organization_id(), id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(ServiceError::NotFound)
 }
 
 /// Adds a template.
 pub async fn create(
-    state: &AppState,
+    db: &Db,
     current: &CurrentUser,
     input: TemplateInput,
-) -> Result<SmsTemplate, ApiError> {
+) -> Result<SmsTemplate, ServiceError> {
     let now = now();
     let template = SmsTemplate {
         id: new_id(),
@@ -119,7 +113,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     templates::insert(&mut tx, &template).await?;
     audit::record(
         &mut tx,
@@ -136,16 +130,16 @@ pub async fn create(
 
 /// Replaces the name and body of template `id`.
 pub async fn update(
-    state: &AppState,
+    db: &Db,
     current: &CurrentUser,
     id: &str,
     input: TemplateInput,
-) -> Result<SmsTemplate, ApiError> {
+) -> Result<SmsTemplate, ServiceError> {
     let organization_id = current.organization_id();
     let name = input.name.into_inner();
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     if !templates::update(&mut tx, organization_id, id, &name, &input.body, now()).await? {
-        return Err(ApiError::NotFound);
+        return Err(ServiceError::NotFound);
     }
     audit::record(
         &mut tx,
@@ -157,21 +151,21 @@ pub async fn update(
     .await?;
     let template = templates::find(&mut tx, organization_id, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     tx.commit().await?;
     tracing::info!(template_id = %id, changed_by = %current.user.id, "template updated");
     Ok(template)
 }
 
 /// Deletes template `id`. Messages already sent from it keep their text.
-pub async fn delete(state: &AppState, current: &CurrentUser, id: &str) -> Result<(), ApiError> {
+pub async fn delete(db: &Db, current: &CurrentUser, id: &str) -> Result<(), ServiceError> {
     let organization_id = current.organization_id();
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let template = templates::find(&mut tx, organization_id, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     if !templates::delete(&mut tx, organization_id, id).await? {
-        return Err(ApiError::NotFound);
+        return Err(ServiceError::NotFound);
     }
     audit::record(
         &mut tx,
@@ -187,27 +181,27 @@ pub async fn delete(state: &AppState, current: &CurrentUser, id: &str) -> Result
 }
 
 /// Template `id` rendered for candidate `candidate_id` as sent by the caller. An unknown
-/// template is a 404; an unknown candidate a 422 on `candidate_id`.
+/// template is not found; an unknown candidate a refused `candidate_id` field.
 pub async fn preview(
-    state: &AppState,
+    db: &Db,
     current: &CurrentUser,
     id: &str,
     candidate_id: &str,
-) -> Result<Preview, ApiError> {
+) -> Result<Preview, ServiceError> {
     let organization_id = current.organization_id();
-    let mut conn = state.db.conn().await?;
+    let mut conn = db.conn().await?;
     let stored = templates::find(&mut conn, organization_id, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     let template = parse_stored(&stored)?;
     let candidate = candidates::find(&mut conn, organization_id, candidate_id)
         .await?
         .ok_or_else(|| {
-            ApiError::invalid_field("candidate_id", "is not a candidate of this organization")
+            ServiceError::invalid_field("candidate_id", "is not a candidate of this organization")
         })?;
     let organization = organizations::find(&mut conn, organization_id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     let values = merge_values(&mut conn, &organization, &current.user, &candidate).await?;
     let text = template.render(&values);
     let segmentation = segment(&text);

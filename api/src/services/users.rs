@@ -1,16 +1,15 @@
 //! Managing an organization's users (admins only).
 
 use nextal_domain::{EmailAddress, NewPassword, PersonName, Role};
-use nextal_persistence::PersistenceError;
 use nextal_persistence::repo::users::{NewUser, User, UserChanges};
 use nextal_persistence::repo::{PageRequest, organizations, sessions, users};
+use nextal_persistence::{Db, PersistenceError};
 use serde_json::json;
 
-use crate::error::ApiError;
+use crate::passwords::Passwords;
 use crate::services::audit;
 use crate::services::auth::CurrentUser;
-use crate::services::{new_id, now};
-use crate::state::AppState;
+use crate::services::{ServiceError, new_id, now};
 
 /// A user to create, already validated.
 pub struct NewUserInput {
@@ -33,25 +32,29 @@ pub struct UserUpdate {
 
 /// One page of the caller's organization's users.
 pub async fn list(
-    state: &AppState,
+    db: &Db,
     current: &CurrentUser,
     page: &PageRequest,
-) -> Result<Vec<User>, ApiError> {
-    let mut conn = state.db.conn().await?;
+) -> Result<Vec<User>, ServiceError> {
+    let mut conn = db.conn().await?;
     Ok(users::list(&mut conn, current.organization_id(), page).await?)
 }
 
-/// Adds a user to `organization_id`; a taken email is a 409.
+/// Adds a user to the admin's organization; a taken email is an `email-taken` conflict.
 pub async fn create(
-    state: &AppState,
+    db: &Db,
+    passwords: &Passwords,
     admin: &CurrentUser,
     input: NewUserInput,
-) -> Result<User, ApiError> {
+) -> Result<User, ServiceError> {
     let organization_id = admin.organization_id();
-    let password_hash = state.passwords.hash(&input.password).await?;
+    let password_hash = passwords
+        .hash(&input.password)
+        .await
+        .map_err(ServiceError::Internal)?;
     let now = now();
     let id = new_id();
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let inserted = users::insert(
         &mut tx,
         &NewUser {
@@ -71,7 +74,7 @@ pub async fn create(
     match inserted {
         Ok(()) => {}
         Err(PersistenceError::UniqueViolation { .. }) => {
-            return Err(ApiError::Conflict {
+            return Err(ServiceError::Conflict {
                 kind: "email-taken",
                 detail: format!("A user with the email {} already exists.", input.email),
             });
@@ -88,30 +91,38 @@ pub async fn create(
     .await?;
     let user = users::find(&mut tx, organization_id, &id)
         .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("user {id} vanished after insert")))?;
+        .ok_or_else(|| {
+            ServiceError::Internal(anyhow::anyhow!("user {id} vanished after insert"))
+        })?;
     tx.commit().await?;
     tracing::info!(user_id = %id, organization_id, "user created");
     Ok(user)
 }
 
 /// The user `id` of the caller's organization.
-pub async fn get(state: &AppState, current: &CurrentUser, id: &str) -> Result<User, ApiError> {
-    let mut conn = state.db.conn().await?;
+pub async fn get(db: &Db, current: &CurrentUser, id: &str) -> Result<User, ServiceError> {
+    let mut conn = db.conn().await?;
     users::find(&mut conn, current.organization_id(), id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(ServiceError::NotFound)
 }
 
 /// Changes user `id`. The organization always keeps an active admin; deactivating a
 /// user or changing their password ends their sessions.
 pub async fn update(
-    state: &AppState,
+    db: &Db,
+    passwords: &Passwords,
     current: &CurrentUser,
     id: &str,
     update: UserUpdate,
-) -> Result<User, ApiError> {
+) -> Result<User, ServiceError> {
     let password_hash = match &update.password {
-        Some(password) => Some(state.passwords.hash(password).await?),
+        Some(password) => Some(
+            passwords
+                .hash(password)
+                .await
+                .map_err(ServiceError::Internal)?,
+        ),
         None => None,
     };
     let organization_id = current.organization_id();
@@ -119,7 +130,7 @@ pub async fn update(
     let ends_sessions = update.active == Some(false) || password_hash.is_some();
     let may_remove_admin = update.active == Some(false) || update.role == Some(Role::Recruiter);
 
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     organizations::lock(&mut tx, organization_id).await?;
     let details = json!({
         "first_name": update.first_name.as_ref().map(PersonName::as_str),
@@ -137,11 +148,11 @@ pub async fn update(
         updated_at: Some(now),
     };
     if !users::update(&mut tx, organization_id, id, &changes).await? {
-        return Err(ApiError::NotFound);
+        return Err(ServiceError::NotFound);
     }
     if may_remove_admin && users::count_active_admins(&mut tx, organization_id).await? == 0 {
         // Dropping the transaction rolls the change back.
-        return Err(ApiError::Conflict {
+        return Err(ServiceError::Conflict {
             kind: "last-admin",
             detail: "The organization must keep at least one active admin.".to_owned(),
         });
@@ -152,7 +163,7 @@ pub async fn update(
     audit::record(&mut tx, current, "user.updated", id, details).await?;
     let user = users::find(&mut tx, organization_id, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     tx.commit().await?;
     tracing::info!(user_id = %id, changed_by = %current.user.id, "user updated");
     Ok(user)
