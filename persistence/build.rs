@@ -1,5 +1,4 @@
-//! Rebuild when a migration changes: both folders are embedded into the binary.
+//! Rebuild when a migration changes: the folder is embedded into the binary.
 fn main() {
-    println!("cargo:rerun-if-changed=migrations/sqlite");
-    println!("cargo:rerun-if-changed=migrations/postgres");
+    println!("cargo:rerun-if-changed=migrations");
 }

@@ -11,5 +11,4 @@ mod secrets;
 
 pub use db::{Backend, DatabaseUrl, Db, DbConn, PoolOptions, Tx};
 pub use error::PersistenceError;
-pub use migrations::migration_versions;
 pub use secrets::{Keyring, SecretContext, SecretError};

@@ -1,7 +1,8 @@
-//! Embedded migrations, one folder per backend with identical version names.
+//! Embedded migrations: one folder for both backends. The SQL is written so that
+//! PostgreSQL and SQLite read it alike (`BYTEA` is a blob to SQLite, `FALSE` a literal
+//! since SQLite 3.23), so a table is defined once.
 
 use diesel::Connection;
-use diesel::migration::MigrationSource;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -9,29 +10,10 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::db::{DatabaseUrl, Db, create_parent_folder};
 use crate::error::PersistenceError;
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Serialises migrations when several replicas start at once against one PostgreSQL.
 const MIGRATION_LOCK_ID: i64 = 0x6e65_7874_616c_736d; // "nextalsm"
-
-/// The version names embedded for `backend`, in order; both backends must list the same.
-pub fn migration_versions(backend: crate::Backend) -> Vec<String> {
-    let source = match backend {
-        crate::Backend::Sqlite => SQLITE_MIGRATIONS,
-        crate::Backend::Postgres => POSTGRES_MIGRATIONS,
-    };
-    let mut versions: Vec<String> = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&source)
-        .map(|migrations| {
-            migrations
-                .iter()
-                .map(|migration| migration.name().version().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    versions.sort();
-    versions
-}
 
 impl Db {
     /// Applies pending migrations and returns the versions applied. Runs on a blocking
@@ -51,7 +33,7 @@ impl Db {
                 switch_to_wal(&mut conn)?;
                 // Two processes starting on one file take turns instead of both
                 // applying the same migration.
-                conn.exclusive_transaction(|conn| apply(conn, SQLITE_MIGRATIONS))
+                conn.exclusive_transaction(|conn| apply(conn, MIGRATIONS))
             }
             DatabaseUrl::Postgres(url) => {
                 let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
@@ -60,7 +42,7 @@ impl Db {
                     &mut conn,
                     &format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"),
                 )?;
-                let applied = apply(&mut conn, POSTGRES_MIGRATIONS);
+                let applied = apply(&mut conn, MIGRATIONS);
                 diesel::connection::SimpleConnection::batch_execute(
                     &mut conn,
                     &format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"),

@@ -1,7 +1,6 @@
 //! First start on an empty database, migrations and restarts.
 
 use nextal_api::Application;
-use nextal_persistence::{Backend, migration_versions};
 use nextal_tests::{AppOptions, TestDatabase, settings_for, spawn_app_with};
 use reqwest::StatusCode;
 
@@ -47,12 +46,4 @@ async fn replicas_starting_together_bootstrap_exactly_once() {
         .filter(|app| app.bootstrap_admin().is_some())
         .count();
     assert_eq!(bootstrapped, 1);
-}
-
-#[test]
-fn both_backends_have_the_same_migrations() {
-    let sqlite = migration_versions(Backend::Sqlite);
-
-    assert!(!sqlite.is_empty());
-    assert_eq!(sqlite, migration_versions(Backend::Postgres));
 }
