@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::validation::{Invalid, bounded_text};
+use crate::validation::{Invalid, bounded_text_type};
 
 /// What a user may do. Admins manage the organization, users and integrations;
 /// recruiters send and read messages.
@@ -129,29 +129,11 @@ impl fmt::Debug for NewPassword {
     }
 }
 
-/// A first or last name as shown to candidates in merge fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PersonName(String);
-
-impl PersonName {
-    /// Longest accepted name, in characters.
-    pub const MAX_LENGTH: usize = 100;
-
-    /// Trimmed, 1 to 100 characters, no control characters.
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        bounded_text(raw, 1, Self::MAX_LENGTH).map(Self)
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The name as an owned string.
-    pub fn into_inner(self) -> String {
-        self.0
-    }
-}
+bounded_text_type!(
+    /// A first or last name as shown to candidates in merge fields.
+    PersonName,
+    100
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,50 +1,19 @@
 //! Jobs and their kanban stages, and the names of SMS templates: only what SMS needs
 //! from the applicant-tracking side.
 
-use crate::validation::{Invalid, bounded_text};
+use crate::validation::{Invalid, bounded_text_type};
 
-/// A job's title, e.g. `Registered Nurse`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobTitle(String);
+bounded_text_type!(
+    /// A job's title, e.g. `Registered Nurse`.
+    JobTitle,
+    200
+);
 
-impl JobTitle {
-    /// Longest accepted title, in characters.
-    pub const MAX_LENGTH: usize = 200;
-
-    /// Trimmed, 1 to 200 characters, no control characters.
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        bounded_text(raw, 1, Self::MAX_LENGTH).map(Self)
-    }
-
-    /// The title.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The title, owned.
-    pub fn into_inner(self) -> String {
-        self.0
-    }
-}
-
-/// The name of one column of a job's board, e.g. `Screening`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StageName(String);
-
-impl StageName {
-    /// Longest accepted name, in characters.
-    pub const MAX_LENGTH: usize = 60;
-
-    /// Trimmed, 1 to 60 characters, no control characters.
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        bounded_text(raw, 1, Self::MAX_LENGTH).map(Self)
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+bounded_text_type!(
+    /// The name of one column of a job's board, e.g. `Screening`.
+    StageName,
+    60
+);
 
 /// A job's stages in board order: 1 to 20 names, distinct ignoring case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,29 +73,11 @@ impl JobStages {
     }
 }
 
-/// The name of an SMS template, shown in the template picker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemplateName(String);
-
-impl TemplateName {
-    /// Longest accepted name, in characters.
-    pub const MAX_LENGTH: usize = 100;
-
-    /// Trimmed, 1 to 100 characters, no control characters.
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        bounded_text(raw, 1, Self::MAX_LENGTH).map(Self)
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The name, owned.
-    pub fn into_inner(self) -> String {
-        self.0
-    }
-}
+bounded_text_type!(
+    /// The name of an SMS template, shown in the template picker.
+    TemplateName,
+    100
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,26 +4,13 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 
-use crate::validation::{Invalid, bounded_text};
+use crate::validation::{Invalid, bounded_text_type};
 
-/// The organization's display name, also the `{{organization.name}}` merge field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrganizationName(String);
-
-impl OrganizationName {
-    /// Longest accepted name, in characters.
-    pub const MAX_LENGTH: usize = 200;
-
-    /// Trimmed, 1 to 200 characters.
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        bounded_text(raw, 1, Self::MAX_LENGTH).map(Self)
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+bounded_text_type!(
+    /// The organization's display name, also the `{{organization.name}}` merge field.
+    OrganizationName,
+    200
+);
 
 /// An ISO 3166-1 alpha-2 country with a telephone numbering plan; national phone
 /// numbers are read in this country.

@@ -109,6 +109,37 @@ pub(crate) fn bounded_text(raw: &str, min: usize, max: usize) -> Result<String, 
     Ok(trimmed.to_owned())
 }
 
+/// Declares a name-like text type (a title, a person's name): trimmed, 1 to `$max`
+/// characters, no control characters.
+macro_rules! bounded_text_type {
+    ($(#[$doc:meta])* $name:ident, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Longest accepted value, in characters.
+            pub const MAX_LENGTH: usize = $max;
+
+            /// Trimmed, 1 to [`Self::MAX_LENGTH`] characters, no control characters.
+            pub fn parse(raw: &str) -> Result<Self, $crate::validation::Invalid> {
+                $crate::validation::bounded_text(raw, 1, Self::MAX_LENGTH).map(Self)
+            }
+
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The text, owned.
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+    };
+}
+pub(crate) use bounded_text_type;
+
 #[cfg(test)]
 mod tests {
     use super::*;
