@@ -6,6 +6,7 @@ use diesel_async::RunQueryDsl;
 
 use crate::db::run;
 use crate::repo::PageRequest;
+use crate::repo::organization_rows;
 use crate::schema::candidates;
 use crate::{DbConn, PersistenceError};
 
@@ -40,49 +41,9 @@ pub struct CandidateChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-/// Stores a new candidate.
-pub async fn insert(conn: &mut DbConn, candidate: &Candidate) -> Result<(), PersistenceError> {
-    run!(conn, |c| diesel::insert_into(candidates::table)
-        .values(candidate)
-        .execute(c)
-        .await)?;
-    Ok(())
-}
-
-/// Candidate `id` of the organization.
-pub async fn find(
-    conn: &mut DbConn,
-    organization_id: &str,
-    id: &str,
-) -> Result<Option<Candidate>, PersistenceError> {
-    Ok(run!(conn, |c| candidates::table
-        .filter(candidates::organization_id.eq(organization_id))
-        .filter(candidates::id.eq(id))
-        .select(Candidate::as_select())
-        .first(c)
-        .await
-        .optional())?)
-}
-
-/// The organization's candidates among `ids` (any order; missing ids are absent).
-pub async fn find_many(
-    conn: &mut DbConn,
-    organization_id: &str,
-    ids: &[String],
-) -> Result<Vec<Candidate>, PersistenceError> {
-    let mut found = Vec::with_capacity(ids.len());
-    // Bounded IN lists keep every backend under its bind-parameter limit.
-    for chunk in ids.chunks(500) {
-        let rows: Vec<Candidate> = run!(conn, |c| candidates::table
-            .filter(candidates::organization_id.eq(organization_id))
-            .filter(candidates::id.eq_any(chunk))
-            .select(Candidate::as_select())
-            .load(c)
-            .await)?;
-        found.extend(rows);
-    }
-    Ok(found)
-}
+organization_rows!(@insert candidates, Candidate, "candidate");
+organization_rows!(@find candidates, Candidate, "candidate");
+organization_rows!(@find_many candidates, Candidate, "candidate");
 
 /// The organization's candidates of job `job_id`, oldest first.
 pub async fn for_job(

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::db::run;
-use crate::repo::PageRequest;
+use crate::repo::organization_rows;
 use crate::schema::sms_templates;
 use crate::{DbConn, PersistenceError};
 
@@ -21,46 +21,9 @@ pub struct SmsTemplate {
     pub updated_at: NaiveDateTime,
 }
 
-/// Stores a new template.
-pub async fn insert(conn: &mut DbConn, template: &SmsTemplate) -> Result<(), PersistenceError> {
-    run!(conn, |c| diesel::insert_into(sms_templates::table)
-        .values(template)
-        .execute(c)
-        .await)?;
-    Ok(())
-}
-
-/// Template `id` of the organization.
-pub async fn find(
-    conn: &mut DbConn,
-    organization_id: &str,
-    id: &str,
-) -> Result<Option<SmsTemplate>, PersistenceError> {
-    Ok(run!(conn, |c| sms_templates::table
-        .filter(sms_templates::organization_id.eq(organization_id))
-        .filter(sms_templates::id.eq(id))
-        .select(SmsTemplate::as_select())
-        .first(c)
-        .await
-        .optional())?)
-}
-
-/// One page of the organization's templates in creation order.
-pub async fn list(
-    conn: &mut DbConn,
-    organization_id: &str,
-    page: &PageRequest,
-) -> Result<Vec<SmsTemplate>, PersistenceError> {
-    let after = page.after.clone().unwrap_or_default();
-    Ok(run!(conn, |c| sms_templates::table
-        .filter(sms_templates::organization_id.eq(organization_id))
-        .filter(sms_templates::id.gt(&after))
-        .order(sms_templates::id.asc())
-        .limit(page.limit)
-        .select(SmsTemplate::as_select())
-        .load(c)
-        .await)?)
-}
+organization_rows!(@insert sms_templates, SmsTemplate, "template");
+organization_rows!(@find sms_templates, SmsTemplate, "template");
+organization_rows!(@list sms_templates, SmsTemplate, "template");
 
 /// Replaces name and body of template `id`; false when there is no such template.
 pub async fn update(

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::db::run;
-use crate::repo::PageRequest;
+use crate::repo::organization_rows;
 use crate::schema::users;
 use crate::{DbConn, PersistenceError};
 
@@ -52,29 +52,9 @@ pub struct UserChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-/// Stores a new user; a taken email is a `UniqueViolation`.
-pub async fn insert(conn: &mut DbConn, user: &NewUser) -> Result<(), PersistenceError> {
-    run!(conn, |c| diesel::insert_into(users::table)
-        .values(user)
-        .execute(c)
-        .await)?;
-    Ok(())
-}
-
-/// The user `id` of `organization_id`.
-pub async fn find(
-    conn: &mut DbConn,
-    organization_id: &str,
-    id: &str,
-) -> Result<Option<User>, PersistenceError> {
-    Ok(run!(conn, |c| users::table
-        .filter(users::organization_id.eq(organization_id))
-        .filter(users::id.eq(id))
-        .select(User::as_select())
-        .first(c)
-        .await
-        .optional())?)
-}
+organization_rows!(@insert users, NewUser, "user");
+organization_rows!(@find users, User, "user");
+organization_rows!(@list users, User, "user");
 
 /// The user signing in with `email` (already normalized) and their password hash.
 pub async fn find_for_login(
@@ -87,23 +67,6 @@ pub async fn find_for_login(
         .first(c)
         .await
         .optional())?)
-}
-
-/// One page of the organization's users in creation order.
-pub async fn list(
-    conn: &mut DbConn,
-    organization_id: &str,
-    page: &PageRequest,
-) -> Result<Vec<User>, PersistenceError> {
-    let after = page.after.clone().unwrap_or_default();
-    Ok(run!(conn, |c| users::table
-        .filter(users::organization_id.eq(organization_id))
-        .filter(users::id.gt(&after))
-        .order(users::id.asc())
-        .limit(page.limit)
-        .select(User::as_select())
-        .load(c)
-        .await)?)
 }
 
 /// Applies `changes` to user `id` of `organization_id`; false when there is no such user.
