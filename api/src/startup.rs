@@ -92,8 +92,7 @@ impl Application {
                     .user_agent(concat!("nextal-sms/", env!("CARGO_PKG_VERSION")))
                     .build()
                     .context("building the provider HTTP client")?,
-                clicksend_base_url: settings.clicksend_base_url.clone(),
-                twilio_base_url: settings.twilio_base_url.clone(),
+                base_urls: settings.provider_base_urls(),
                 options: ClientOptions {
                     timeout: settings.provider_timeout(),
                 },

@@ -1,0 +1,78 @@
+//! ClickSend as the registry sees it.
+
+use nextal_domain::ProviderKind;
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::ClickSendClient;
+use crate::registry::{
+    Acknowledgement, CredentialName, Descriptor, InDoubt, Provider, Sending, SignedRequest,
+};
+use crate::webhooks::{self, DeliveryReport, InboundSms, Params, WebhookError};
+use crate::{ClientOptions, SmsProvider};
+
+/// ClickSend REST v3.
+pub struct ClickSend;
+
+static DESCRIPTOR: Descriptor = Descriptor {
+    kind: ProviderKind::ClickSend,
+    username: CredentialName {
+        field: "username",
+        label: "username",
+    },
+    secret: CredentialName {
+        field: "api_key",
+        label: "API key",
+    },
+    secret_path: "api-key",
+    status_path: "receipts",
+    status_url_field: "delivery_receipt_url",
+    // ClickSend has no connection overrides: its URLs stay plain.
+    webhook_url_suffix: "",
+    // Receipts go to the rule `register-webhooks` creates.
+    status_callback_per_message: false,
+    sending: Sending::Batched,
+    opt_out_codes: &[],
+    // `custom_string` carries our message id into ClickSend's history.
+    in_doubt: InDoubt::SettleFromHistory,
+    // The secret token in the URL is ClickSend's only authentication.
+    signature_header: None,
+};
+
+impl Provider for ClickSend {
+    fn descriptor(&self) -> &'static Descriptor {
+        &DESCRIPTOR
+    }
+
+    fn client(
+        &self,
+        http: reqwest::Client,
+        base_url: &str,
+        username: String,
+        secret: SecretString,
+        options: ClientOptions,
+    ) -> Box<dyn SmsProvider> {
+        Box::new(ClickSendClient::new(
+            http, base_url, username, secret, options,
+        ))
+    }
+
+    fn signature_valid(&self, _secret: &str, _request: &SignedRequest<'_>) -> bool {
+        true
+    }
+
+    fn inbound(&self, params: &Params) -> Result<InboundSms, WebhookError> {
+        webhooks::clicksend::inbound(params)
+    }
+
+    fn status(&self, params: &Params) -> Result<DeliveryReport, WebhookError> {
+        webhooks::clicksend::receipt(params)
+    }
+
+    fn acknowledgement(&self, outcome: &str) -> Acknowledgement {
+        Acknowledgement {
+            content_type: "application/json",
+            body: json!({ "outcome": outcome }).to_string(),
+        }
+    }
+}
