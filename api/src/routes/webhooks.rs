@@ -2,23 +2,25 @@
 //! `/webhooks/twilio/{token}/inbound|status`. Public: the token in the path names the
 //! organization, and Twilio's requests also carry a signature.
 
-use actix_web::http::header::{CONTENT_TYPE, ContentType};
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::web::{Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use nextal_domain::ProviderKind;
 use nextal_openapi::Problem;
+use nextal_providers::by_kind;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::webhooks::{self, DeliveryKind, Incoming, Outcome};
-
-/// An empty TwiML document: Twilio sends no automatic answer.
-const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
+use crate::webhooks::{self, DeliveryKind, Incoming};
 
 /// What became of a ClickSend delivery.
 #[derive(Debug, Serialize, ToSchema)]
+#[allow(
+    dead_code,
+    reason = "documents the answer; the provider's acknowledgement writes it"
+)]
 pub struct WebhookAccepted {
     /// `applied`, `duplicate` (seen before; nothing changed), `provider_inactive` (kept in
     /// the raw log only), `unmatched` (a receipt for an unknown message) or `stale` (a
@@ -162,59 +164,40 @@ fn clicksend_status_code() -> utoipa::openapi::Object {
         .build()
 }
 
-async fn clicksend(
+/// Authenticates, stores and applies one delivery to `provider`'s webhook, and answers
+/// as the provider expects (ClickSend: the outcome as JSON; Twilio: empty TwiML).
+async fn deliver(
     state: Data<AppState>,
-    kind: DeliveryKind,
-    token: &str,
-    request: &HttpRequest,
-    body: &Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let outcome = receive(&state, ProviderKind::ClickSend, kind, token, request, body).await?;
-    Ok(HttpResponse::Ok().json(WebhookAccepted {
-        outcome: outcome.as_str(),
-    }))
-}
-
-async fn twilio(
-    state: Data<AppState>,
-    kind: DeliveryKind,
-    token: &str,
-    request: &HttpRequest,
-    body: &Bytes,
-) -> Result<HttpResponse, ApiError> {
-    receive(&state, ProviderKind::Twilio, kind, token, request, body).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(ContentType::xml())
-        .body(EMPTY_TWIML))
-}
-
-async fn receive(
-    state: &AppState,
     provider: ProviderKind,
     kind: DeliveryKind,
     token: &str,
     request: &HttpRequest,
     body: &Bytes,
-) -> Result<Outcome, ApiError> {
-    let header = |name| {
+) -> Result<HttpResponse, ApiError> {
+    let provider = by_kind(provider);
+    let header = |name: &str| {
         request
             .headers()
             .get(name)
             .and_then(|value| value.to_str().ok())
     };
-    webhooks::receive(
-        state,
+    let outcome = webhooks::receive(
+        &state,
         Incoming {
-            provider,
+            provider: provider.descriptor().kind,
             kind,
             token,
             content_type: header(CONTENT_TYPE.as_str()),
             query: request.query_string(),
             body,
-            signature: header("x-twilio-signature"),
+            signature: provider.descriptor().signature_header.and_then(header),
         },
     )
-    .await
+    .await?;
+    let answer = provider.acknowledgement(outcome.as_str());
+    Ok(HttpResponse::Ok()
+        .content_type(answer.content_type)
+        .body(answer.body))
 }
 
 /// A ClickSend reply.
@@ -249,7 +232,9 @@ pub async fn clicksend_inbound(
     request: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    clicksend(state, DeliveryKind::Inbound, &token, &request, &body).await
+    deliver(
+        state,
+        ProviderKind::ClickSend, DeliveryKind::Inbound, &token, &request, &body).await
 }
 
 /// A ClickSend reply sent as a query string (`webhook_type: get`).
@@ -279,8 +264,9 @@ pub async fn clicksend_inbound_query(
     token: Path<String>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    clicksend(
+    deliver(
         state,
+        ProviderKind::ClickSend,
         DeliveryKind::Inbound,
         &token,
         &request,
@@ -321,7 +307,9 @@ pub async fn clicksend_receipt(
     request: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    clicksend(state, DeliveryKind::Receipt, &token, &request, &body).await
+    deliver(
+        state,
+        ProviderKind::ClickSend, DeliveryKind::Receipt, &token, &request, &body).await
 }
 
 /// A ClickSend delivery receipt sent as a query string.
@@ -348,8 +336,9 @@ pub async fn clicksend_receipt_query(
     token: Path<String>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    clicksend(
+    deliver(
         state,
+        ProviderKind::ClickSend,
         DeliveryKind::Receipt,
         &token,
         &request,
@@ -394,7 +383,9 @@ pub async fn twilio_inbound(
     request: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    twilio(state, DeliveryKind::Inbound, &token, &request, &body).await
+    deliver(
+        state,
+        ProviderKind::Twilio, DeliveryKind::Inbound, &token, &request, &body).await
 }
 
 /// A Twilio incoming message sent with GET (parameters in the signed URL).
@@ -422,8 +413,9 @@ pub async fn twilio_inbound_query(
     token: Path<String>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    twilio(
+    deliver(
         state,
+        ProviderKind::Twilio,
         DeliveryKind::Inbound,
         &token,
         &request,
@@ -467,5 +459,7 @@ pub async fn twilio_status(
     request: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    twilio(state, DeliveryKind::Receipt, &token, &request, &body).await
+    deliver(
+        state,
+        ProviderKind::Twilio, DeliveryKind::Receipt, &token, &request, &body).await
 }
