@@ -39,6 +39,7 @@ pub const INBOUND_RULE_NAME: &str = "Nextal SMS replies";
 pub const RECEIPT_RULE_NAME: &str = "Nextal SMS delivery receipts";
 
 mod descriptor;
+mod docs;
 pub use descriptor::ClickSend;
 
 const PROVIDER: &str = "ClickSend";

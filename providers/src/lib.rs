@@ -7,6 +7,7 @@
 
 pub mod clicksend;
 mod common;
+pub mod docs;
 mod error;
 pub mod registry;
 pub mod twilio;

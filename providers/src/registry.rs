@@ -9,6 +9,7 @@
 use nextal_domain::ProviderKind;
 use secrecy::SecretString;
 
+use crate::docs::WebhookDocs;
 use crate::webhooks::{DeliveryReport, InboundSms, Params, WebhookError};
 use crate::{ClientOptions, SmsProvider, clicksend, twilio};
 
@@ -171,6 +172,9 @@ pub trait Provider: Send + Sync {
 
     /// Reads a delivery receipt or status callback.
     fn status(&self, params: &Params) -> Result<DeliveryReport, WebhookError>;
+
+    /// What its webhooks contribute to the OpenAPI document.
+    fn webhook_docs(&self) -> WebhookDocs;
 
     /// The answer to a delivery that was stored with `outcome` (`applied`,
     /// `duplicate`, …).

@@ -45,6 +45,7 @@ pub const MAX_IN_FLIGHT: usize = 8;
 pub const WEBHOOK_CONNECTION_OVERRIDES: &str = "#rc=5&rp=ct,rt,5xx";
 
 mod descriptor;
+mod docs;
 pub use descriptor::Twilio;
 
 const PROVIDER: &str = "Twilio";

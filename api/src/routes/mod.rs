@@ -74,13 +74,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(inbox::list_thread_messages)
         .service(inbox::mark_thread_read)
         .service(events::inbox_events)
-        .service(webhooks::clicksend_inbound)
-        .service(webhooks::clicksend_inbound_query)
-        .service(webhooks::clicksend_receipt)
-        .service(webhooks::clicksend_receipt_query)
-        .service(webhooks::twilio_inbound)
-        .service(webhooks::twilio_inbound_query)
-        .service(webhooks::twilio_status)
+        .map(webhooks::configure)
         .service(audit::list_audit_log)
         .service(operations::healthz)
         .service(operations::readyz)
@@ -89,10 +83,11 @@ pub fn configure(config: &mut ServiceConfig) {
 
 /// The whole OpenAPI document, built from the same registrations the server uses.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let (_, document) = actix_web::App::new()
+    let (_, mut document) = actix_web::App::new()
         .into_utoipa_app()
         .openapi(nextal_openapi::base_document())
         .configure(configure)
         .split_for_parts();
+    webhooks::document(&mut document);
     document
 }

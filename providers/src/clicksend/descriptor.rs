@@ -5,6 +5,7 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use super::ClickSendClient;
+use crate::docs::WebhookDocs;
 use crate::registry::{
     Acknowledgement, CredentialName, Descriptor, InDoubt, Provider, Sending, SignedRequest,
 };
@@ -67,6 +68,10 @@ impl Provider for ClickSend {
 
     fn status(&self, params: &Params) -> Result<DeliveryReport, WebhookError> {
         webhooks::clicksend::receipt(params)
+    }
+
+    fn webhook_docs(&self) -> WebhookDocs {
+        super::docs::webhook_docs()
     }
 
     fn acknowledgement(&self, outcome: &str) -> Acknowledgement {

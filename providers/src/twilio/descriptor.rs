@@ -4,6 +4,7 @@ use nextal_domain::ProviderKind;
 use secrecy::SecretString;
 
 use super::{MAX_IN_FLIGHT, TwilioClient, WEBHOOK_CONNECTION_OVERRIDES};
+use crate::docs::WebhookDocs;
 use crate::registry::{
     Acknowledgement, CredentialName, Descriptor, InDoubt, Provider, Sending, SignedRequest,
 };
@@ -44,7 +45,7 @@ static DESCRIPTOR: Descriptor = Descriptor {
     opt_out_codes: &[UNSUBSCRIBED],
     // Each request carries our message id as its idempotency token.
     in_doubt: InDoubt::ResendSafely,
-    signature_header: Some("x-twilio-signature"),
+    signature_header: Some("X-Twilio-Signature"),
 };
 
 impl Provider for Twilio {
@@ -90,6 +91,10 @@ impl Provider for Twilio {
 
     fn status(&self, params: &Params) -> Result<DeliveryReport, WebhookError> {
         webhooks::twilio::status(params)
+    }
+
+    fn webhook_docs(&self) -> WebhookDocs {
+        super::docs::webhook_docs()
     }
 
     fn acknowledgement(&self, _outcome: &str) -> Acknowledgement {
