@@ -53,3 +53,36 @@ pub struct AcknowledgementDocs {
     /// Its schema.
     pub schema: RefOr<Schema>,
 }
+
+/// A provider's integration card and panels, as documented: the texts that are its
+/// own. The API words the rest from the descriptor (names, fields, paths).
+pub struct IntegrationDocs {
+    /// An example sender number.
+    pub phone_example: &'static str,
+    /// The username on the card, e.g. "ClickSend API username.".
+    pub username: &'static str,
+    /// The username in the Edit panel.
+    pub username_setting: &'static str,
+    /// An example username.
+    pub username_example: &'static str,
+    /// The card's `{secret}_set` field.
+    pub secret_set: &'static str,
+    /// The secret panel's body.
+    pub secret_panel: &'static str,
+    /// The secret field of that body.
+    pub secret_field: &'static str,
+    /// The secret panel operation's summary.
+    pub secret_summary: &'static str,
+    /// Its 422.
+    pub secret_invalid: &'static str,
+    /// The card's `webhooks` object.
+    pub webhooks: &'static str,
+    /// Its `inbound_url`.
+    pub inbound_url: &'static str,
+    /// Its status URL field.
+    pub status_url: &'static str,
+    /// The `register-webhooks` operation's summary.
+    pub register_summary: &'static str,
+    /// Its 200.
+    pub registered: &'static str,
+}

@@ -9,7 +9,7 @@
 use nextal_domain::ProviderKind;
 use secrecy::SecretString;
 
-use crate::docs::WebhookDocs;
+use crate::docs::{IntegrationDocs, WebhookDocs};
 use crate::webhooks::{DeliveryReport, InboundSms, Params, WebhookError};
 use crate::{ClientOptions, SmsProvider, clicksend, twilio};
 
@@ -172,6 +172,9 @@ pub trait Provider: Send + Sync {
 
     /// Reads a delivery receipt or status callback.
     fn status(&self, params: &Params) -> Result<DeliveryReport, WebhookError>;
+
+    /// What its card and panels contribute to the OpenAPI document.
+    fn integration_docs(&self) -> &'static IntegrationDocs;
 
     /// What its webhooks contribute to the OpenAPI document.
     fn webhook_docs(&self) -> WebhookDocs;

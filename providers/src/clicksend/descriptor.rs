@@ -5,7 +5,7 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use super::ClickSendClient;
-use crate::docs::WebhookDocs;
+use crate::docs::{IntegrationDocs, WebhookDocs};
 use crate::registry::{
     Acknowledgement, CredentialName, Descriptor, InDoubt, Provider, Sending, SignedRequest,
 };
@@ -68,6 +68,10 @@ impl Provider for ClickSend {
 
     fn status(&self, params: &Params) -> Result<DeliveryReport, WebhookError> {
         webhooks::clicksend::receipt(params)
+    }
+
+    fn integration_docs(&self) -> &'static IntegrationDocs {
+        &super::docs::INTEGRATION_DOCS
     }
 
     fn webhook_docs(&self) -> WebhookDocs {

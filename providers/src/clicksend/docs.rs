@@ -7,7 +7,9 @@ use utoipa::openapi::schema::Type;
 use utoipa::openapi::{Object, ObjectBuilder, Required};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::docs::{AcknowledgementDocs, QueryOperation, WebhookDocs, WebhookOperation};
+use crate::docs::{
+    AcknowledgementDocs, IntegrationDocs, QueryOperation, WebhookDocs, WebhookOperation,
+};
 
 /// What became of a ClickSend delivery.
 #[derive(Debug, Serialize, ToSchema)]
@@ -188,3 +190,21 @@ pub(super) fn webhook_docs() -> WebhookDocs {
         ],
     }
 }
+
+/// ClickSend's card and panels.
+pub(super) static INTEGRATION_DOCS: IntegrationDocs = IntegrationDocs {
+    phone_example: "+61411111111",
+    username: "ClickSend API username.",
+    username_setting: "ClickSend API username; needed to activate. Null clears it.",
+    username_example: "ops@acme.example",
+    secret_set: "Whether the API key has been entered. The key itself is never shown.",
+    secret_panel: "The Edit API Key panel. No `Debug`: it holds the key.",
+    secret_field: "From the ClickSend dashboard, API Credentials. Stored encrypted; never shown again.",
+    secret_summary: "Save the API key (the Edit API Key panel). Write-only: it is stored encrypted and\nnever returned, logged or echoed.",
+    secret_invalid: "Invalid key",
+    webhooks: "Where ClickSend should post replies and delivery receipts.",
+    inbound_url: "Inbound SMS rule URL (JSON, form or query string).",
+    status_url: "Delivery receipt rule URL.",
+    register_summary: "Create or update the inbound-SMS and delivery-receipt rules in the ClickSend account\nso they post to this service's webhook URLs.",
+    registered: "Rules in place",
+};

@@ -4,7 +4,7 @@ use nextal_domain::ProviderKind;
 use secrecy::SecretString;
 
 use super::{MAX_IN_FLIGHT, TwilioClient, WEBHOOK_CONNECTION_OVERRIDES};
-use crate::docs::WebhookDocs;
+use crate::docs::{IntegrationDocs, WebhookDocs};
 use crate::registry::{
     Acknowledgement, CredentialName, Descriptor, InDoubt, Provider, Sending, SignedRequest,
 };
@@ -91,6 +91,10 @@ impl Provider for Twilio {
 
     fn status(&self, params: &Params) -> Result<DeliveryReport, WebhookError> {
         webhooks::twilio::status(params)
+    }
+
+    fn integration_docs(&self) -> &'static IntegrationDocs {
+        &super::docs::INTEGRATION_DOCS
     }
 
     fn webhook_docs(&self) -> WebhookDocs {

@@ -6,7 +6,9 @@ use utoipa::openapi::ObjectBuilder;
 use utoipa::openapi::schema::Type;
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::docs::{AcknowledgementDocs, QueryOperation, WebhookDocs, WebhookOperation};
+use crate::docs::{
+    AcknowledgementDocs, IntegrationDocs, QueryOperation, WebhookDocs, WebhookOperation,
+};
 
 /// A Twilio incoming-message webhook (form-encoded; every parameter Twilio sends is
 /// signed and accepted).
@@ -79,3 +81,21 @@ pub(super) fn webhook_docs() -> WebhookDocs {
         ],
     }
 }
+
+/// Twilio's card and panels.
+pub(super) static INTEGRATION_DOCS: IntegrationDocs = IntegrationDocs {
+    phone_example: "+14155550100",
+    username: "Twilio Account SID.",
+    username_setting: "Twilio Account SID (`AC…`); needed to activate. Null clears it.",
+    username_example: "AC0123456789abcdef0123456789abcdef",
+    secret_set: "Whether the auth token has been entered. The token itself is never shown.",
+    secret_panel: "The auth-token panel. No `Debug`: it holds the token.",
+    secret_field: "From the Twilio console. Stored encrypted; never shown again.",
+    secret_summary: "Save the auth token. Write-only: it is stored encrypted and never returned, logged\nor echoed.",
+    secret_invalid: "Invalid token",
+    webhooks: "Where Twilio should post replies and status callbacks. Both URLs end with Twilio's\nconnection overrides, `#rc=5&rp=ct,rt,5xx`: Twilio retries a delivery up to 5 times\non a failed connection, a timeout or a 5xx. Use them whole.",
+    inbound_url: "The number's SMS URL (incoming messages).",
+    status_url: "The status callback URL sent with each message.",
+    register_summary: "Set the Twilio number's SMS URL to this service's inbound webhook (status callbacks\nare sent with each message).",
+    registered: "SMS URL set",
+};
