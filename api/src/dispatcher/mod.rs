@@ -621,8 +621,8 @@ impl Dispatcher {
                 });
             }
             ProviderError::RateLimited { retry_after } => *retry_after,
-            // The provider recognises a resend of the same message (Twilio: its
-            // idempotency token).
+            // The provider recognises a resend of the same message
+            // (`InDoubt::ResendSafely`).
             ProviderError::Unavailable(_) | ProviderError::Unreadable(_) => None,
         };
         if now - message.send_at > GIVE_UP_AFTER {
@@ -678,8 +678,8 @@ async fn refused(
 
 /// Why a request's answer shows the provider failing as a whole, if it does: the
 /// request failed for a reason a retry may fix, or (a provider taking one call per
-/// message) one of its calls did. A batched answer's entry for one message (ClickSend's
-/// `THROTTLED`, or one it cannot read) concerns that message only.
+/// message) one of its calls did. A batched answer's entry for one message (a throttled
+/// one, or one it cannot read) concerns that message only.
 fn provider_failing(
     provider: ProviderKind,
     result: &Result<Vec<SendOutcome>, ProviderError>,

@@ -1,7 +1,7 @@
 //! Settling hand-overs whose outcome is unknown. A provider that settles from history
-//! ([`InDoubt::SettleFromHistory`]: ClickSend, by our id in `custom_string`) says
-//! whether it accepted them; what it does not know goes back in the queue. A provider
-//! whose resends are safe (Twilio's idempotency token) has them requeued.
+//! ([`InDoubt::SettleFromHistory`]: its history carries our message id) says whether it
+//! accepted them; what it does not know goes back in the queue. A provider whose
+//! resends are safe ([`InDoubt::ResendSafely`]) has them requeued.
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,7 +18,7 @@ use crate::services::new_id;
 
 /// How long to wait before asking the provider's history again after it failed.
 const SETTLEMENT_RETRY: TimeDelta = TimeDelta::seconds(10);
-/// Pages of sent history (ClickSend: 100 messages each) read to settle one organization.
+/// Pages of sent history read to settle one organization.
 const HISTORY_PAGES: u32 = 200;
 
 /// Our message id → the provider's, for the messages found in its history; an error

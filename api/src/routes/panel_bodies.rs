@@ -35,7 +35,8 @@ pub fn settings_name(descriptor: &Descriptor) -> String {
     format!("{}SettingsRequest", descriptor.display_name())
 }
 
-/// The schema name of the secret panel's body, e.g. `ClickSendApiKeyRequest`.
+/// The schema name of the secret panel's body: the display name, the secret field in
+/// Pascal case, `Request`.
 pub fn secret_name(descriptor: &Descriptor) -> String {
     let pascal: String = descriptor
         .secret
@@ -320,19 +321,15 @@ pub struct Saved<'a> {
 
 #[cfg(test)]
 mod tests {
-    use nextal_domain::ProviderKind;
-    use nextal_providers::by_kind;
+    use nextal_providers::registry;
 
     use super::*;
+    use crate::error::ApiError;
     use crate::extract::parse_seed;
 
-    fn twilio() -> &'static Descriptor {
-        by_kind(ProviderKind::Twilio).descriptor()
-    }
-
-    fn message(error: crate::error::ApiError) -> (String, String) {
+    fn refusal(error: ApiError) -> (String, String) {
         match error {
-            crate::error::ApiError::Validation(errors) => {
+            ApiError::Validation(errors) => {
                 (errors.0[0].field.clone(), errors.0[0].message.clone())
             }
             other => panic!("expected a validation error, got {other:?}"),
@@ -340,38 +337,69 @@ mod tests {
     }
 
     #[test]
-    fn settings_are_read_by_the_providers_field_names() {
-        let body = br#"{"active": true, "phone_number": null, "account_sid": "AC1"}"#;
-        let read = parse_seed(body, SettingsSeed(twilio())).expect("valid");
-        assert!(read.active);
-        assert_eq!(read.phone_number, None);
-        assert_eq!(read.username.as_deref(), Some("AC1"));
+    fn settings_are_read_by_each_providers_field_names() {
+        for provider in registry() {
+            let descriptor = provider.descriptor();
+            let username = descriptor.username.field;
+            let body = format!(r#"{{"active": true, "phone_number": null, "{username}": "u"}}"#);
+            let read = parse_seed(body.as_bytes(), SettingsSeed(descriptor)).expect("valid");
+            assert!(read.active);
+            assert_eq!(read.phone_number, None);
+            assert_eq!(read.username.as_deref(), Some("u"));
+            let secret = format!(r#"{{"{}": "s3cret-value"}}"#, descriptor.secret.field);
+            let read = parse_seed(secret.as_bytes(), SecretSeed(descriptor)).expect("valid");
+            assert_eq!(read, "s3cret-value");
+        }
     }
 
+    /// Worded as serde's derive words them, which the contract's 422s carried.
     #[test]
     fn refusals_read_as_a_derived_structs_would() {
-        let unknown = br#"{"active": true, "phone_number": null, "username": "x"}"#;
-        let error = parse_seed(unknown, SettingsSeed(twilio())).expect_err("refused");
-        assert_eq!(
-            message(error),
-            (
-                "username".to_owned(),
-                "unknown field `username`, expected one of `active`, `phone_number`, `account_sid`"
-                    .to_owned()
-            )
-        );
-        let missing = br#"{"active": true, "phone_number": null}"#;
-        let error = parse_seed(missing, SettingsSeed(twilio())).expect_err("refused");
-        assert_eq!(message(error).0, "account_sid");
-        let error = parse_seed(br#"{"api_key": "x"}"#, SecretSeed(twilio())).expect_err("refused");
-        assert_eq!(
-            message(error).1,
-            "unknown field `api_key`, expected `auth_token`"
-        );
-        let error = parse_seed(br#"[]"#, SecretSeed(twilio())).expect_err("refused");
-        assert_eq!(
-            message(error).1,
-            "invalid length 0, expected struct TwilioAuthTokenRequest with 1 element"
-        );
+        for provider in registry() {
+            let descriptor = provider.descriptor();
+            let username = descriptor.username.field;
+            let secret = descriptor.secret.field;
+            let settings = |body: String| {
+                refusal(parse_seed(body.as_bytes(), SettingsSeed(descriptor)).expect_err("refused"))
+            };
+            assert_eq!(
+                settings(format!(r#"{{"active": true, "{secret}": "x"}}"#)),
+                (
+                    secret.to_owned(),
+                    format!(
+                        "unknown field `{secret}`, expected one of `active`, `phone_number`, `{username}`"
+                    )
+                )
+            );
+            assert_eq!(
+                settings(r#"{"active": true, "phone_number": null}"#.to_owned()),
+                (username.to_owned(), format!("missing field `{username}`"))
+            );
+            assert_eq!(
+                settings(r#"{"active": true, "active": false}"#.to_owned()).1,
+                "duplicate field `active`"
+            );
+            assert_eq!(
+                settings("5".to_owned()).1,
+                format!(
+                    "invalid type: integer `5`, expected struct {}",
+                    settings_name(descriptor)
+                )
+            );
+            let panel = |body: &str| {
+                refusal(parse_seed(body.as_bytes(), SecretSeed(descriptor)).expect_err("refused"))
+            };
+            assert_eq!(
+                panel(r#"{"other": "x"}"#).1,
+                format!("unknown field `other`, expected `{secret}`")
+            );
+            assert_eq!(
+                panel("[]").1,
+                format!(
+                    "invalid length 0, expected struct {} with 1 element",
+                    secret_name(descriptor)
+                )
+            );
+        }
     }
 }

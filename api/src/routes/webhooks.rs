@@ -91,7 +91,7 @@ async fn query_delivery(
 }
 
 /// Authenticates, stores and applies one delivery, and answers as the provider expects
-/// (ClickSend: the outcome as JSON; Twilio: empty TwiML).
+/// (its `acknowledgement`).
 async fn deliver(
     state: &AppState,
     route: &WebhookRoute,

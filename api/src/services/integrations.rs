@@ -38,9 +38,9 @@ pub struct IntegrationView {
 
 impl IntegrationView {
     /// The URLs this provider should call: (replies, delivery status). They end with
-    /// the provider's URL suffix (Twilio's connection overrides, so that it retries a
-    /// delivery we could not take); it is shown on the card too, so that URLs pasted
-    /// into the provider's console behave alike.
+    /// the provider's URL suffix (connection options such as retries of a delivery we
+    /// could not take); it is shown on the card too, so that URLs pasted into the
+    /// provider's console behave alike.
     pub fn webhook_urls(&self, public_url: &str) -> WebhookUrls {
         let descriptor = by_kind(self.provider).descriptor();
         let base = format!(

@@ -146,8 +146,8 @@ fn check_signature(
 
 /// The URL the provider signed: the one we registered, built from `NEXTAL_PUBLIC_URL`
 /// (never from proxy headers a client controls), plus the query string as received.
-/// Without the URL suffix we registered with it (Twilio's connection overrides): it is
-/// a fragment, which the provider neither sends nor signs.
+/// Without the URL suffix we registered with it (`Descriptor::webhook_url_suffix`): it
+/// is a fragment, which the provider neither sends nor signs.
 fn signed_url(state: &AppState, incoming: &Incoming<'_>) -> String {
     let descriptor = by_kind(incoming.provider).descriptor();
     let path = match incoming.kind {
@@ -194,7 +194,7 @@ fn read(incoming: &Incoming<'_>, params: &Params) -> Result<Content, WebhookErro
 pub(crate) fn normalized(mut reply: webhooks::InboundSms) -> webhooks::InboundSms {
     let raw = reply.from.trim();
     let parsed = PhoneNumber::parse(raw, CountryCode::DEFAULT).or_else(|invalid| {
-        // Some providers (ClickSend) leave out the `+` of an international number.
+        // Some providers leave out the `+` of an international number.
         if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
             PhoneNumber::parse(&format!("+{raw}"), CountryCode::DEFAULT)
         } else {
