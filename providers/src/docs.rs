@@ -56,6 +56,7 @@ pub struct AcknowledgementDocs {
 
 /// A provider's integration card and panels, as documented: the texts that are its
 /// own. The API words the rest from the descriptor (names, fields, paths).
+#[derive(Debug)]
 pub struct IntegrationDocs {
     /// An example sender number.
     pub phone_example: &'static str,

@@ -76,6 +76,12 @@ pub struct Descriptor {
     pub in_doubt: InDoubt,
     /// The header carrying the webhook signature, when deliveries are signed.
     pub signature_header: Option<&'static str>,
+    /// Reads a reply delivery.
+    pub inbound: fn(&Params) -> Result<InboundSms, WebhookError>,
+    /// Reads a delivery receipt or status callback.
+    pub status: fn(&Params) -> Result<DeliveryReport, WebhookError>,
+    /// The texts its card and panels contribute to the OpenAPI document.
+    pub integration_docs: &'static IntegrationDocs,
 }
 
 impl Descriptor {
@@ -163,18 +169,13 @@ pub trait Provider: Send + Sync {
     ) -> Box<dyn SmsProvider>;
 
     /// Whether a delivery carries the provider's valid signature made with `secret`.
-    /// Only asked when [`Descriptor::signature_header`] is set; the token in the URL
-    /// authenticates the others.
-    fn signature_valid(&self, secret: &str, request: &SignedRequest<'_>) -> bool;
-
-    /// Reads a reply delivery.
-    fn inbound(&self, params: &Params) -> Result<InboundSms, WebhookError>;
-
-    /// Reads a delivery receipt or status callback.
-    fn status(&self, params: &Params) -> Result<DeliveryReport, WebhookError>;
-
-    /// What its card and panels contribute to the OpenAPI document.
-    fn integration_docs(&self) -> &'static IntegrationDocs;
+    /// Only asked when [`Descriptor::signature_header`] is set (the token in the URL
+    /// authenticates the others); a provider that sets it must check here, and until
+    /// it does its deliveries are refused.
+    fn signature_valid(&self, secret: &str, request: &SignedRequest<'_>) -> bool {
+        let _ = (secret, request);
+        false
+    }
 
     /// What its webhooks contribute to the OpenAPI document.
     fn webhook_docs(&self) -> WebhookDocs;

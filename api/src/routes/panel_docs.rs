@@ -105,7 +105,7 @@ impl Words {
             .collect();
         Self {
             descriptor,
-            docs: provider.integration_docs(),
+            docs: descriptor.integration_docs,
             slug: descriptor.slug(),
             name: descriptor.display_name(),
             others: others

@@ -181,10 +181,10 @@ fn is_json(content_type: Option<&str>) -> bool {
 
 /// What the delivery says.
 fn read(incoming: &Incoming<'_>, params: &Params) -> Result<Content, WebhookError> {
-    let provider = by_kind(incoming.provider);
+    let descriptor = by_kind(incoming.provider).descriptor();
     Ok(match incoming.kind {
-        DeliveryKind::Inbound => Content::Inbound(normalized(provider.inbound(params)?)),
-        DeliveryKind::Receipt => Content::Receipt(provider.status(params)?),
+        DeliveryKind::Inbound => Content::Inbound(normalized((descriptor.inbound)(params)?)),
+        DeliveryKind::Receipt => Content::Receipt((descriptor.status)(params)?),
     })
 }
 

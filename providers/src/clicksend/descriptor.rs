@@ -5,11 +5,9 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use super::ClickSendClient;
-use crate::docs::{IntegrationDocs, WebhookDocs};
-use crate::registry::{
-    Acknowledgement, CredentialName, Descriptor, InDoubt, Provider, Sending, SignedRequest,
-};
-use crate::webhooks::{self, DeliveryReport, InboundSms, Params, WebhookError};
+use crate::docs::WebhookDocs;
+use crate::registry::{Acknowledgement, CredentialName, Descriptor, InDoubt, Provider, Sending};
+use crate::webhooks;
 use crate::{ClientOptions, SmsProvider};
 
 /// ClickSend REST v3.
@@ -38,6 +36,9 @@ static DESCRIPTOR: Descriptor = Descriptor {
     in_doubt: InDoubt::SettleFromHistory,
     // The secret token in the URL is ClickSend's only authentication.
     signature_header: None,
+    inbound: webhooks::clicksend::inbound,
+    status: webhooks::clicksend::receipt,
+    integration_docs: &super::docs::INTEGRATION_DOCS,
 };
 
 impl Provider for ClickSend {
@@ -56,22 +57,6 @@ impl Provider for ClickSend {
         Box::new(ClickSendClient::new(
             http, base_url, username, secret, options,
         ))
-    }
-
-    fn signature_valid(&self, _secret: &str, _request: &SignedRequest<'_>) -> bool {
-        true
-    }
-
-    fn inbound(&self, params: &Params) -> Result<InboundSms, WebhookError> {
-        webhooks::clicksend::inbound(params)
-    }
-
-    fn status(&self, params: &Params) -> Result<DeliveryReport, WebhookError> {
-        webhooks::clicksend::receipt(params)
-    }
-
-    fn integration_docs(&self) -> &'static IntegrationDocs {
-        &super::docs::INTEGRATION_DOCS
     }
 
     fn webhook_docs(&self) -> WebhookDocs {

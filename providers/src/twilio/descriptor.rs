@@ -4,14 +4,11 @@ use nextal_domain::ProviderKind;
 use secrecy::SecretString;
 
 use super::{MAX_IN_FLIGHT, TwilioClient, WEBHOOK_CONNECTION_OVERRIDES};
-use crate::docs::{IntegrationDocs, WebhookDocs};
+use crate::docs::WebhookDocs;
 use crate::registry::{
     Acknowledgement, CredentialName, Descriptor, InDoubt, Provider, Sending, SignedRequest,
 };
-use crate::webhooks::{
-    self, DeliveryReport, InboundSms, ParamSource, Params, WebhookError, verify_twilio_form,
-    verify_twilio_json,
-};
+use crate::webhooks::{self, ParamSource, Params, verify_twilio_form, verify_twilio_json};
 use crate::{ClientOptions, SmsProvider};
 
 /// An empty TwiML document: Twilio sends no automatic answer.
@@ -46,6 +43,9 @@ static DESCRIPTOR: Descriptor = Descriptor {
     // Each request carries our message id as its idempotency token.
     in_doubt: InDoubt::ResendSafely,
     signature_header: Some("X-Twilio-Signature"),
+    inbound: webhooks::twilio::inbound,
+    status: webhooks::twilio::status,
+    integration_docs: &super::docs::INTEGRATION_DOCS,
 };
 
 impl Provider for Twilio {
@@ -83,18 +83,6 @@ impl Provider for Twilio {
             }
             None => false,
         }
-    }
-
-    fn inbound(&self, params: &Params) -> Result<InboundSms, WebhookError> {
-        webhooks::twilio::inbound(params)
-    }
-
-    fn status(&self, params: &Params) -> Result<DeliveryReport, WebhookError> {
-        webhooks::twilio::status(params)
-    }
-
-    fn integration_docs(&self) -> &'static IntegrationDocs {
-        &super::docs::INTEGRATION_DOCS
     }
 
     fn webhook_docs(&self) -> WebhookDocs {
