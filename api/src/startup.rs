@@ -132,7 +132,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .into_utoipa_app()
-                .openapi(nextal_openapi::base_document())
+                .openapi(routes::base_document())
                 .app_data(state.clone())
                 .app_data(PayloadConfig::new(max_body_bytes))
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {

@@ -69,11 +69,19 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(operations::metrics);
 }
 
+/// The document's frame, worded with the registry's providers.
+pub fn base_document() -> utoipa::openapi::OpenApi {
+    let names: Vec<&str> = nextal_providers::registry()
+        .map(|provider| provider.descriptor().display_name())
+        .collect();
+    nextal_openapi::base_document(&names)
+}
+
 /// The whole OpenAPI document, built from the same registrations the server uses.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let (_, mut document) = actix_web::App::new()
         .into_utoipa_app()
-        .openapi(nextal_openapi::base_document())
+        .openapi(base_document())
         .configure(configure)
         .split_for_parts();
     panel_docs::document(&mut document);
