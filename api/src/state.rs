@@ -72,6 +72,6 @@ impl ProviderEndpoints {
         let kind = provider.descriptor().kind;
         // Settings name a base URL for every kind (`Settings::provider_base_urls`).
         let base_url = self.base_urls.get(&kind).map_or("", String::as_str);
-        provider.client(self.http.clone(), base_url, username, secret, self.options)
+        (provider.descriptor().client)(self.http.clone(), base_url, username, secret, self.options)
     }
 }

@@ -76,6 +76,10 @@ pub struct Descriptor {
     pub in_doubt: InDoubt,
     /// The header carrying the webhook signature, when deliveries are signed.
     pub signature_header: Option<&'static str>,
+    /// A client for an account at a base URL: (HTTP client, base URL, username, secret,
+    /// timeouts).
+    pub client:
+        fn(reqwest::Client, &str, String, SecretString, ClientOptions) -> Box<dyn SmsProvider>,
     /// Reads a reply delivery.
     pub inbound: fn(&Params) -> Result<InboundSms, WebhookError>,
     /// Reads a delivery receipt or status callback.
@@ -157,16 +161,6 @@ pub struct Acknowledgement {
 pub trait Provider: Send + Sync {
     /// The fixed facts.
     fn descriptor(&self) -> &'static Descriptor;
-
-    /// A client for an account at `base_url`.
-    fn client(
-        &self,
-        http: reqwest::Client,
-        base_url: &str,
-        username: String,
-        secret: SecretString,
-        options: ClientOptions,
-    ) -> Box<dyn SmsProvider>;
 
     /// Whether a delivery carries the provider's valid signature made with `secret`.
     /// Only asked when [`Descriptor::signature_header`] is set (the token in the URL

@@ -1,14 +1,12 @@
 //! ClickSend as the registry sees it.
 
 use nextal_domain::ProviderKind;
-use secrecy::SecretString;
 use serde_json::json;
 
 use super::ClickSendClient;
 use crate::docs::WebhookDocs;
 use crate::registry::{Acknowledgement, CredentialName, Descriptor, InDoubt, Provider, Sending};
 use crate::webhooks;
-use crate::{ClientOptions, SmsProvider};
 
 /// ClickSend REST v3.
 pub struct ClickSend;
@@ -36,6 +34,11 @@ static DESCRIPTOR: Descriptor = Descriptor {
     in_doubt: InDoubt::SettleFromHistory,
     // The secret token in the URL is ClickSend's only authentication.
     signature_header: None,
+    client: |http, base_url, username, secret, options| {
+        Box::new(ClickSendClient::new(
+            http, base_url, username, secret, options,
+        ))
+    },
     inbound: webhooks::clicksend::inbound,
     status: webhooks::clicksend::receipt,
     integration_docs: &super::docs::INTEGRATION_DOCS,
@@ -44,19 +47,6 @@ static DESCRIPTOR: Descriptor = Descriptor {
 impl Provider for ClickSend {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
-    }
-
-    fn client(
-        &self,
-        http: reqwest::Client,
-        base_url: &str,
-        username: String,
-        secret: SecretString,
-        options: ClientOptions,
-    ) -> Box<dyn SmsProvider> {
-        Box::new(ClickSendClient::new(
-            http, base_url, username, secret, options,
-        ))
     }
 
     fn webhook_docs(&self) -> WebhookDocs {

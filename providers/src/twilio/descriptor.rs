@@ -1,7 +1,6 @@
 //! Twilio as the registry sees it.
 
 use nextal_domain::ProviderKind;
-use secrecy::SecretString;
 
 use super::{MAX_IN_FLIGHT, TwilioClient, WEBHOOK_CONNECTION_OVERRIDES};
 use crate::docs::WebhookDocs;
@@ -9,7 +8,6 @@ use crate::registry::{
     Acknowledgement, CredentialName, Descriptor, InDoubt, Provider, Sending, SignedRequest,
 };
 use crate::webhooks::{self, ParamSource, Params, verify_twilio_form, verify_twilio_json};
-use crate::{ClientOptions, SmsProvider};
 
 /// An empty TwiML document: Twilio sends no automatic answer.
 const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
@@ -43,6 +41,9 @@ static DESCRIPTOR: Descriptor = Descriptor {
     // Each request carries our message id as its idempotency token.
     in_doubt: InDoubt::ResendSafely,
     signature_header: Some("X-Twilio-Signature"),
+    client: |http, base_url, username, secret, options| {
+        Box::new(TwilioClient::new(http, base_url, username, secret, options))
+    },
     inbound: webhooks::twilio::inbound,
     status: webhooks::twilio::status,
     integration_docs: &super::docs::INTEGRATION_DOCS,
@@ -51,17 +52,6 @@ static DESCRIPTOR: Descriptor = Descriptor {
 impl Provider for Twilio {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
-    }
-
-    fn client(
-        &self,
-        http: reqwest::Client,
-        base_url: &str,
-        username: String,
-        secret: SecretString,
-        options: ClientOptions,
-    ) -> Box<dyn SmsProvider> {
-        Box::new(TwilioClient::new(http, base_url, username, secret, options))
     }
 
     /// A form body is signed over its pairs; a GET (or an empty POST) has its
