@@ -1,9 +1,10 @@
 //! Command line and environment configuration of `nextal-sms`.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use nextal_domain::DailySendCap;
+use nextal_domain::{DailySendCap, ProviderKind};
 use secrecy::SecretString;
 
 /// The Nextal SMS service and its operator commands.
@@ -248,6 +249,14 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Each provider's API base URL, from its own variable.
+    pub fn provider_base_urls(&self) -> HashMap<ProviderKind, String> {
+        HashMap::from([
+            (ProviderKind::ClickSend, self.clicksend_base_url.clone()),
+            (ProviderKind::Twilio, self.twilio_base_url.clone()),
+        ])
+    }
+
     /// Settings as if no flag were given (environment variables still apply).
     pub fn defaults() -> Self {
         Cli::parse_from(["nextal-sms"]).settings

@@ -92,8 +92,7 @@ impl Application {
                     .user_agent(concat!("nextal-sms/", env!("CARGO_PKG_VERSION")))
                     .build()
                     .context("building the provider HTTP client")?,
-                clicksend_base_url: settings.clicksend_base_url.clone(),
-                twilio_base_url: settings.twilio_base_url.clone(),
+                base_urls: settings.provider_base_urls(),
                 options: ClientOptions {
                     timeout: settings.provider_timeout(),
                 },
@@ -124,13 +123,16 @@ impl Application {
             dispatcher.clone().spawn();
             reconciler.clone().spawn(settings.reconcile_interval());
         }
-        let routes_table = Data::new(routes::RouteTable::new(&routes::openapi_document()));
+        // Built once: the routes registered below plus the paths made from the provider
+        // registry, which the app's own collection does not see.
+        let document = routes::openapi_document();
+        let routes_table = Data::new(routes::RouteTable::new(&document));
         let cors_origins = settings.cors_origins.clone();
         let max_body_bytes = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {
             App::new()
                 .into_utoipa_app()
-                .openapi(nextal_openapi::base_document())
+                .openapi(routes::base_document())
                 .app_data(state.clone())
                 .app_data(PayloadConfig::new(max_body_bytes))
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
@@ -140,7 +142,7 @@ impl Application {
                     web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
                 )
                 .configure(routes::configure)
-                .openapi_service(nextal_openapi::swagger_ui)
+                .openapi_service(|_| nextal_openapi::swagger_ui(document.clone()))
                 .into_app()
                 .route("/docs", web::get().to(redirect_to_docs))
                 .app_data(routes_table.clone())

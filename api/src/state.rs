@@ -1,11 +1,13 @@
 //! What every handler can reach.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nextal_domain::DailySendCap;
+use nextal_domain::{DailySendCap, ProviderKind};
 use nextal_persistence::{Db, Keyring};
-use nextal_providers::ClientOptions;
+use nextal_providers::{ClientOptions, Provider, SmsProvider};
+use secrecy::SecretString;
 
 use crate::dispatcher::{DispatchSettings, HandoverGates, OutboxSignal};
 use crate::events::EventBus;
@@ -60,10 +62,23 @@ impl DbSource for AppState {
 pub struct ProviderEndpoints {
     /// One connection pool for all provider calls.
     pub http: reqwest::Client,
-    /// ClickSend's API base URL.
-    pub clicksend_base_url: String,
-    /// Twilio's API base URL.
-    pub twilio_base_url: String,
+    /// Each provider's API base URL.
+    pub base_urls: HashMap<ProviderKind, String>,
     /// Per-call timeout.
     pub options: ClientOptions,
+}
+
+impl ProviderEndpoints {
+    /// A client of `provider` for an account with these credentials.
+    pub fn client(
+        &self,
+        provider: &dyn Provider,
+        username: String,
+        secret: SecretString,
+    ) -> Box<dyn SmsProvider> {
+        let kind = provider.descriptor().kind;
+        // Settings name a base URL for every kind (`Settings::provider_base_urls`).
+        let base_url = self.base_urls.get(&kind).map_or("", String::as_str);
+        (provider.descriptor().client)(self.http.clone(), base_url, username, secret, self.options)
+    }
 }

@@ -1,8 +1,8 @@
 //! Opt-out and opt-in keywords in a candidate's reply.
 //!
 //! Only a reply that is exactly one keyword counts (case and surrounding white space
-//! ignored), as carriers and Twilio treat it: "STOP" opts out, "Please stop texting me"
-//! is a message for the recruiter to read.
+//! ignored), as carriers and SMS providers treat it: "STOP" opts out, "Please stop
+//! texting me" is a message for the recruiter to read.
 
 /// What a reply asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -70,13 +70,7 @@ impl Modify for BearerSecurity {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(
-        title = "Nextal SMS API",
-        description = "Text candidates through ClickSend or Twilio and keep every conversation in one inbox.\n\n\
-            Errors are `application/problem+json` (RFC 9457). Lists use cursor pagination: \
-            pass `next_cursor` back as `cursor` until it is null. Unknown JSON fields are rejected.",
-        license(name = "Proprietary")
-    ),
+    info(title = "Nextal SMS API", license(name = "Proprietary")),
     components(schemas(Problem, ProblemFieldError)),
     modifiers(&BearerSecurity),
     tags(
@@ -86,19 +80,39 @@ impl Modify for BearerSecurity {
         (name = "jobs", description = "Jobs and their kanban boards with each candidate's SMS summary"),
         (name = "candidates", description = "The people recruiters text: names, phone, job, stage, SMS opt-out"),
         (name = "templates", description = "SMS templates with merge fields, and their per-candidate preview"),
-        (name = "integrations", description = "Connecting ClickSend or Twilio (admin); one active at a time"),
+        (name = "integrations"),
         (name = "messaging", description = "Sending SMS to candidates: single, bulk, scheduled, replies"),
         (name = "inbox", description = "Threads, their messages and unread counts, and live events (server-sent)"),
-        (name = "webhooks", description = "Replies and delivery receipts from ClickSend and Twilio (public; the URL carries the organization's secret token)"),
+        (name = "webhooks"),
         (name = "audit", description = "Who changed what, when (admin)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
 struct BaseDocument;
 
-/// The document's frame, before the API's paths are added.
-pub fn base_document() -> utoipa::openapi::OpenApi {
-    BaseDocument::openapi()
+/// The document's frame, before the API's paths are added. `providers` are the
+/// display names of the providers the service connects, in the screen's order; the
+/// texts that list them are worded from it.
+pub fn base_document(providers: &[&str]) -> utoipa::openapi::OpenApi {
+    let mut document = BaseDocument::openapi();
+    let any = providers.join(" or ");
+    let all = providers.join(" and ");
+    document.info.description = Some(format!(
+        "Text candidates through {any} and keep every conversation in one inbox.\n\n\
+         Errors are `application/problem+json` (RFC 9457). Lists use cursor pagination: \
+         pass `next_cursor` back as `cursor` until it is null. Unknown JSON fields are rejected."
+    ));
+    for tag in document.tags.iter_mut().flatten() {
+        let description = match tag.name.as_str() {
+            "integrations" => format!("Connecting {any} (admin); one active at a time"),
+            "webhooks" => format!(
+                "Replies and delivery receipts from {all} (public; the URL carries the organization's secret token)"
+            ),
+            _ => continue,
+        };
+        tag.description = Some(description);
+    }
+    document
 }
 
 /// Serves Swagger UI (bundled into the binary) at `/docs/` and `document` at

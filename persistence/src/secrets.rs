@@ -52,7 +52,7 @@ pub enum SecretError {
 pub struct SecretContext<'a> {
     /// The owning organization.
     pub organization_id: &'a str,
-    /// The provider, e.g. `clicksend`.
+    /// The provider's slug, as stored.
     pub provider: &'a str,
     /// The field, e.g. `secret` or `webhook_token`.
     pub field: &'a str,
@@ -252,7 +252,7 @@ mod tests {
     fn context<'a>(organization_id: &'a str, field: &'a str) -> SecretContext<'a> {
         SecretContext {
             organization_id,
-            provider: "clicksend",
+            provider: "provider-slug",
             field,
         }
     }

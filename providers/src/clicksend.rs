@@ -38,6 +38,10 @@ pub const INBOUND_RULE_NAME: &str = "Nextal SMS replies";
 /// Name of the delivery-receipt automation rule we own on the account.
 pub const RECEIPT_RULE_NAME: &str = "Nextal SMS delivery receipts";
 
+mod descriptor;
+mod docs;
+pub use descriptor::ClickSend;
+
 const PROVIDER: &str = "ClickSend";
 const INBOUND_RULES_PATH: &str = "/v3/automations/sms/inbound";
 const RECEIPT_RULES_PATH: &str = "/v3/automations/sms/receipts";
@@ -129,21 +133,9 @@ impl ClickSendClient {
         }
     }
 
-    /// One page of the sent history since `since_unix`: the messages that carry our
-    /// reference (`custom_string`), and whether a further page exists.
-    pub async fn sent_history(
-        &self,
-        since_unix: i64,
-        page: u32,
-    ) -> Result<(Vec<SentRecord>, bool), ProviderError> {
-        let (items, more) = self.history_entries(since_unix, page).await?;
-        let records = items.iter().filter_map(sent_record).collect();
-        Ok((records, more))
-    }
-
     /// Page `page` (from 1) of `GET /v3/sms/history` from `since_unix` to now, both
     /// directions, as raw entries, and whether a further page exists. Shared by
-    /// [`Self::sent_history`] and [`SmsProvider::history`], which read different fields.
+    /// [`SmsProvider::sent_history`] and [`SmsProvider::history`], which read different fields.
     async fn history_entries(
         &self,
         since_unix: i64,
@@ -350,6 +342,18 @@ impl Answer {
 impl SmsProvider for ClickSendClient {
     fn max_batch(&self) -> usize {
         MAX_BATCH
+    }
+
+    /// The messages of `GET /v3/sms/history` that carry our reference
+    /// (`custom_string`).
+    async fn sent_history(
+        &self,
+        since_unix: i64,
+        page: u32,
+    ) -> Result<(Vec<SentRecord>, bool), ProviderError> {
+        let (items, more) = self.history_entries(since_unix, page).await?;
+        let records = items.iter().filter_map(sent_record).collect();
+        Ok((records, more))
     }
 
     async fn verify(&self) -> Result<AccountSummary, ProviderError> {

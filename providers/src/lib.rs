@@ -7,7 +7,9 @@
 
 pub mod clicksend;
 mod common;
+pub mod docs;
 mod error;
+pub mod registry;
 pub mod twilio;
 pub mod webhooks;
 
@@ -17,6 +19,7 @@ use chrono::{DateTime, Utc};
 
 pub use clicksend::ClickSendClient;
 pub use error::ProviderError;
+pub use registry::{Descriptor, InDoubt, Provider, by_kind, by_slug, registry};
 pub use twilio::TwilioClient;
 
 /// One SMS to hand to a provider.
@@ -168,6 +171,19 @@ pub trait SmsProvider: Send + Sync {
         since: DateTime<Utc>,
         page: Option<&str>,
     ) -> Result<HistoryPage, ProviderError>;
+
+    /// One page (from 1) of the messages sent since `since_unix` that carry our
+    /// reference, and whether a further page exists: how an unknown outcome is settled
+    /// by a provider whose descriptor says [`InDoubt::SettleFromHistory`]. Others never
+    /// need it and keep this answer: nothing found, no further page.
+    async fn sent_history(
+        &self,
+        since_unix: i64,
+        page: u32,
+    ) -> Result<(Vec<SentRecord>, bool), ProviderError> {
+        let _ = (since_unix, page);
+        Ok((Vec::new(), false))
+    }
 
     /// Where the outbound message the provider calls `provider_message_id` stands now
     /// (ClickSend `GET /v3/sms/receipts/{message_id}`, Twilio

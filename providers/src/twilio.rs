@@ -44,6 +44,10 @@ pub const MAX_IN_FLIGHT: usize = 8;
 /// includes it in the URL it signs, so signature checks use the URL without it.
 pub const WEBHOOK_CONNECTION_OVERRIDES: &str = "#rc=5&rp=ct,rt,5xx";
 
+mod descriptor;
+mod docs;
+pub use descriptor::Twilio;
+
 const PROVIDER: &str = "Twilio";
 const API_VERSION: &str = "/2010-04-01";
 /// Messages per history page (Twilio's largest is 1000; 100 keeps each answer small).

@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use nextal_domain::ProviderKind;
 use nextal_persistence::repo::messages::{self, Claimed, MessageEvent, SentUpdate};
 use nextal_persistence::repo::{consent, integrations};
-use nextal_providers::{OutboundSms, ProviderError, SendOutcome, SmsProvider};
+use nextal_providers::{InDoubt, OutboundSms, ProviderError, SendOutcome, SmsProvider, by_kind};
 
 pub use gate::HandoverGates;
 use leases::{HOLD_LEASE, Held, RoundClock, while_renewing};
@@ -26,9 +26,6 @@ use crate::events::{EventKind, InboxEvent};
 use crate::services::integrations::{client_for, webhook_urls_for};
 use crate::services::{new_id, truncate_to_micros};
 use crate::state::AppState;
-
-/// Twilio's error for a recipient who has opted out of the sending number.
-const TWILIO_UNSUBSCRIBED: &str = "21610";
 
 /// How the dispatcher paces itself.
 #[derive(Debug, Clone, Copy)]
@@ -417,7 +414,8 @@ impl Dispatcher {
                 });
             }
         };
-        let chunk = &pending[..pending.len().min(request_size(provider, client.as_ref()))];
+        let descriptor = by_kind(provider).descriptor();
+        let chunk = &pending[..pending.len().min(descriptor.request_size(client.as_ref()))];
         let ids = ids_of(chunk);
         let lease = TimeDelta::from_std(state.providers.options.timeout)? + REQUEST_LEASE_MARGIN;
         let ours: HashSet<String> = held
@@ -445,27 +443,25 @@ impl Dispatcher {
                 status_callback: status_callback.clone(),
             })
             .collect();
-        report.provider_requests += match provider {
-            ProviderKind::ClickSend => 1,
-            ProviderKind::Twilio => chunk.len(),
-        };
+        report.provider_requests += descriptor.requests_for(chunk.len());
         *requested = taken;
         let result = client.send(&outbound).await;
         let failing = self.record(provider, &chunk, result, clock, report).await?;
         Ok(Request { taken, failing })
     }
 
-    /// The provider's client from the stored credentials and, for Twilio, the status
-    /// webhook URL each message carries.
+    /// The provider's client from the stored credentials and, when the provider takes
+    /// one with each message, the status webhook URL.
     fn client(
         &self,
         provider: ProviderKind,
         row: &integrations::Integration,
     ) -> Result<(Box<dyn SmsProvider>, Option<String>), ApiError> {
         let client = client_for(&self.state, provider, row)?;
-        let status_callback = match provider {
-            ProviderKind::Twilio => Some(webhook_urls_for(&self.state, provider, row)?.status),
-            ProviderKind::ClickSend => None,
+        let status_callback = if by_kind(provider).descriptor().status_callback_per_message {
+            Some(webhook_urls_for(&self.state, provider, row)?.status)
+        } else {
+            None
         };
         Ok((client, status_callback))
     }
@@ -607,12 +603,12 @@ impl Dispatcher {
                     again_at: None,
                 });
             }
-            // ClickSend may have accepted it: look in its history before anything else,
-            // however long it has been failing.
+            // The provider may have accepted it: look in its history before anything
+            // else, however long it has been failing.
             ProviderError::Unavailable(_) | ProviderError::Unreadable(_)
-                if provider == ProviderKind::ClickSend =>
+                if by_kind(provider).descriptor().in_doubt == InDoubt::SettleFromHistory =>
             {
-                let reason = format!("outcome unknown ({error}); checking ClickSend's history");
+                let reason = format!("outcome unknown ({error}); checking {provider}'s history");
                 let settle_at = truncate_to_micros(
                     now + TimeDelta::from_std(self.state.dispatch.settle_delay)?,
                 );
@@ -625,7 +621,8 @@ impl Dispatcher {
                 });
             }
             ProviderError::RateLimited { retry_after } => *retry_after,
-            // Twilio dedupes a resend carrying the same idempotency token.
+            // The provider recognises a resend of the same message
+            // (`InDoubt::ResendSafely`).
             ProviderError::Unavailable(_) | ProviderError::Unreadable(_) => None,
         };
         if now - message.send_at > GIVE_UP_AFTER {
@@ -656,20 +653,6 @@ impl Dispatcher {
     }
 }
 
-/// Most messages in one provider request. Twilio takes one call per message: no more
-/// than run at once, so that every message of a request starts with it. Its lease then
-/// covers one call, and the messages after it wait under their short renewed lease, not
-/// a request's.
-fn request_size(provider: ProviderKind, client: &dyn SmsProvider) -> usize {
-    let most = match provider {
-        ProviderKind::ClickSend => client.max_batch(),
-        ProviderKind::Twilio => client
-            .max_batch()
-            .min(nextal_providers::twilio::MAX_IN_FLIGHT),
-    };
-    most.max(1)
-}
-
 /// Fails a message the provider refused for good.
 async fn refused(
     tx: &mut nextal_persistence::DbConn,
@@ -681,9 +664,9 @@ async fn refused(
 ) -> anyhow::Result<Decided> {
     let reason = format!("{reason} ({code})");
     messages::mark_failed(tx, &message.id, &reason, now).await?;
-    if provider == ProviderKind::Twilio && code == TWILIO_UNSUBSCRIBED {
-        // The candidate texted STOP to our number at some point: Twilio will refuse
-        // every message until they opt back in.
+    if by_kind(provider).descriptor().is_opt_out(code) {
+        // The candidate texted STOP to our number at some point: the provider will
+        // refuse every message until they opt back in.
         consent::opt_out_recipient_of(tx, &message.id, "provider_refusal", new_id(), now).await?;
     }
     Ok(Decided {
@@ -694,16 +677,16 @@ async fn refused(
 }
 
 /// Why a request's answer shows the provider failing as a whole, if it does: the
-/// request failed for a reason a retry may fix, or (Twilio, one call per message) one
-/// of its calls did. A ClickSend answer's entry for one message (`THROTTLED`, or one
-/// it cannot read) concerns that message only.
+/// request failed for a reason a retry may fix, or (a provider taking one call per
+/// message) one of its calls did. A batched answer's entry for one message (a throttled
+/// one, or one it cannot read) concerns that message only.
 fn provider_failing(
     provider: ProviderKind,
     result: &Result<Vec<SendOutcome>, ProviderError>,
 ) -> Option<String> {
     match result {
         Err(error) if retry_may_fix(error) => Some(error.to_string()),
-        Ok(outcomes) if provider == ProviderKind::Twilio => {
+        Ok(outcomes) if by_kind(provider).descriptor().one_request_per_message() => {
             outcomes.iter().find_map(|outcome| match outcome {
                 SendOutcome::Failed(error) if retry_may_fix(error) => Some(error.to_string()),
                 _ => None,

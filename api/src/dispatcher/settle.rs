@@ -1,24 +1,24 @@
-//! Settling hand-overs whose outcome is unknown: ClickSend's history says whether it
-//! accepted them (by our id in `custom_string`); what it does not know goes back in the
-//! queue. Twilio resends are safe (the idempotency token), so they are requeued.
+//! Settling hand-overs whose outcome is unknown. A provider that settles from history
+//! ([`InDoubt::SettleFromHistory`]: its history carries our message id) says whether it
+//! accepted them; what it does not know goes back in the queue. A provider whose
+//! resends are safe ([`InDoubt::ResendSafely`]) has them requeued.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{NaiveDateTime, TimeDelta};
-use nextal_domain::ProviderKind;
 use nextal_persistence::DbConn;
 use nextal_persistence::repo::integrations::{self, Integration};
 use nextal_persistence::repo::messages::{self, Message, MessageEvent, SentUpdate};
-use nextal_providers::ClickSendClient;
+use nextal_providers::{InDoubt, by_slug};
 
 use super::leases::{HOLD_LEASE, Held, RoundClock, while_renewing};
 use super::{DispatchReport, Dispatcher, GIVE_UP_AFTER, group};
-use crate::services::integrations::credentials;
+use crate::services::integrations::client_for;
 use crate::services::new_id;
 
 /// How long to wait before asking the provider's history again after it failed.
 const SETTLEMENT_RETRY: TimeDelta = TimeDelta::seconds(10);
-/// Pages of ClickSend history (100 messages each) read to settle one organization.
+/// Pages of sent history read to settle one organization.
 const HISTORY_PAGES: u32 = 200;
 
 /// Our message id → the provider's, for the messages found in its history; an error
@@ -74,9 +74,12 @@ impl Dispatcher {
         held: &Held,
     ) -> anyhow::Result<DispatchReport> {
         let state = &self.state;
-        let found = match row.provider.as_str() {
-            "clicksend" => self.clicksend_history(row, &batch).await,
-            _ => Ok(HashMap::new()),
+        let settles_from_history = by_slug(&row.provider)
+            .is_some_and(|provider| provider.descriptor().in_doubt == InDoubt::SettleFromHistory);
+        let found = if settles_from_history {
+            self.sent_history(row, &batch).await
+        } else {
+            Ok(HashMap::new())
         };
         // The lookup took time: keep only the messages still ours, for long enough to
         // record them.
@@ -112,18 +115,16 @@ impl Dispatcher {
         Ok(report)
     }
 
-    /// Our message id → ClickSend's, for the messages of `batch` found in its history.
-    async fn clicksend_history(&self, row: &Integration, batch: &[Message]) -> Found {
+    /// Our message id → the provider's, for the messages of `batch` found in its sent
+    /// history.
+    async fn sent_history(&self, row: &Integration, batch: &[Message]) -> Found {
         let state = &self.state;
-        let (username, secret) = credentials(state, ProviderKind::ClickSend, row)
+        let provider = row
+            .provider
+            .parse()
+            .map_err(|_| anyhow::anyhow!("unknown provider {}", row.provider))?;
+        let client = client_for(state, provider, row)
             .map_err(|error| anyhow::anyhow!("{}", error.problem().detail))?;
-        let client = ClickSendClient::new(
-            state.providers.http.clone(),
-            &state.providers.clicksend_base_url,
-            username,
-            secret,
-            state.providers.options,
-        );
         let since = batch
             .iter()
             .map(|message| message.created_at)
@@ -146,7 +147,7 @@ impl Dispatcher {
         }
         // Not read to the end: "not found" would be a guess, and a guess may double-send.
         anyhow::bail!(
-            "ClickSend's history holds more than {HISTORY_PAGES} pages since the oldest message in doubt"
+            "{provider}'s history holds more than {HISTORY_PAGES} pages since the oldest message in doubt"
         )
     }
 }

@@ -7,7 +7,9 @@ use std::pin::Pin;
 use actix_web::error::PayloadError;
 use actix_web::web::{Bytes, Data};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, mime};
-use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
+
+use serde::de::{DeserializeOwned, DeserializeSeed};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -76,6 +78,15 @@ fn payload_error(error: actix_web::Error, limit: usize) -> ApiError {
 /// field (422) named by its path, or `body` for an escaped NUL character, which is valid
 /// JSON that no field accepts.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    parse_seed(bytes, PhantomData::<T>)
+}
+
+/// [`parse`] for a body whose shape is known only at run time (a provider's panel,
+/// whose field names its descriptor gives), read through `seed`.
+pub fn parse_seed<T, S>(bytes: &[u8], seed: S) -> Result<T, ApiError>
+where
+    S: for<'de> DeserializeSeed<'de, Value = T>,
+{
     if has_escaped_nul(bytes) {
         return Err(ApiError::invalid_field(
             "body",
@@ -83,7 +94,13 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ));
     }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+    let mut track = serde_path_to_error::Track::new();
+    let parsed = seed.deserialize(serde_path_to_error::Deserializer::new(
+        deserializer,
+        &mut track,
+    ));
+    parsed.map_err(|inner| {
+        let error = serde_path_to_error::Error::new(track.path(), inner);
         let path = error.path().to_string();
         let inner = error.into_inner();
         match inner.classify() {

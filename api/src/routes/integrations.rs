@@ -1,4 +1,4 @@
-//! `GET /integrations` and the bodies shared by the ClickSend and Twilio panels.
+//! `GET /integrations` and the bodies every provider's panels share.
 
 use actix_web::get;
 use actix_web::web::{Data, Json};
@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use nextal_domain::{PhoneNumber, ProviderKind, ProviderUsername, Validation};
 use nextal_openapi::Problem;
 use nextal_persistence::repo::integrations::Integration;
-use nextal_providers::{RegisteredWebhooks, WebhookUrls};
+use nextal_providers::{RegisteredWebhooks, WebhookUrls, by_slug};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -42,21 +42,19 @@ pub struct IntegrationCard {
 
 impl IntegrationCard {
     pub fn new(row: &Integration) -> Self {
-        let is_twilio = row.provider == ProviderKind::Twilio.as_str();
+        // The summary card has one column per name the public credential goes by; the
+        // provider's descriptor says which is its own.
+        let named = |field: &str| {
+            let own = by_slug(&row.provider)
+                .is_some_and(|provider| provider.descriptor().username.field == field);
+            if own { row.username.clone() } else { None }
+        };
         Self {
             provider: row.provider.clone(),
             active: row.active,
             phone_number: row.phone_number.clone(),
-            username: if is_twilio {
-                None
-            } else {
-                row.username.clone()
-            },
-            account_sid: if is_twilio {
-                row.username.clone()
-            } else {
-                None
-            },
+            username: named("username"),
+            account_sid: named("account_sid"),
             credential_set: row.secret.is_some(),
             credential_set_at: row.secret_set_at.map(utc),
             updated_at: utc(row.updated_at),

@@ -4,7 +4,6 @@
 mod audit;
 mod auth;
 mod candidates;
-mod clicksend;
 mod events;
 mod fallback;
 mod inbox;
@@ -13,9 +12,11 @@ mod jobs;
 mod messaging;
 mod operations;
 mod organization;
+mod panel_bodies;
+mod panel_docs;
+mod panels;
 mod schemas;
 mod templates;
-mod twilio;
 mod users;
 mod webhooks;
 
@@ -49,20 +50,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(organization::get_organization)
         .service(organization::update_organization)
         .service(integrations::list_integrations)
-        .service(clicksend::get_clicksend)
-        .service(clicksend::save_clicksend)
-        .service(clicksend::set_clicksend_api_key)
-        .service(clicksend::verify_clicksend)
-        .service(clicksend::test_clicksend)
-        .service(clicksend::rotate_clicksend_webhook_token)
-        .service(clicksend::register_clicksend_webhooks)
-        .service(twilio::get_twilio)
-        .service(twilio::save_twilio)
-        .service(twilio::set_twilio_auth_token)
-        .service(twilio::verify_twilio)
-        .service(twilio::test_twilio)
-        .service(twilio::rotate_twilio_webhook_token)
-        .service(twilio::register_twilio_webhooks)
+        .map(panels::configure)
         .service(messaging::send_message)
         .service(messaging::send_bulk)
         .service(messaging::get_batch)
@@ -74,25 +62,29 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(inbox::list_thread_messages)
         .service(inbox::mark_thread_read)
         .service(events::inbox_events)
-        .service(webhooks::clicksend_inbound)
-        .service(webhooks::clicksend_inbound_query)
-        .service(webhooks::clicksend_receipt)
-        .service(webhooks::clicksend_receipt_query)
-        .service(webhooks::twilio_inbound)
-        .service(webhooks::twilio_inbound_query)
-        .service(webhooks::twilio_status)
+        .map(webhooks::configure)
         .service(audit::list_audit_log)
         .service(operations::healthz)
         .service(operations::readyz)
         .service(operations::metrics);
 }
 
+/// The document's frame, worded with the registry's providers.
+pub fn base_document() -> utoipa::openapi::OpenApi {
+    let names: Vec<&str> = nextal_providers::registry()
+        .map(|provider| provider.descriptor().display_name())
+        .collect();
+    nextal_openapi::base_document(&names)
+}
+
 /// The whole OpenAPI document, built from the same registrations the server uses.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let (_, document) = actix_web::App::new()
+    let (_, mut document) = actix_web::App::new()
         .into_utoipa_app()
-        .openapi(nextal_openapi::base_document())
+        .openapi(base_document())
         .configure(configure)
         .split_for_parts();
+    panel_docs::document(&mut document);
+    webhooks::document(&mut document);
     document
 }

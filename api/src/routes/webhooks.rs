@@ -1,471 +1,287 @@
-//! Provider webhooks: `/webhooks/clicksend/{token}/inbound|receipts` and
-//! `/webhooks/twilio/{token}/inbound|status`. Public: the token in the path names the
-//! organization, and Twilio's requests also carry a signature.
+//! Provider webhooks: `/webhooks/{slug}/{token}/inbound` and
+//! `/webhooks/{slug}/{token}/{status_path}` for every provider of the registry. Public:
+//! the token in the path names the organization, and a signing provider's requests
+//! also carry a signature. The routes, and their documentation, are made from each
+//! provider's descriptor; one pair of handlers serves them all.
 
-use actix_web::http::header::{CONTENT_TYPE, ContentType};
-use actix_web::web::{Bytes, Data, Path};
-use actix_web::{HttpRequest, HttpResponse, get, post};
-use nextal_domain::ProviderKind;
-use nextal_openapi::Problem;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::web::{self, Bytes, Data, Path};
+use actix_web::{HttpRequest, HttpResponse, guard};
+use nextal_providers::docs::{WebhookDocs, WebhookOperation};
+use nextal_providers::{Provider, registry};
+use utoipa::PartialSchema;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn,
+    PathItemBuilder,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::openapi::{
+    ContentBuilder, ObjectBuilder, OpenApi, Ref, Required, ResponseBuilder, ResponsesBuilder,
+    schema::Type,
+};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::webhooks::{self, DeliveryKind, Incoming, Outcome};
+use crate::webhooks::{self, DeliveryKind, Incoming};
 
-/// An empty TwiML document: Twilio sends no automatic answer.
-const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
-
-/// What became of a ClickSend delivery.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookAccepted {
-    /// `applied`, `duplicate` (seen before; nothing changed), `provider_inactive` (kept in
-    /// the raw log only), `unmatched` (a receipt for an unknown message) or `stale` (a
-    /// receipt older than the status already known).
-    #[schema(example = "applied")]
-    outcome: &'static str,
+/// Which provider and webhook a route serves; resource data of each route.
+struct WebhookRoute {
+    provider: &'static dyn Provider,
+    kind: DeliveryKind,
 }
 
-/// A ClickSend inbound SMS, as its `URL` inbound rule sends it (JSON, form or query
-/// string; `timestamp` may be `timestamp_send` and numbers may come as strings).
-#[derive(Debug, ToSchema)]
-#[allow(
-    dead_code,
-    reason = "documents the payload; the parser reads it leniently"
-)]
-pub struct ClickSendInbound {
-    /// The inbound message's id; blank (whitespace only) is refused.
-    #[schema(example = "6B8F2A10-1C2D-4E5F-8A9B-0C1D2E3F4A5B", pattern = r"\S")]
-    message_id: String,
-    /// The candidate's number; blank (whitespace only) is refused.
-    #[schema(example = "+61422222222", pattern = r"\S")]
-    from: String,
-    /// Our number.
-    #[schema(example = "+61411111111")]
-    to: String,
-    #[schema(example = "Yes, Tuesday works")]
-    body: String,
-    /// Unix seconds, as a number or a string (`timestamp_send` is read too); a value
-    /// that is not a time is ignored.
-    #[schema(example = 1764200000)]
-    timestamp: Option<serde_json::Value>,
-    original_message_id: Option<String>,
-    custom_string: Option<String>,
-}
-
-/// A ClickSend delivery receipt.
-#[derive(Debug, ToSchema)]
-#[allow(
-    dead_code,
-    reason = "documents the payload; the parser reads it leniently"
-)]
-pub struct ClickSendReceipt {
-    /// Our outbound message's ClickSend id; blank (whitespace only) is refused.
-    #[schema(pattern = r"\S")]
-    message_id: String,
-    /// 200 pending, 201 delivered, 300 temporary failure (ClickSend retries), 301 failed;
-    /// a number or a numeric string.
-    #[schema(schema_with = clicksend_status_code)]
-    status_code: serde_json::Value,
-    status_text: Option<String>,
-    /// A number or a string.
-    error_code: Option<serde_json::Value>,
-    error_text: Option<String>,
-    /// Our own message id, as we sent it.
-    custom_string: Option<String>,
-    /// Unix seconds, as a number or a string.
-    timestamp: Option<serde_json::Value>,
-}
-
-/// A Twilio incoming-message webhook (form-encoded; every parameter Twilio sends is
-/// signed and accepted).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "PascalCase")]
-#[allow(
-    dead_code,
-    reason = "documents the payload; the parser reads it leniently"
-)]
-pub struct TwilioInbound {
-    #[schema(example = "SM0123456789abcdef0123456789abcdef")]
-    message_sid: String,
-    #[schema(example = "+14155550100")]
-    from: String,
-    #[schema(example = "+14155550199")]
-    to: String,
-    #[schema(example = "STOP")]
-    body: String,
-}
-
-/// A Twilio status callback.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "PascalCase")]
-#[allow(
-    dead_code,
-    reason = "documents the payload; the parser reads it leniently"
-)]
-pub struct TwilioStatus {
-    message_sid: String,
-    /// queued, sending, sent, delivered, undelivered, failed, …
-    #[schema(example = "delivered")]
-    message_status: String,
-    error_code: Option<String>,
-}
-
-/// A ClickSend delivery receipt sent as a query string. Written by hand because a
-/// derived `status_code` with its own schema would lose `required`.
-pub struct ClickSendReceiptQuery;
-
-impl IntoParams for ClickSendReceiptQuery {
-    fn into_params(
-        _parameter_in: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
-    ) -> Vec<utoipa::openapi::path::Parameter> {
-        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-        use utoipa::openapi::schema::Type;
-        use utoipa::openapi::{ObjectBuilder, Required};
-        let message_id = ObjectBuilder::new()
-            .schema_type(Type::String)
-            .pattern(Some(r"\S"))
-            .build();
-        [
-            (
-                "message_id",
-                "Our outbound message's ClickSend id; blank (whitespace only) is refused.",
-                message_id,
-            ),
-            (
-                "status_code",
-                "200 pending, 201 delivered, 300 temporary failure, 301 failed.",
-                clicksend_status_code(),
-            ),
-        ]
-        .into_iter()
-        .map(|(name, description, schema)| {
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Query)
-                .required(Required::True)
-                .description(Some(description))
-                .schema(Some(schema))
-                .build()
-        })
-        .collect()
+/// Registers every provider's webhook routes: a POST for each webhook, and a GET where
+/// the provider may send the delivery as a query string.
+pub fn configure(config: &mut web::ServiceConfig) -> &mut web::ServiceConfig {
+    for provider in registry() {
+        let docs = provider.webhook_docs();
+        for (kind, operation) in [
+            (DeliveryKind::Inbound, &docs.inbound),
+            (DeliveryKind::Receipt, &docs.status),
+        ] {
+            let path = path_of(provider, kind);
+            let route = || Data::new(WebhookRoute { provider, kind });
+            config.service(
+                web::resource(path.clone())
+                    .guard(guard::Post())
+                    .app_data(route())
+                    .to(post_delivery),
+            );
+            if operation.query.is_some() {
+                config.service(
+                    web::resource(path)
+                        .guard(guard::Get())
+                        .app_data(route())
+                        .to(query_delivery),
+                );
+            }
+        }
     }
+    config
 }
 
-/// ClickSend's receipt codes, as the schema of `status_code`.
-fn clicksend_status_code() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::Integer)
-        .enum_values(Some([200, 201, 300, 301]))
-        .examples([201])
-        .build()
+fn path_of(provider: &dyn Provider, kind: DeliveryKind) -> String {
+    let descriptor = provider.descriptor();
+    let last = match kind {
+        DeliveryKind::Inbound => "inbound",
+        DeliveryKind::Receipt => descriptor.status_path,
+    };
+    format!("/webhooks/{}/{{token}}/{last}", descriptor.slug())
 }
 
-async fn clicksend(
+async fn post_delivery(
     state: Data<AppState>,
-    kind: DeliveryKind,
-    token: &str,
-    request: &HttpRequest,
-    body: &Bytes,
+    route: Data<WebhookRoute>,
+    token: Path<String>,
+    request: HttpRequest,
+    body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = receive(&state, ProviderKind::ClickSend, kind, token, request, body).await?;
-    Ok(HttpResponse::Ok().json(WebhookAccepted {
-        outcome: outcome.as_str(),
-    }))
+    deliver(&state, &route, &token, &request, &body).await
 }
 
-async fn twilio(
+async fn query_delivery(
     state: Data<AppState>,
-    kind: DeliveryKind,
-    token: &str,
-    request: &HttpRequest,
-    body: &Bytes,
+    route: Data<WebhookRoute>,
+    token: Path<String>,
+    request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    receive(&state, ProviderKind::Twilio, kind, token, request, body).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(ContentType::xml())
-        .body(EMPTY_TWIML))
+    deliver(&state, &route, &token, &request, &Bytes::new()).await
 }
 
-async fn receive(
+/// Authenticates, stores and applies one delivery, and answers as the provider expects
+/// (its `acknowledgement`).
+async fn deliver(
     state: &AppState,
-    provider: ProviderKind,
-    kind: DeliveryKind,
+    route: &WebhookRoute,
     token: &str,
     request: &HttpRequest,
     body: &Bytes,
-) -> Result<Outcome, ApiError> {
-    let header = |name| {
+) -> Result<HttpResponse, ApiError> {
+    let descriptor = route.provider.descriptor();
+    let header = |name: &str| {
         request
             .headers()
             .get(name)
             .and_then(|value| value.to_str().ok())
     };
-    webhooks::receive(
+    let outcome = webhooks::receive(
         state,
         Incoming {
-            provider,
-            kind,
+            provider: descriptor.kind,
+            kind: route.kind,
             token,
             content_type: header(CONTENT_TYPE.as_str()),
             query: request.query_string(),
             body,
-            signature: header("x-twilio-signature"),
+            signature: descriptor.signature_header.and_then(header),
         },
     )
-    .await
+    .await?;
+    let answer = route.provider.acknowledgement(outcome.as_str());
+    Ok(HttpResponse::Ok()
+        .content_type(answer.content_type)
+        .body(answer.body))
 }
 
-/// A ClickSend reply.
-///
-/// Point a ClickSend inbound-SMS rule (action `URL`) here; `register-webhooks` does it
-/// for you. Accepts JSON (`webhook_type: json`), form-encoded (`post`) and, through the
-/// GET variant, query strings (`get`). The delivery is stored raw, then added to the
-/// thread of the sender's number; a repeat of the same `message_id` changes nothing.
-#[utoipa::path(
-    post,
-    path = "/webhooks/clicksend/{token}/inbound",
-    tag = "webhooks",
-    params(("token" = String, Path, description = "The organization's webhook token")),
-    request_body(content(
-        (ClickSendInbound = "application/json"),
-        (ClickSendInbound = "application/x-www-form-urlencoded"),
-    )),
-    responses(
-        (status = 200, description = "Stored (see `outcome`)", body = WebhookAccepted),
-        (status = 400, description = "The body cannot be read; it is kept in the raw log only", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many deliveries to this URL, or too many failed authentications from this address; nothing stored", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry may get through"))),
-        (status = 503, description = "Not stored; deliver again later", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(()),
-)]
-#[post("/webhooks/clicksend/{token}/inbound")]
-pub async fn clicksend_inbound(
-    state: Data<AppState>,
-    token: Path<String>,
-    request: HttpRequest,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
-    clicksend(state, DeliveryKind::Inbound, &token, &request, &body).await
+/// Adds every provider's webhook paths and payload schemas to `document`.
+pub fn document(document: &mut OpenApi) {
+    for provider in registry() {
+        let docs = provider.webhook_docs();
+        for (kind, operation) in [
+            (DeliveryKind::Inbound, &docs.inbound),
+            (DeliveryKind::Receipt, &docs.status),
+        ] {
+            let mut item = PathItemBuilder::new()
+                .operation(HttpMethod::Post, post_operation(provider, &docs, operation));
+            if let Some(get) = get_operation(provider, &docs, operation) {
+                item = item.operation(HttpMethod::Get, get);
+            }
+            document
+                .paths
+                .paths
+                .insert(path_of(provider, kind), item.build());
+        }
+        let components = document.components.get_or_insert_with(Default::default);
+        for (name, schema) in docs.schemas {
+            components.schemas.insert(name, schema);
+        }
+    }
 }
 
-/// A ClickSend reply sent as a query string (`webhook_type: get`).
-#[utoipa::path(
-    get,
-    path = "/webhooks/clicksend/{token}/inbound",
-    tag = "webhooks",
-    params(
-        ("token" = String, Path, description = "The organization's webhook token"),
-        ("message_id" = String, Query, pattern = r"\S", description = "The inbound message's id; blank is refused"),
-        ("from" = String, Query, pattern = r"\S", description = "The candidate's number; blank is refused"),
-        ("to" = Option<String>, Query, description = "Our number"),
-        ("body" = Option<String>, Query, description = "The reply's text"),
-    ),
-    responses(
-        (status = 200, description = "Stored (see `outcome`)", body = WebhookAccepted),
-        (status = 400, description = "The query cannot be read; it is kept in the raw log only", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many deliveries to this URL, or too many failed authentications from this address; nothing stored", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry may get through"))),
-        (status = 503, description = "Not stored; deliver again later", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(()),
-)]
-#[get("/webhooks/clicksend/{token}/inbound")]
-pub async fn clicksend_inbound_query(
-    state: Data<AppState>,
-    token: Path<String>,
-    request: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    clicksend(
-        state,
-        DeliveryKind::Inbound,
-        &token,
-        &request,
-        &Bytes::new(),
+fn post_operation(
+    provider: &dyn Provider,
+    docs: &WebhookDocs,
+    operation: &WebhookOperation,
+) -> Operation {
+    let payload = || ContentBuilder::new().schema(Some(Ref::from_schema_name(operation.payload)));
+    let body = RequestBodyBuilder::new()
+        .content("application/json", payload().build())
+        .content("application/x-www-form-urlencoded", payload().build())
+        .required(Some(Required::True))
+        .build();
+    operation_builder(
+        provider,
+        docs,
+        format!("{}_{}", provider.descriptor().slug(), operation.name),
+        operation.summary,
+        Some(operation.description),
+        Vec::new(),
+        "body",
     )
-    .await
+    .request_body(Some(body))
+    .build()
 }
 
-/// A ClickSend delivery receipt.
-///
-/// Point a ClickSend delivery-receipt rule (action `URL`) here. `status_code` 200 keeps
-/// the message `sent`, 201 makes it `delivered`, 300 (ClickSend retries) is noted in
-/// its history, 301 makes it `undelivered` with the error code and text. Status only
-/// moves forward: a late or repeated receipt changes nothing.
-#[utoipa::path(
-    post,
-    path = "/webhooks/clicksend/{token}/receipts",
-    tag = "webhooks",
-    params(("token" = String, Path, description = "The organization's webhook token")),
-    request_body(content(
-        (ClickSendReceipt = "application/x-www-form-urlencoded"),
-        (ClickSendReceipt = "application/json"),
-    )),
-    responses(
-        (status = 200, description = "Stored (see `outcome`)", body = WebhookAccepted),
-        (status = 400, description = "The body cannot be read; it is kept in the raw log only", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many deliveries to this URL, or too many failed authentications from this address; nothing stored", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry may get through"))),
-        (status = 503, description = "Not stored; deliver again later", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(()),
-)]
-#[post("/webhooks/clicksend/{token}/receipts")]
-pub async fn clicksend_receipt(
-    state: Data<AppState>,
-    token: Path<String>,
-    request: HttpRequest,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
-    clicksend(state, DeliveryKind::Receipt, &token, &request, &body).await
-}
-
-/// A ClickSend delivery receipt sent as a query string.
-#[utoipa::path(
-    get,
-    path = "/webhooks/clicksend/{token}/receipts",
-    tag = "webhooks",
-    params(
-        ("token" = String, Path, description = "The organization's webhook token"),
-        ClickSendReceiptQuery,
-    ),
-    responses(
-        (status = 200, description = "Stored (see `outcome`)", body = WebhookAccepted),
-        (status = 400, description = "The query cannot be read; it is kept in the raw log only", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many deliveries to this URL, or too many failed authentications from this address; nothing stored", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry may get through"))),
-        (status = 503, description = "Not stored; deliver again later", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(()),
-)]
-#[get("/webhooks/clicksend/{token}/receipts")]
-pub async fn clicksend_receipt_query(
-    state: Data<AppState>,
-    token: Path<String>,
-    request: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    clicksend(
-        state,
-        DeliveryKind::Receipt,
-        &token,
-        &request,
-        &Bytes::new(),
+fn get_operation(
+    provider: &dyn Provider,
+    docs: &WebhookDocs,
+    operation: &WebhookOperation,
+) -> Option<Operation> {
+    let query = operation.query.as_ref()?;
+    Some(
+        operation_builder(
+            provider,
+            docs,
+            format!("{}_{}_query", provider.descriptor().slug(), operation.name),
+            query.summary,
+            None,
+            query.parameters.clone(),
+            "query",
+        )
+        .build(),
     )
-    .await
 }
 
-/// A Twilio incoming message.
-///
-/// The number's SMS URL (`register-webhooks` sets it). The request must carry a valid
-/// `X-Twilio-Signature` (HMAC-SHA1 with the account's auth token over the URL built from
-/// `NEXTAL_PUBLIC_URL` plus the sorted parameters; JSON bodies use `bodySHA256`).
-/// Answers an empty TwiML `<Response>`.
-#[utoipa::path(
-    post,
-    path = "/webhooks/twilio/{token}/inbound",
-    tag = "webhooks",
-    params(
-        ("token" = String, Path, description = "The organization's webhook token"),
-        ("X-Twilio-Signature" = String, Header, description = "Twilio's request signature"),
-    ),
-    request_body(content(
-        (TwilioInbound = "application/x-www-form-urlencoded"),
-        (TwilioInbound = "application/json"),
-    )),
-    responses(
-        (status = 200, description = "Stored; empty TwiML", body = String, content_type = "text/xml"),
-        (status = 400, description = "The body cannot be read; it is kept in the raw log only", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing or invalid signature; nothing stored", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many deliveries to this URL, or too many failed authentications from this address; nothing stored", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry may get through"))),
-        (status = 503, description = "Not stored; deliver again later", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(()),
-)]
-#[post("/webhooks/twilio/{token}/inbound")]
-pub async fn twilio_inbound(
-    state: Data<AppState>,
-    token: Path<String>,
-    request: HttpRequest,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
-    twilio(state, DeliveryKind::Inbound, &token, &request, &body).await
-}
-
-/// A Twilio incoming message sent with GET (parameters in the signed URL).
-#[utoipa::path(
-    get,
-    path = "/webhooks/twilio/{token}/inbound",
-    tag = "webhooks",
-    params(
-        ("token" = String, Path, description = "The organization's webhook token"),
-        ("X-Twilio-Signature" = String, Header, description = "Twilio's request signature"),
-    ),
-    responses(
-        (status = 200, description = "Stored; empty TwiML", body = String, content_type = "text/xml"),
-        (status = 400, description = "The query cannot be read; it is kept in the raw log only", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing or invalid signature; nothing stored", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many deliveries to this URL, or too many failed authentications from this address; nothing stored", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry may get through"))),
-        (status = 503, description = "Not stored; deliver again later", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(()),
-)]
-#[get("/webhooks/twilio/{token}/inbound")]
-pub async fn twilio_inbound_query(
-    state: Data<AppState>,
-    token: Path<String>,
-    request: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    twilio(
-        state,
-        DeliveryKind::Inbound,
-        &token,
-        &request,
-        &Bytes::new(),
-    )
-    .await
-}
-
-/// A Twilio status callback.
-///
-/// Set as `StatusCallback` on every message we send through Twilio. `MessageStatus`
-/// moves the message forward only (`sent` → `delivered` | `undelivered`, or `failed`);
-/// a late or repeated callback changes nothing. Signed like the inbound webhook.
-#[utoipa::path(
-    post,
-    path = "/webhooks/twilio/{token}/status",
-    tag = "webhooks",
-    params(
-        ("token" = String, Path, description = "The organization's webhook token"),
-        ("X-Twilio-Signature" = String, Header, description = "Twilio's request signature"),
-    ),
-    request_body(content(
-        (TwilioStatus = "application/x-www-form-urlencoded"),
-        (TwilioStatus = "application/json"),
-    )),
-    responses(
-        (status = 200, description = "Stored; empty TwiML", body = String, content_type = "text/xml"),
-        (status = 400, description = "The body cannot be read; it is kept in the raw log only", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing or invalid signature; nothing stored", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many deliveries to this URL, or too many failed authentications from this address; nothing stored", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a retry may get through"))),
-        (status = 503, description = "Not stored; deliver again later", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(()),
-)]
-#[post("/webhooks/twilio/{token}/status")]
-pub async fn twilio_status(
-    state: Data<AppState>,
-    token: Path<String>,
-    request: HttpRequest,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
-    twilio(state, DeliveryKind::Receipt, &token, &request, &body).await
+/// What every webhook operation shares: the token, the signature header of a signing
+/// provider, the acknowledgement and the refusals. `read` names what was read: a
+/// `body` (which may be too large) or a `query`.
+fn operation_builder(
+    provider: &dyn Provider,
+    docs: &WebhookDocs,
+    operation_id: String,
+    summary: &str,
+    description: Option<&str>,
+    query: Vec<Parameter>,
+    read: &str,
+) -> OperationBuilder {
+    let string = || ObjectBuilder::new().schema_type(Type::String).build();
+    let mut parameters = vec![
+        ParameterBuilder::new()
+            .name("token")
+            .parameter_in(ParameterIn::Path)
+            .description(Some("The organization's webhook token"))
+            .required(Required::True)
+            .schema(Some(string()))
+            .build(),
+    ];
+    let signed = provider.descriptor().signature_header.zip(docs.signature);
+    if let Some((header, description)) = signed {
+        parameters.push(
+            ParameterBuilder::new()
+                .name(header)
+                .parameter_in(ParameterIn::Header)
+                .description(Some(description))
+                .required(Required::True)
+                .schema(Some(string()))
+                .build(),
+        );
+    }
+    parameters.extend(query);
+    let ack = &docs.acknowledgement;
+    let mut responses = ResponsesBuilder::new().response(
+        "200",
+        ResponseBuilder::new().description(ack.description).content(
+            ack.content_type,
+            ContentBuilder::new()
+                .schema(Some(ack.schema.clone()))
+                .build(),
+        ),
+    );
+    let problem = |description: &str| {
+        ResponseBuilder::new().description(description).content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+    };
+    responses = responses.response(
+        "400",
+        problem(&format!(
+            "The {read} cannot be read; it is kept in the raw log only"
+        )),
+    );
+    if signed.is_some() {
+        responses = responses.response(
+            "403",
+            problem("Missing or invalid signature; nothing stored"),
+        );
+    }
+    responses = responses.response("404", problem("Unknown token"));
+    if read == "body" {
+        responses = responses.response("413", problem("Body too large"));
+    }
+    responses = responses
+        .response(
+            "429",
+            problem("Too many deliveries to this URL, or too many failed authentications from this address; nothing stored")
+                .header(
+                    "Retry-After",
+                    HeaderBuilder::new()
+                        .schema(Some(u64::schema()))
+                        .description(Some("Seconds until a retry may get through"))
+                        .build(),
+                ),
+        )
+        .response("503", problem("Not stored; deliver again later"));
+    OperationBuilder::new()
+        .tag("webhooks")
+        .summary(Some(summary))
+        .description(description)
+        .operation_id(Some(operation_id))
+        .parameters(Some(parameters))
+        .responses(responses.build())
+        .security(SecurityRequirement::default())
 }

@@ -10,8 +10,8 @@ use nextal_persistence::repo::messages::{self, MessageEvent};
 use nextal_persistence::repo::organizations;
 use nextal_persistence::{DbConn, PersistenceError, SecretContext, SecretError};
 use nextal_providers::{
-    AccountSummary, ClickSendClient, OutboundSms, ProviderError, RegisteredWebhooks, SendOutcome,
-    SmsProvider, TwilioClient, WebhookUrls, twilio,
+    AccountSummary, OutboundSms, ProviderError, RegisteredWebhooks, SendOutcome, SmsProvider,
+    WebhookUrls, by_kind,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -37,23 +37,21 @@ pub struct IntegrationView {
 }
 
 impl IntegrationView {
-    /// The URLs this provider should call: (replies, delivery status). Twilio's carry
-    /// its connection overrides, so that it retries a delivery we could not take; they
-    /// are shown on the card too, so that URLs pasted into Twilio's console retry
-    /// alike. ClickSend has no such overrides, so its URLs stay plain.
+    /// The URLs this provider should call: (replies, delivery status). They end with
+    /// the provider's URL suffix (connection options such as retries of a delivery we
+    /// could not take); it is shown on the card too, so that URLs pasted into the
+    /// provider's console behave alike.
     pub fn webhook_urls(&self, public_url: &str) -> WebhookUrls {
+        let descriptor = by_kind(self.provider).descriptor();
         let base = format!(
             "{public_url}/webhooks/{}/{}",
-            self.provider.as_str(),
+            descriptor.slug(),
             self.webhook_token.expose_secret()
         );
-        let (status, overrides) = match self.provider {
-            ProviderKind::ClickSend => ("receipts", ""),
-            ProviderKind::Twilio => ("status", twilio::WEBHOOK_CONNECTION_OVERRIDES),
-        };
+        let suffix = descriptor.webhook_url_suffix;
         WebhookUrls {
-            inbound: format!("{base}/inbound{overrides}"),
-            status: format!("{base}/{status}{overrides}"),
+            inbound: format!("{base}/inbound{suffix}"),
+            status: format!("{base}/{}{suffix}", descriptor.status_path),
         }
     }
 }
@@ -510,10 +508,7 @@ pub fn credentials(
         kind: "credential-missing",
         detail: format!(
             "{provider} needs its {} and {} before it can be used.",
-            match provider {
-                ProviderKind::ClickSend => "username",
-                ProviderKind::Twilio => "account SID",
-            },
+            by_kind(provider).descriptor().username.label,
             provider.secret_name()
         ),
     };
@@ -552,23 +547,7 @@ pub fn client_for(
     row: &Integration,
 ) -> Result<Box<dyn SmsProvider>, ApiError> {
     let (username, secret) = credentials(state, provider, row)?;
-    let endpoints = &state.providers;
-    Ok(match provider {
-        ProviderKind::ClickSend => Box::new(ClickSendClient::new(
-            endpoints.http.clone(),
-            &endpoints.clicksend_base_url,
-            username,
-            secret,
-            endpoints.options,
-        )),
-        ProviderKind::Twilio => Box::new(TwilioClient::new(
-            endpoints.http.clone(),
-            &endpoints.twilio_base_url,
-            username,
-            secret,
-            endpoints.options,
-        )),
-    })
+    Ok(state.providers.client(by_kind(provider), username, secret))
 }
 
 fn unreadable(provider: ProviderKind, what: &str, error: &SecretError, remedy: &str) -> ApiError {

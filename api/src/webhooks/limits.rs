@@ -4,13 +4,13 @@
 //! - **Per integration**: deliveries that passed authentication, on average
 //!   `NEXTAL_WEBHOOK_RATE_PER_SEC` with bursts of `NEXTAL_WEBHOOK_BURST` (by default
 //!   10,000 a second and 100,000 at once, ten times a 10,000-message campaign's
-//!   receipts). Generous on purpose: ClickSend does not resend a refused delivery, so
+//!   receipts). Generous on purpose: a provider may not resend a refused delivery, so
 //!   the limit must never be what stops genuine traffic. When the database cannot keep
 //!   up, the ingest queue slows deliveries down instead ([`super::Ingest::submit`]).
 //!   The limit only bounds a flood from someone holding a leaked URL. Forged
 //!   deliveries never use it up.
 //! - **Per client address** (the TCP peer, as for sign-in throttling): requests that fail
-//!   authentication (an unknown token, a bad Twilio signature), on average
+//!   authentication (an unknown token, a bad signature), on average
 //!   `NEXTAL_WEBHOOK_FAILURES_PER_MIN` with bursts of `NEXTAL_WEBHOOK_FAILURE_BURST`. The
 //!   failure that goes past the budget, and then every request from that address whose
 //!   token is not proven, get 429 until the budget allows one more failure; those are
@@ -186,8 +186,8 @@ pub async fn guard(
         return Ok(request.into_response(refusal).map_into_right_body());
     }
     let response = next.call(request).await?;
-    // 404: no integration has this token (or it is the other provider's); 403: the
-    // Twilio signature does not match. Nothing else on these routes answers either.
+    // 404: no integration has this token (or it is another provider's); 403: the
+    // signature does not match. Nothing else on these routes answers either.
     if !matches!(
         response.status(),
         StatusCode::NOT_FOUND | StatusCode::FORBIDDEN

@@ -9,10 +9,11 @@
 //!
 //! When the database is slow the queue fills, and a request then waits for room in it
 //! (back-pressure): a provider that pushes faster than the database stores is answered
-//! more slowly, not refused, since ClickSend does not deliver a refused webhook again.
-//! Only a request that finds no room within `NEXTAL_WEBHOOK_WAIT_SECS` (below Twilio's
-//! 15-second timeout by default) is answered 503 with `Retry-After`; Twilio retries
-//! that, through the connection overrides of the URLs we give it.
+//! more slowly, not refused, since a provider may never deliver a refused webhook again.
+//! Only a request that finds no room within `NEXTAL_WEBHOOK_WAIT_SECS` (by default below
+//! the shortest provider webhook timeout, 15 s) is answered 503 with `Retry-After`; a
+//! provider that retries a 5xx (through the URL suffix of its descriptor) delivers it
+//! again.
 
 mod apply;
 pub mod limits;

@@ -1,11 +1,14 @@
 //! From an HTTP delivery to a queued [`Delivery`]: the token names the organization,
-//! Twilio's signature proves the sender, the body is read as the provider sends it.
+//! the provider's signature (where it signs) proves the sender, the body is read as the
+//! provider sends it.
 
 use std::sync::Arc;
 
 use nextal_domain::{CountryCode, PhoneNumber, ProviderKind};
 use nextal_persistence::repo::integrations::{self, Integration};
-use nextal_providers::webhooks::{self, ParamSource, Params, WebhookError};
+use nextal_providers::by_kind;
+use nextal_providers::registry::SignedRequest;
+use nextal_providers::webhooks::{self, Params, WebhookError};
 use secrecy::ExposeSecret;
 
 use super::limits::{self, token_digest};
@@ -28,14 +31,14 @@ pub struct Incoming<'a> {
     /// The raw query string, without `?`.
     pub query: &'a str,
     pub body: &'a [u8],
-    /// `X-Twilio-Signature`.
+    /// The provider's signature header, when it signs its deliveries.
     pub signature: Option<&'a str>,
 }
 
 /// Authenticates, reads and queues a delivery; answers once it is durable.
 ///
 /// - unknown token, or a token of the other provider: 404, nothing stored;
-/// - Twilio without a valid signature: 403, nothing stored;
+/// - a signing provider's delivery without a valid signature: 403, nothing stored;
 /// - past its integration's rate limit: 429, nothing stored;
 /// - no room in the ingest queue within `NEXTAL_WEBHOOK_WAIT_SECS`: 503, nothing stored;
 /// - an unreadable body: stored raw (`unreadable`), then 400;
@@ -44,9 +47,7 @@ pub async fn receive(state: &AppState, incoming: Incoming<'_>) -> Result<Outcome
     let digest = token_digest(incoming.token);
     let row = find_integration(state, &incoming, &digest).await?;
     let params = Params::read(incoming.content_type, incoming.query, incoming.body);
-    if incoming.provider == ProviderKind::Twilio {
-        check_twilio_signature(state, &incoming, &row, params.as_ref().ok())?;
-    }
+    check_signature(state, &incoming, &row, params.as_ref().ok())?;
     state.webhook_limits.authenticated(digest);
     // Only after authentication: forged deliveries must not use up a tenant's allowance.
     limits::admit(state, &row.id)?;
@@ -107,58 +108,57 @@ async fn find_integration(
     }
 }
 
-/// 403 unless the request carries Twilio's valid signature for the URL we gave Twilio.
-/// A form body that cannot be read cannot carry one; a JSON body is signed by its hash,
-/// whatever it holds.
-fn check_twilio_signature(
+/// 403 unless the request carries the provider's valid signature for the URL we gave
+/// it, when the provider signs its deliveries.
+fn check_signature(
     state: &AppState,
     incoming: &Incoming<'_>,
     row: &Integration,
     params: Option<&Params>,
 ) -> Result<(), ApiError> {
-    let (_, auth_token) = credentials(state, ProviderKind::Twilio, row).map_err(|_| {
+    let provider = by_kind(incoming.provider);
+    if provider.descriptor().signature_header.is_none() {
+        return Ok(());
+    }
+    let name = incoming.provider.display_name();
+    let (_, secret) = credentials(state, incoming.provider, row).map_err(|_| {
         tracing::warn!(
             organization_id = %row.organization_id,
-            "Twilio webhook refused: no auth token to check its signature with"
+            "{name} webhook refused: no secret to check its signature with"
         );
         ApiError::Forbidden
     })?;
-    let auth_token = auth_token.expose_secret();
     let url = signed_url(state, incoming);
-    let signature = incoming.signature.unwrap_or_default();
-    let valid = match params.map(Params::source) {
-        Some(ParamSource::Form) => params.is_some_and(|params| {
-            webhooks::verify_twilio_form(auth_token, &url, params.pairs(), signature)
-        }),
-        Some(ParamSource::Query) => webhooks::verify_twilio_form(auth_token, &url, &[], signature),
-        Some(ParamSource::Json) => {
-            webhooks::verify_twilio_json(auth_token, &url, incoming.body, signature)
-        }
-        None if is_json(incoming.content_type) => {
-            webhooks::verify_twilio_json(auth_token, &url, incoming.body, signature)
-        }
-        None => false,
+    let request = SignedRequest {
+        url: &url,
+        params,
+        json: is_json(incoming.content_type),
+        body: incoming.body,
+        signature: incoming.signature,
     };
-    if valid {
+    if provider.signature_valid(secret.expose_secret(), &request) {
         Ok(())
     } else {
-        tracing::warn!(organization_id = %row.organization_id, "Twilio webhook refused: invalid signature");
+        tracing::warn!(organization_id = %row.organization_id, "{name} webhook refused: invalid signature");
         Err(ApiError::Forbidden)
     }
 }
 
-/// The URL Twilio signed: the one we registered, built from `NEXTAL_PUBLIC_URL` (never
-/// from proxy headers a client controls), plus the query string as received. Without
-/// the connection overrides we registered with it: they are a fragment, which Twilio
-/// neither sends nor signs.
+/// The URL the provider signed: the one we registered, built from `NEXTAL_PUBLIC_URL`
+/// (never from proxy headers a client controls), plus the query string as received.
+/// Without the URL suffix we registered with it (`Descriptor::webhook_url_suffix`): it
+/// is a fragment, which the provider neither sends nor signs.
 fn signed_url(state: &AppState, incoming: &Incoming<'_>) -> String {
+    let descriptor = by_kind(incoming.provider).descriptor();
     let path = match incoming.kind {
         DeliveryKind::Inbound => "inbound",
-        DeliveryKind::Receipt => "status",
+        DeliveryKind::Receipt => descriptor.status_path,
     };
     let mut url = format!(
-        "{}/webhooks/twilio/{}/{path}",
-        state.public_url, incoming.token
+        "{}/webhooks/{}/{}/{path}",
+        state.public_url,
+        descriptor.slug(),
+        incoming.token
     );
     if !incoming.query.is_empty() {
         url.push('?');
@@ -181,19 +181,10 @@ fn is_json(content_type: Option<&str>) -> bool {
 
 /// What the delivery says.
 fn read(incoming: &Incoming<'_>, params: &Params) -> Result<Content, WebhookError> {
-    Ok(match (incoming.provider, incoming.kind) {
-        (ProviderKind::ClickSend, DeliveryKind::Inbound) => {
-            Content::Inbound(normalized(webhooks::clicksend::inbound(params)?))
-        }
-        (ProviderKind::ClickSend, DeliveryKind::Receipt) => {
-            Content::Receipt(webhooks::clicksend::receipt(params)?)
-        }
-        (ProviderKind::Twilio, DeliveryKind::Inbound) => {
-            Content::Inbound(normalized(webhooks::twilio::inbound(params)?))
-        }
-        (ProviderKind::Twilio, DeliveryKind::Receipt) => {
-            Content::Receipt(webhooks::twilio::status(params)?)
-        }
+    let descriptor = by_kind(incoming.provider).descriptor();
+    Ok(match incoming.kind {
+        DeliveryKind::Inbound => Content::Inbound(normalized((descriptor.inbound)(params)?)),
+        DeliveryKind::Receipt => Content::Receipt((descriptor.status)(params)?),
     })
 }
 
@@ -203,7 +194,7 @@ fn read(incoming: &Incoming<'_>, params: &Params) -> Result<Content, WebhookErro
 pub(crate) fn normalized(mut reply: webhooks::InboundSms) -> webhooks::InboundSms {
     let raw = reply.from.trim();
     let parsed = PhoneNumber::parse(raw, CountryCode::DEFAULT).or_else(|invalid| {
-        // ClickSend sometimes leaves out the `+` of an international number.
+        // Some providers leave out the `+` of an international number.
         if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
             PhoneNumber::parse(&format!("+{raw}"), CountryCode::DEFAULT)
         } else {

@@ -685,7 +685,7 @@ pub async fn insert_replies(
 }
 
 /// The organization's outbound messages that receipts name: by the provider's message
-/// id, or by our own id (ClickSend echoes it as `custom_string`).
+/// id, or by our own id (which a provider may echo back as the reference we sent).
 pub async fn find_reported(
     conn: &mut DbConn,
     organization_id: &str,

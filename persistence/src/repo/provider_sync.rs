@@ -86,8 +86,9 @@ pub async fn release(
 
 /// Of the replies the provider calls `provider_ids`, those the organization already
 /// has: stored in a thread, or kept in the raw log only because they arrived while the
-/// provider was inactive. Ids compare without regard to case (ClickSend's are
-/// upper-case UUIDs that other answers may spell in lower case); returned in lower case.
+/// provider was inactive. Ids compare without regard to case (a provider may
+/// issue upper-case UUIDs that other answers spell in lower case); returned in lower
+/// case.
 pub async fn known_replies(
     conn: &mut DbConn,
     organization_id: &str,
