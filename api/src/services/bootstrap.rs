@@ -2,7 +2,7 @@
 
 use nextal_domain::{CountryCode, EmailAddress, NewPassword, OrganizationName, Role, Timezone};
 use nextal_persistence::repo::organizations::Organization;
-use nextal_persistence::repo::users::NewUser;
+use nextal_persistence::repo::users::{NewUser, User};
 use nextal_persistence::repo::{bootstrap, organizations, users};
 use nextal_persistence::{Db, PersistenceError};
 use rand::Rng;
@@ -120,16 +120,18 @@ async fn insert_organization(
     };
     organizations::insert(conn, &organization).await?;
     let admin = NewUser {
-        id: new_id(),
-        organization_id: organization.id.clone(),
-        email: admin_email.as_str().to_owned(),
+        user: User {
+            id: new_id(),
+            organization_id: organization.id.clone(),
+            email: admin_email.as_str().to_owned(),
+            first_name: "Admin".to_owned(),
+            last_name: String::new(),
+            role: Role::Admin.as_str().to_owned(),
+            active: true,
+            created_at: now,
+            updated_at: now,
+        },
         password_hash,
-        first_name: "Admin".to_owned(),
-        last_name: String::new(),
-        role: Role::Admin.as_str().to_owned(),
-        active: true,
-        created_at: now,
-        updated_at: now,
     };
     match users::insert(conn, &admin).await {
         Ok(()) => Ok(organization),

@@ -58,16 +58,18 @@ pub async fn create(
     let inserted = users::insert(
         &mut tx,
         &NewUser {
-            id: id.clone(),
-            organization_id: organization_id.to_owned(),
-            email: input.email.as_str().to_owned(),
+            user: User {
+                id: id.clone(),
+                organization_id: organization_id.to_owned(),
+                email: input.email.as_str().to_owned(),
+                first_name: input.first_name.into_inner(),
+                last_name: input.last_name.into_inner(),
+                role: input.role.as_str().to_owned(),
+                active: true,
+                created_at: now,
+                updated_at: now,
+            },
             password_hash,
-            first_name: input.first_name.into_inner(),
-            last_name: input.last_name.into_inner(),
-            role: input.role.as_str().to_owned(),
-            active: true,
-            created_at: now,
-            updated_at: now,
         },
     )
     .await;

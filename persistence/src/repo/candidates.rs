@@ -68,25 +68,21 @@ pub async fn list(
     page: &PageRequest,
 ) -> Result<Vec<Candidate>, PersistenceError> {
     let after = page.after.clone().unwrap_or_default();
-    Ok(match job_id {
-        Some(job_id) => run!(conn, |c| candidates::table
+    Ok(run!(conn, |c| {
+        let mut query = candidates::table
             .filter(candidates::organization_id.eq(organization_id))
-            .filter(candidates::job_id.eq(job_id))
             .filter(candidates::id.gt(&after))
+            .into_boxed();
+        if let Some(job_id) = job_id {
+            query = query.filter(candidates::job_id.eq(job_id));
+        }
+        query
             .order(candidates::id.asc())
             .limit(page.limit)
             .select(Candidate::as_select())
             .load(c)
-            .await)?,
-        None => run!(conn, |c| candidates::table
-            .filter(candidates::organization_id.eq(organization_id))
-            .filter(candidates::id.gt(&after))
-            .order(candidates::id.asc())
-            .limit(page.limit)
-            .select(Candidate::as_select())
-            .load(c)
-            .await)?,
-    })
+            .await
+    })?)
 }
 
 /// Applies `changes` to candidate `id`; false when there is no such candidate.

@@ -10,7 +10,7 @@ use crate::schema::users;
 use crate::{DbConn, PersistenceError};
 
 /// A stored user, without the password hash.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: String,
@@ -28,16 +28,9 @@ pub struct User {
 #[derive(Clone, Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser {
-    pub id: String,
-    pub organization_id: String,
-    pub email: String,
+    #[diesel(embed)]
+    pub user: User,
     pub password_hash: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub role: String,
-    pub active: bool,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
 }
 
 /// Fields an admin may change; `None` leaves a field as it is.
