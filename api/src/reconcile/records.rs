@@ -141,16 +141,16 @@ async fn forward_statuses(
         )
         .await?
     };
-    let by_provider_id: HashMap<String, &str> = found
+    let by_provider_id: HashMap<String, MessageStatus> = found
         .iter()
         .filter_map(|message| {
             let id = message.provider_message_id.as_ref()?;
-            Some((id.to_ascii_lowercase(), message.status.as_str()))
+            Some((id.to_ascii_lowercase(), message.status))
         })
         .collect();
-    let by_own_id: HashMap<&str, &str> = found
+    let by_own_id: HashMap<&str, MessageStatus> = found
         .iter()
-        .map(|message| (message.id.as_str(), message.status.as_str()))
+        .map(|message| (message.id.as_str(), message.status))
         .collect();
     Ok(statuses
         .into_iter()
@@ -158,7 +158,7 @@ async fn forward_statuses(
             let current = by_provider_id
                 .get(&status.message_id.to_ascii_lowercase())
                 .or_else(|| by_own_id.get(status.reference.as_deref().unwrap_or_default()))
-                .and_then(|current| current.parse::<MessageStatus>().ok());
+                .copied();
             match (current, target_status(status.state)) {
                 (Some(MessageStatus::Sent), Some(target)) => {
                     MessageStatus::Sent.can_move_to(target)

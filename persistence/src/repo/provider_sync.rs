@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use nextal_domain::MessageStatus;
 
 use crate::db::run;
 use crate::schema::{provider_sync, sms_messages, webhook_deliveries};
@@ -159,7 +160,7 @@ pub async fn awaiting_receipt(
     let rows: Vec<(String, Option<String>)> = run!(conn, |c| sms_messages::table
         .filter(sms_messages::organization_id.eq(organization_id))
         .filter(sms_messages::provider.eq(provider))
-        .filter(sms_messages::status.eq("sent"))
+        .filter(sms_messages::status.eq(MessageStatus::Sent))
         .filter(sms_messages::updated_at.gt(sent_after))
         .filter(sms_messages::updated_at.le(sent_before))
         .filter(sms_messages::provider_message_id.is_not_null())
