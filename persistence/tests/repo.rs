@@ -458,14 +458,12 @@ async fn known_replies_match_provider_ids_whatever_their_case() {
     );
 
     let asked = vec!["abc-def-1".to_owned(), "unknown".to_owned()];
-    let known =
-        provider_sync::known_replies(&mut conn, ORG, ProviderKind::ClickSend.as_str(), &asked)
-            .await
-            .unwrap();
+    let known = provider_sync::known_replies(&mut conn, ORG, ProviderKind::ClickSend, &asked)
+        .await
+        .unwrap();
     assert_eq!(known.into_iter().collect::<Vec<_>>(), ["abc-def-1"]);
-    let elsewhere =
-        provider_sync::known_replies(&mut conn, ORG, ProviderKind::Twilio.as_str(), &asked)
-            .await
-            .unwrap();
+    let elsewhere = provider_sync::known_replies(&mut conn, ORG, ProviderKind::Twilio, &asked)
+        .await
+        .unwrap();
     assert!(elsewhere.is_empty(), "another provider's ids are not ours");
 }

@@ -37,8 +37,8 @@ pub(super) async fn apply_missing(
             HistoryRecord::Outbound(status) => statuses.push(status),
         }
     }
-    let replies = missing_replies(state, row, replies).await?;
-    let statuses = forward_statuses(state, row, statuses).await?;
+    let replies = missing_replies(state, row, provider, replies).await?;
+    let statuses = forward_statuses(state, row, provider, statuses).await?;
     report.replies_found += replies.len();
     report.receipts_found += statuses.len();
 
@@ -94,6 +94,7 @@ fn to_our_number(row: &Integration, reply: &InboundSms) -> bool {
 async fn missing_replies(
     state: &Data<AppState>,
     row: &Integration,
+    provider: ProviderKind,
     replies: Vec<InboundSms>,
 ) -> anyhow::Result<Vec<InboundSms>> {
     if replies.is_empty() {
@@ -105,7 +106,7 @@ async fn missing_replies(
         .collect();
     let known = {
         let mut conn = state.db.conn().await?;
-        provider_sync::known_replies(&mut conn, &row.organization_id, &row.provider, &ids).await?
+        provider_sync::known_replies(&mut conn, &row.organization_id, provider, &ids).await?
     };
     Ok(replies
         .into_iter()
@@ -119,6 +120,7 @@ async fn missing_replies(
 async fn forward_statuses(
     state: &Data<AppState>,
     row: &Integration,
+    provider: ProviderKind,
     statuses: Vec<DeliveryReport>,
 ) -> anyhow::Result<Vec<DeliveryReport>> {
     if statuses.is_empty() {
@@ -135,7 +137,7 @@ async fn forward_statuses(
         messages::find_reported(
             &mut conn,
             &row.organization_id,
-            &row.provider,
+            provider,
             &provider_ids,
             &own_ids,
         )

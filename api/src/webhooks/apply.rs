@@ -106,7 +106,7 @@ fn raw_row(delivery: &Delivery, outcome: &str) -> WebhookDelivery {
     WebhookDelivery {
         id: new_id(),
         organization_id: delivery.organization_id.clone(),
-        provider: delivery.provider.as_str().to_owned(),
+        provider: delivery.provider,
         kind: delivery.kind.as_str().to_owned(),
         provider_message_id,
         content_type: delivery.content_type.clone(),
@@ -314,7 +314,7 @@ impl Batch<'_> {
         let found = messages::find_reported(
             conn,
             self.organization_id,
-            self.provider.as_str(),
+            self.provider,
             &provider_ids,
             &own_ids,
         )

@@ -688,7 +688,7 @@ pub async fn insert_replies(
 pub async fn find_reported(
     conn: &mut DbConn,
     organization_id: &str,
-    provider: &str,
+    provider: ProviderKind,
     provider_message_ids: &[String],
     own_ids: &[String],
 ) -> Result<Vec<Message>, PersistenceError> {

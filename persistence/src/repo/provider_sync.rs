@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use nextal_domain::MessageStatus;
+use nextal_domain::{MessageStatus, ProviderKind};
 
 use crate::db::run;
 use crate::schema::{provider_sync, sms_messages, webhook_deliveries};
@@ -92,7 +92,7 @@ pub async fn release(
 pub async fn known_replies(
     conn: &mut DbConn,
     organization_id: &str,
-    provider: &str,
+    provider: ProviderKind,
     provider_ids: &[String],
 ) -> Result<HashSet<String>, PersistenceError> {
     let mut known = HashSet::new();
@@ -151,7 +151,7 @@ pub struct AwaitingReceipt {
 pub async fn awaiting_receipt(
     conn: &mut DbConn,
     organization_id: &str,
-    provider: &str,
+    provider: ProviderKind,
     sent_after: NaiveDateTime,
     sent_before: NaiveDateTime,
     checked_before: NaiveDateTime,
