@@ -202,17 +202,21 @@ const LOCK_POSTGRES: &str = "FOR UPDATE OF m SKIP LOCKED";
 fn for_backend(conn: &DbConn, template: &str) -> String {
     match conn {
         DbConn::Postgres(_) => template.replace("{lock}", LOCK_POSTGRES),
-        DbConn::Sqlite(_) => {
-            let template = template.replace("{lock}", "");
-            let mut sql = String::with_capacity(template.len());
-            let mut chars = template.chars().peekable();
-            while let Some(c) = chars.next() {
-                let placeholder = c == '$' && chars.peek().is_some_and(char::is_ascii_digit);
-                sql.push(if placeholder { '?' } else { c });
-            }
-            sql
-        }
+        DbConn::Sqlite(_) => sqlite_text(template),
     }
+}
+
+/// `template` for SQLite: no row locking, `?n` for `$n`. A `$` not followed by a digit
+/// (a JSON path such as `'$.id'`) stays as it is.
+fn sqlite_text(template: &str) -> String {
+    let template = template.replace("{lock}", "");
+    let mut sql = String::with_capacity(template.len());
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        let placeholder = c == '$' && chars.peek().is_some_and(char::is_ascii_digit);
+        sql.push(if placeholder { '?' } else { c });
+    }
+    sql
 }
 
 /// Claims up to `limit` due messages in one statement: marks them `sending` with a lease
@@ -758,4 +762,18 @@ pub async fn apply_reported(
     .execute(c)
     .await)?;
     Ok(updated > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_text_numbers_placeholders_and_drops_the_lock() {
+        let template = "SELECT json_extract(v, '$.id') FROM t WHERE a = $1 AND b <= $12 {lock}";
+        assert_eq!(
+            sqlite_text(template),
+            "SELECT json_extract(v, '$.id') FROM t WHERE a = ?1 AND b <= ?12 "
+        );
+    }
 }
