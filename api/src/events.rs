@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use nextal_domain::MessageStatus;
 use nextal_persistence::notifications::{self, Listener};
 use nextal_persistence::{Backend, DbConn, PersistenceError};
 use serde::{Deserialize, Serialize};
@@ -57,7 +58,7 @@ pub struct InboxEvent {
     pub message_id: Option<String>,
     /// The message's status, for message events.
     #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<MessageStatus>,
 }
 
 /// The process's event fan-out.

@@ -2,6 +2,7 @@
 
 use std::sync::Mutex;
 
+use nextal_domain::MessageStatus;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -166,12 +167,13 @@ impl Metrics {
     /// Counts what a dispatch round did.
     pub fn dispatched(&self, report: &crate::dispatcher::DispatchReport) {
         for (outcome, count) in [
-            ("sent", report.sent),
-            ("failed", report.failed),
+            // Outcomes that are also statuses carry the status's name.
+            (MessageStatus::Sent.as_str(), report.sent),
+            (MessageStatus::Failed.as_str(), report.failed),
             ("retried", report.retried),
             ("in_doubt", report.in_doubt),
             ("settled", report.settled),
-            ("cancelled", report.cancelled),
+            (MessageStatus::Cancelled.as_str(), report.cancelled),
         ] {
             if count > 0 {
                 self.messages_dispatched

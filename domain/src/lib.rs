@@ -5,17 +5,21 @@
 
 pub mod account;
 pub mod consent;
+pub mod direction;
 pub mod job;
 pub mod message_status;
 pub mod organization;
 pub mod phone;
 pub mod provider;
 pub mod segments;
+#[cfg(feature = "diesel")]
+mod sql;
 pub mod template;
 pub mod validation;
 
 pub use account::{EmailAddress, NewPassword, PersonName, Role};
 pub use consent::ConsentChange;
+pub use direction::Direction;
 pub use job::{JobStages, JobTitle, StageName, TemplateName};
 pub use message_status::MessageStatus;
 pub use organization::{CountryCode, DailySendCap, OrganizationName, Timezone};

@@ -14,6 +14,8 @@ use crate::validation::Invalid;
 /// The status of an outbound message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "diesel", derive(diesel::AsExpression, diesel::FromSqlRow))]
+#[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Text))]
 pub enum MessageStatus {
     /// Waiting for its `send_at` time.
     Scheduled,

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
+use nextal_domain::MessageStatus;
 use nextal_domain::ProviderKind;
 use nextal_persistence::repo::messages::{self, Claimed, MessageEvent, SentUpdate};
 use nextal_persistence::repo::{consent, integrations};
@@ -128,7 +129,7 @@ struct Request {
 
 /// What became of one message of a request.
 struct Decided {
-    status: &'static str,
+    status: MessageStatus,
     detail: Option<String>,
     /// When it is tried, or its outcome looked up, again.
     again_at: Option<NaiveDateTime>,
@@ -186,7 +187,10 @@ impl Dispatcher {
         report.claimed = claimed.len();
         let held = Held::new(claimed.iter().map(|message| message.id.clone()), lease);
         let groups = group(claimed, |message| {
-            (message.organization_id.clone(), message.provider.clone())
+            (
+                message.organization_id.clone(),
+                message.provider.as_str().to_owned(),
+            )
         });
         let handed = self.hand_over_all(groups, clock, &held);
         let (done, first_error) = while_renewing(&self.state.db, &held, clock, handed).await;
@@ -377,7 +381,12 @@ impl Dispatcher {
         messages::cancel_claimed(&mut tx, &ids, "provider deactivated", now).await?;
         messages::insert_events(
             &mut tx,
-            &events(&ids, "cancelled", Some("provider deactivated"), now),
+            &events(
+                &ids,
+                MessageStatus::Cancelled,
+                Some("provider deactivated"),
+                now,
+            ),
         )
         .await?;
         tx.commit().await?;
@@ -479,7 +488,11 @@ impl Dispatcher {
         for id in &ids {
             messages::mark_failed(&mut tx, id, reason, now).await?;
         }
-        messages::insert_events(&mut tx, &events(&ids, "failed", Some(reason), now)).await?;
+        messages::insert_events(
+            &mut tx,
+            &events(&ids, MessageStatus::Failed, Some(reason), now),
+        )
+        .await?;
         tx.commit().await?;
         report.failed += ids.len();
         Ok(())
@@ -527,7 +540,7 @@ impl Dispatcher {
                     });
                     report.sent += 1;
                     Decided {
-                        status: "sent",
+                        status: MessageStatus::Sent,
                         detail: None,
                         again_at: None,
                     }
@@ -545,7 +558,7 @@ impl Dispatcher {
             history.push(MessageEvent {
                 id: new_id(),
                 message_id: message.id.clone(),
-                status: decided.status.to_owned(),
+                status: decided.status,
                 detail: decided.detail,
                 created_at: now,
             });
@@ -559,7 +572,9 @@ impl Dispatcher {
         let (history, chunk): (Vec<MessageEvent>, Vec<&Claimed>) = history
             .into_iter()
             .zip(chunk.iter().copied())
-            .filter(|(change, message)| change.status != "sent" || moved.contains(&message.id))
+            .filter(|(change, message)| {
+                change.status != MessageStatus::Sent || moved.contains(&message.id)
+            })
             .unzip();
         messages::insert_events(&mut tx, &history).await?;
         let events: Vec<InboxEvent> = chunk
@@ -570,7 +585,7 @@ impl Dispatcher {
                 kind: EventKind::MessageStatus,
                 thread_id: message.thread_id.clone(),
                 message_id: Some(message.id.clone()),
-                status: Some(change.status.clone()),
+                status: Some(change.status),
             })
             .collect();
         state.events.stage(&mut tx, &events).await?;
@@ -598,7 +613,7 @@ impl Dispatcher {
                 messages::mark_failed(tx, &message.id, &reason, now).await?;
                 report.failed += 1;
                 return Ok(Decided {
-                    status: "failed",
+                    status: MessageStatus::Failed,
                     detail: Some(reason),
                     again_at: None,
                 });
@@ -615,7 +630,7 @@ impl Dispatcher {
                 messages::mark_in_doubt(tx, &message.id, settle_at, &reason, now).await?;
                 report.in_doubt += 1;
                 return Ok(Decided {
-                    status: "sending",
+                    status: MessageStatus::Sending,
                     detail: Some(reason),
                     again_at: Some(settle_at),
                 });
@@ -633,7 +648,7 @@ impl Dispatcher {
             messages::mark_failed(tx, &message.id, &reason, now).await?;
             report.failed += 1;
             return Ok(Decided {
-                status: "failed",
+                status: MessageStatus::Failed,
                 detail: Some(reason),
                 again_at: None,
             });
@@ -646,7 +661,7 @@ impl Dispatcher {
         messages::requeue(tx, &message.id, retry_at, &error.to_string(), now).await?;
         report.retried += 1;
         Ok(Decided {
-            status: "queued",
+            status: MessageStatus::Queued,
             detail: Some(error.to_string()),
             again_at: Some(retry_at),
         })
@@ -670,7 +685,7 @@ async fn refused(
         consent::opt_out_recipient_of(tx, &message.id, "provider_refusal", new_id(), now).await?;
     }
     Ok(Decided {
-        status: "failed",
+        status: MessageStatus::Failed,
         detail: Some(reason),
         again_at: None,
     })
@@ -721,7 +736,7 @@ fn group<T>(items: Vec<T>, key: impl Fn(&T) -> (String, String)) -> Vec<Group<T>
 
 fn events(
     ids: &[String],
-    status: &str,
+    status: MessageStatus,
     detail: Option<&str>,
     now: NaiveDateTime,
 ) -> Vec<MessageEvent> {
@@ -729,7 +744,7 @@ fn events(
         .map(|id| MessageEvent {
             id: new_id(),
             message_id: id.clone(),
-            status: status.to_owned(),
+            status,
             detail: detail.map(str::to_owned),
             created_at: now,
         })

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{NaiveDateTime, TimeDelta};
+use nextal_domain::MessageStatus;
 use nextal_persistence::DbConn;
 use nextal_persistence::repo::integrations::{self, Integration};
 use nextal_persistence::repo::messages::{self, Message, MessageEvent, SentUpdate};
@@ -46,7 +47,10 @@ impl Dispatcher {
         }
         let held = Held::new(doubtful.iter().map(|message| message.id.clone()), lease);
         let groups = group(doubtful, |message| {
-            (message.organization_id.clone(), message.provider.clone())
+            (
+                message.organization_id.clone(),
+                message.provider.as_str().to_owned(),
+            )
         });
         let settled = async {
             let mut report = DispatchReport::default();
@@ -105,7 +109,7 @@ impl Dispatcher {
             history.push(MessageEvent {
                 id: new_id(),
                 message_id: message.id.clone(),
-                status: status.to_owned(),
+                status,
                 detail: Some(detail),
                 created_at: now,
             });
@@ -162,7 +166,7 @@ async fn settle_one(
     found: &Found,
     (now, due): (NaiveDateTime, NaiveDateTime),
     report: &mut DispatchReport,
-) -> anyhow::Result<Option<(&'static str, String)>> {
+) -> anyhow::Result<Option<(MessageStatus, String)>> {
     let expired = now - message.send_at > GIVE_UP_AFTER;
     let found = match found {
         Ok(found) => found.get(&message.id),
@@ -170,7 +174,7 @@ async fn settle_one(
             let reason = "outcome_unknown";
             messages::mark_failed(tx, &message.id, reason, now).await?;
             report.failed += 1;
-            return Ok(Some(("failed", reason.to_owned())));
+            return Ok(Some((MessageStatus::Failed, reason.to_owned())));
         }
         Err(error) => {
             let reason = format!("cannot check the provider's history yet: {error:#}");
@@ -188,7 +192,10 @@ async fn settle_one(
             };
             messages::mark_sent(tx, &[sent], now).await?;
             report.sent += 1;
-            ("sent", "found in the provider's history".to_owned())
+            (
+                MessageStatus::Sent,
+                "found in the provider's history".to_owned(),
+            )
         }
         None if expired => {
             let reason = format!(
@@ -197,19 +204,19 @@ async fn settle_one(
             );
             messages::mark_failed(tx, &message.id, &reason, now).await?;
             report.failed += 1;
-            ("failed", reason)
+            (MessageStatus::Failed, reason)
         }
         None if row.active => {
             let reason = "outcome unknown; the provider has no record of it, sending again";
             messages::requeue(tx, &message.id, due, reason, now).await?;
             report.retried += 1;
-            ("queued", reason.to_owned())
+            (MessageStatus::Queued, reason.to_owned())
         }
         None => {
             let reason = "provider deactivated";
             messages::cancel_claimed(tx, std::slice::from_ref(&message.id), reason, now).await?;
             report.cancelled += 1;
-            ("cancelled", reason.to_owned())
+            (MessageStatus::Cancelled, reason.to_owned())
         }
     }))
 }

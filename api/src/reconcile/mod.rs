@@ -244,7 +244,7 @@ impl Reconciler {
             provider_sync::awaiting_receipt(
                 &mut conn,
                 &row.organization_id,
-                &row.provider,
+                provider,
                 now - RECEIPT_HORIZON,
                 now - AWAITING_RECEIPT_AFTER,
                 now - RECHECK_AFTER,

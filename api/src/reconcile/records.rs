@@ -37,8 +37,8 @@ pub(super) async fn apply_missing(
             HistoryRecord::Outbound(status) => statuses.push(status),
         }
     }
-    let replies = missing_replies(state, row, replies).await?;
-    let statuses = forward_statuses(state, row, statuses).await?;
+    let replies = missing_replies(state, row, provider, replies).await?;
+    let statuses = forward_statuses(state, row, provider, statuses).await?;
     report.replies_found += replies.len();
     report.receipts_found += statuses.len();
 
@@ -94,6 +94,7 @@ fn to_our_number(row: &Integration, reply: &InboundSms) -> bool {
 async fn missing_replies(
     state: &Data<AppState>,
     row: &Integration,
+    provider: ProviderKind,
     replies: Vec<InboundSms>,
 ) -> anyhow::Result<Vec<InboundSms>> {
     if replies.is_empty() {
@@ -105,7 +106,7 @@ async fn missing_replies(
         .collect();
     let known = {
         let mut conn = state.db.conn().await?;
-        provider_sync::known_replies(&mut conn, &row.organization_id, &row.provider, &ids).await?
+        provider_sync::known_replies(&mut conn, &row.organization_id, provider, &ids).await?
     };
     Ok(replies
         .into_iter()
@@ -119,6 +120,7 @@ async fn missing_replies(
 async fn forward_statuses(
     state: &Data<AppState>,
     row: &Integration,
+    provider: ProviderKind,
     statuses: Vec<DeliveryReport>,
 ) -> anyhow::Result<Vec<DeliveryReport>> {
     if statuses.is_empty() {
@@ -135,22 +137,22 @@ async fn forward_statuses(
         messages::find_reported(
             &mut conn,
             &row.organization_id,
-            &row.provider,
+            provider,
             &provider_ids,
             &own_ids,
         )
         .await?
     };
-    let by_provider_id: HashMap<String, &str> = found
+    let by_provider_id: HashMap<String, MessageStatus> = found
         .iter()
         .filter_map(|message| {
             let id = message.provider_message_id.as_ref()?;
-            Some((id.to_ascii_lowercase(), message.status.as_str()))
+            Some((id.to_ascii_lowercase(), message.status))
         })
         .collect();
-    let by_own_id: HashMap<&str, &str> = found
+    let by_own_id: HashMap<&str, MessageStatus> = found
         .iter()
-        .map(|message| (message.id.as_str(), message.status.as_str()))
+        .map(|message| (message.id.as_str(), message.status))
         .collect();
     Ok(statuses
         .into_iter()
@@ -158,7 +160,7 @@ async fn forward_statuses(
             let current = by_provider_id
                 .get(&status.message_id.to_ascii_lowercase())
                 .or_else(|| by_own_id.get(status.reference.as_deref().unwrap_or_default()))
-                .and_then(|current| current.parse::<MessageStatus>().ok());
+                .copied();
             match (current, target_status(status.state)) {
                 (Some(MessageStatus::Sent), Some(target)) => {
                     MessageStatus::Sent.can_move_to(target)

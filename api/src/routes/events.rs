@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use actix_web::web::{Bytes, Data};
 use actix_web::{HttpResponse, get};
+use nextal_domain::MessageStatus;
 use nextal_openapi::Problem;
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -24,7 +25,7 @@ struct EventData<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     message_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<&'a str>,
+    status: Option<MessageStatus>,
 }
 
 /// Live inbox updates.
@@ -101,7 +102,7 @@ fn frame(event: &InboxEvent) -> Bytes {
     let data = serde_json::to_string(&EventData {
         thread_id: &event.thread_id,
         message_id: event.message_id.as_deref(),
-        status: event.status.as_deref(),
+        status: event.status,
     })
     .unwrap_or_else(|_| "{}".to_owned());
     Bytes::from(format!("event: {}\ndata: {data}\n\n", event.kind.as_str()))

@@ -7,6 +7,7 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::web::{Data, Json, Path};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use chrono::{DateTime, Utc};
+use nextal_domain::{Direction, MessageStatus, ProviderKind};
 use nextal_openapi::Problem;
 use nextal_persistence::repo::messages::{Message, MessageEvent};
 use serde::{Deserialize, Serialize};
@@ -28,8 +29,8 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// One status a message went through.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusChange {
-    #[schema(example = "sent")]
-    status: String,
+    #[schema(value_type = String, example = json!(MessageStatus::Sent))]
+    status: MessageStatus,
     /// Why, when there is more to say (a provider's reason, a retry, a cancellation).
     detail: Option<String>,
     at: DateTime<Utc>,
@@ -44,18 +45,18 @@ pub struct SmsMessage {
     /// The bulk send it belongs to.
     batch_id: Option<String>,
     /// `outbound` or `inbound`.
-    #[schema(example = "outbound")]
-    direction: String,
+    #[schema(value_type = String, example = json!(Direction::Outbound))]
+    direction: Direction,
     body: String,
     /// `scheduled`, `queued`, `sending`, `sent`, `delivered`, `undelivered`, `failed` or
     /// `cancelled`.
-    #[schema(example = "queued")]
-    status: String,
+    #[schema(value_type = String, example = json!(MessageStatus::Queued))]
+    status: MessageStatus,
     /// Why it failed, was cancelled or is being retried.
     status_reason: Option<String>,
     /// `clicksend` or `twilio`.
-    #[schema(example = "clicksend")]
-    provider: String,
+    #[schema(value_type = String, example = json!(ProviderKind::ClickSend))]
+    provider: ProviderKind,
     #[schema(example = "+61411111111")]
     from_number: String,
     #[schema(example = "+61422222222")]
@@ -118,7 +119,7 @@ impl SmsMessage {
         let first = MessageEvent {
             id: String::new(),
             message_id: message.id.clone(),
-            status: message.status.clone(),
+            status: message.status,
             detail: None,
             created_at: message.created_at,
         };
@@ -209,8 +210,11 @@ pub struct BatchBody {
     /// Messages queued.
     accepted: i32,
     skipped: Vec<SkippedCandidate>,
-    /// Messages per status, e.g. `{"sent": 990, "failed": 10}`.
-    #[schema(value_type = Object, example = json!({"queued": 10, "sent": 990}))]
+    /// How many of its messages are in each status.
+    #[schema(value_type = Object, example = json!({
+        MessageStatus::Queued.as_str(): 10,
+        MessageStatus::Sent.as_str(): 990,
+    }))]
     statuses: BTreeMap<String, i64>,
     created_at: DateTime<Utc>,
 }
@@ -233,7 +237,11 @@ impl From<BatchProgress> for BatchBody {
                     reason: entry["reason"].as_str().unwrap_or_default().to_owned(),
                 })
                 .collect(),
-            statuses: progress.counts.into_iter().collect(),
+            statuses: progress
+                .counts
+                .into_iter()
+                .map(|(status, count)| (status.as_str().to_owned(), count))
+                .collect(),
             created_at: utc(progress.batch.created_at),
         }
     }

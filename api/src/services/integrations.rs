@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use nextal_domain::MessageStatus;
 use nextal_domain::{PhoneNumber, ProviderKind, ProviderSecret, ProviderUsername};
 use nextal_persistence::repo::integrations::{self, Integration, Settings};
 use nextal_persistence::repo::messages::{self, MessageEvent};
@@ -161,7 +162,7 @@ pub async fn save_settings(
             .map(|id| MessageEvent {
                 id: new_id(),
                 message_id: id.clone(),
-                status: "cancelled".to_owned(),
+                status: MessageStatus::Cancelled,
                 detail: Some(reason.clone()),
                 created_at: now,
             })

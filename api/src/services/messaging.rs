@@ -6,7 +6,9 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
-use nextal_domain::{DailySendCap, MergeValues, MessageBody, ProviderKind, Template};
+use nextal_domain::{
+    DailySendCap, Direction, MergeValues, MessageBody, MessageStatus, ProviderKind, Template,
+};
 use nextal_persistence::repo::batches::{self, Batch};
 use nextal_persistence::repo::candidates::{self, Candidate};
 use nextal_persistence::repo::idempotency::{self, StoredResponse};
@@ -89,7 +91,7 @@ pub struct BulkAccepted {
 /// A batch with how many of its messages are in each status.
 pub struct BatchProgress {
     pub batch: Batch,
-    pub counts: Vec<(String, i64)>,
+    pub counts: Vec<(MessageStatus, i64)>,
 }
 
 /// What queuing messages needs besides the request: where they are stored, who to
@@ -407,7 +409,11 @@ pub async fn cancel(
             ),
         });
     }
-    messages::insert_events(&mut tx, &[event(id, "cancelled", Some(reason), now)]).await?;
+    messages::insert_events(
+        &mut tx,
+        &[event(id, MessageStatus::Cancelled, Some(reason), now)],
+    )
+    .await?;
     tx.commit().await?;
     get(db, user, id).await
 }
@@ -515,7 +521,7 @@ async fn store_messages(
     messages::insert_many(conn, rows).await?;
     let history: Vec<MessageEvent> = rows
         .iter()
-        .map(|m| event(&m.id, &m.status, None, now))
+        .map(|m| event(&m.id, m.status, None, now))
         .collect();
     messages::insert_events(conn, &history).await?;
     Ok(())
@@ -542,18 +548,17 @@ fn new_message(
         thread_id: thread_id.to_owned(),
         candidate_id: recipient.candidate_id.clone(),
         batch_id,
-        direction: "outbound".to_owned(),
+        direction: Direction::Outbound,
         body: body.into_inner(),
         encoding: segmentation.encoding.as_str().to_owned(),
         segments: i32::try_from(segmentation.segments).unwrap_or(i32::MAX),
         status: if schedule.is_some() {
-            "scheduled"
+            MessageStatus::Scheduled
         } else {
-            "queued"
-        }
-        .to_owned(),
+            MessageStatus::Queued
+        },
         status_reason: None,
-        provider: sender.provider.as_str().to_owned(),
+        provider: sender.provider,
         from_number: sender.from_number.clone(),
         to_number: recipient.phone.clone(),
         provider_message_id: None,
@@ -571,14 +576,14 @@ fn new_message(
 
 fn event(
     message_id: &str,
-    status: &str,
+    status: MessageStatus,
     detail: Option<String>,
     now: NaiveDateTime,
 ) -> MessageEvent {
     MessageEvent {
         id: new_id(),
         message_id: message_id.to_owned(),
-        status: status.to_owned(),
+        status,
         detail,
         created_at: now,
     }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDateTime;
-use nextal_domain::{ConsentChange, MessageStatus, ProviderKind, segment};
+use nextal_domain::{ConsentChange, Direction, MessageStatus, ProviderKind, segment};
 use nextal_persistence::repo::consent::{self, ConsentEvent};
 use nextal_persistence::repo::messages::{self, Message, MessageEvent, ReportedChange};
 use nextal_persistence::repo::threads::{self, ReplyActivity, ReplyThread};
@@ -94,7 +94,7 @@ pub(super) async fn keep_failed(
     delivery: &Delivery,
 ) -> Result<(), PersistenceError> {
     let mut conn = context.db.conn().await?;
-    webhook_deliveries::insert_many(&mut conn, &[raw_row(delivery, "failed")]).await
+    webhook_deliveries::insert_many(&mut conn, &[raw_row(delivery, Outcome::FAILED)]).await
 }
 
 fn raw_row(delivery: &Delivery, outcome: &str) -> WebhookDelivery {
@@ -106,7 +106,7 @@ fn raw_row(delivery: &Delivery, outcome: &str) -> WebhookDelivery {
     WebhookDelivery {
         id: new_id(),
         organization_id: delivery.organization_id.clone(),
-        provider: delivery.provider.as_str().to_owned(),
+        provider: delivery.provider,
         kind: delivery.kind.as_str().to_owned(),
         provider_message_id,
         content_type: delivery.content_type.clone(),
@@ -201,7 +201,7 @@ impl Batch<'_> {
                 kind: EventKind::MessageReceived,
                 thread_id: row.thread_id.clone(),
                 message_id: Some(row.id.clone()),
-                status: Some(MessageStatus::Received.as_str().to_owned()),
+                status: Some(MessageStatus::Received),
             });
         }
         let activity: Vec<ReplyActivity> = activity.into_values().collect();
@@ -270,13 +270,13 @@ impl Batch<'_> {
             thread_id: thread_id.to_owned(),
             candidate_id,
             batch_id: None,
-            direction: "inbound".to_owned(),
+            direction: Direction::Inbound,
             body: reply.body.clone(),
             encoding: segmentation.encoding.as_str().to_owned(),
             segments: i32::try_from(segmentation.segments).unwrap_or(i32::MAX),
-            status: MessageStatus::Received.as_str().to_owned(),
+            status: MessageStatus::Received,
             status_reason: None,
-            provider: self.provider.as_str().to_owned(),
+            provider: self.provider,
             from_number: reply.from.clone(),
             to_number: reply.to.clone(),
             provider_message_id: Some(reply.message_id.clone()),
@@ -314,7 +314,7 @@ impl Batch<'_> {
         let found = messages::find_reported(
             conn,
             self.organization_id,
-            self.provider.as_str(),
+            self.provider,
             &provider_ids,
             &own_ids,
         )
@@ -327,7 +327,7 @@ impl Batch<'_> {
             })
             .collect();
         // Status as it stands, updated as this batch's reports apply.
-        let mut current: HashMap<String, (String, String)> = found
+        let mut current: HashMap<String, (MessageStatus, String)> = found
             .into_iter()
             .map(|message| (message.id, (message.status, message.thread_id)))
             .collect();
@@ -356,7 +356,7 @@ impl Batch<'_> {
                 history.push(MessageEvent {
                     id: new_id(),
                     message_id: id.clone(),
-                    status: status.clone(),
+                    status,
                     detail: Some(detail),
                     created_at: self.now,
                 });
@@ -376,11 +376,11 @@ impl Batch<'_> {
                 continue;
             }
             outcomes[index] = Outcome::Applied;
-            current.insert(id.clone(), (target.as_str().to_owned(), thread_id.clone()));
+            current.insert(id.clone(), (target, thread_id.clone()));
             history.push(MessageEvent {
                 id: new_id(),
                 message_id: id.clone(),
-                status: target.as_str().to_owned(),
+                status: target,
                 detail: Some(detail),
                 created_at: self.now,
             });
@@ -389,7 +389,7 @@ impl Batch<'_> {
                 kind: EventKind::MessageStatus,
                 thread_id,
                 message_id: Some(id),
-                status: Some(target.as_str().to_owned()),
+                status: Some(target),
             });
         }
         messages::insert_events(conn, &history).await
@@ -413,22 +413,19 @@ impl Batch<'_> {
         &self,
         conn: &mut DbConn,
         change: &Move<'_>,
-        mut status: String,
+        mut status: MessageStatus,
     ) -> Result<bool, PersistenceError> {
         const ATTEMPTS: usize = 3;
         for _ in 0..ATTEMPTS {
-            let movable = status
-                .parse::<MessageStatus>()
-                .is_ok_and(|from| from.can_move_to(change.target));
-            if !movable {
+            if !status.can_move_to(change.target) {
                 return Ok(false);
             }
             let moved = messages::apply_reported(
                 conn,
                 &ReportedChange {
                     id: change.id,
-                    from_status: &status,
-                    to_status: change.target.as_str(),
+                    from_status: status,
+                    to_status: change.target,
                     reason: change.reason,
                     provider_message_id: change.provider_message_id,
                 },

@@ -105,6 +105,10 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Stored in the raw log and counted in metrics for a delivery that could not be
+    /// applied at all (the database failed): it has no outcome of its own.
+    pub const FAILED: &'static str = "failed";
+
     /// As stored in the raw log and counted in metrics.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -238,7 +242,7 @@ async fn answer(context: &Writers, job: Job, result: Result<Outcome, Persistence
         }
         Err(error) => {
             tracing::error!(error = %error, "webhook delivery could not be applied");
-            context.metrics.webhook_applied("failed");
+            context.metrics.webhook_applied(Outcome::FAILED);
             if let Err(error) = apply::keep_failed(context, &job.delivery).await {
                 tracing::error!(error = %error, "webhook delivery could not be kept either");
             }

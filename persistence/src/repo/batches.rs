@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use nextal_domain::MessageStatus;
 
 use crate::db::run;
 use crate::schema::{sms_batches, sms_messages};
@@ -49,7 +50,7 @@ pub async fn find(
 pub async fn status_counts(
     conn: &mut DbConn,
     id: &str,
-) -> Result<Vec<(String, i64)>, PersistenceError> {
+) -> Result<Vec<(MessageStatus, i64)>, PersistenceError> {
     Ok(run!(conn, |c| sms_messages::table
         .filter(sms_messages::batch_id.eq(id))
         .group_by(sms_messages::status)

@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 use diesel_async::RunQueryDsl;
+use nextal_domain::{Direction, MessageStatus, ProviderKind};
 
 use crate::db::{batch_insert, run};
 use crate::schema::{sms_message_events, sms_messages};
@@ -18,13 +19,13 @@ pub struct Message {
     pub thread_id: String,
     pub candidate_id: Option<String>,
     pub batch_id: Option<String>,
-    pub direction: String,
+    pub direction: Direction,
     pub body: String,
     pub encoding: String,
     pub segments: i32,
-    pub status: String,
+    pub status: MessageStatus,
     pub status_reason: Option<String>,
-    pub provider: String,
+    pub provider: ProviderKind,
     pub from_number: String,
     pub to_number: String,
     pub provider_message_id: Option<String>,
@@ -48,7 +49,7 @@ pub struct Message {
 pub struct MessageEvent {
     pub id: String,
     pub message_id: String,
-    pub status: String,
+    pub status: MessageStatus,
     pub detail: Option<String>,
     pub created_at: NaiveDateTime,
 }
@@ -63,7 +64,7 @@ pub struct Claimed {
     #[diesel(sql_type = Text)]
     pub thread_id: String,
     #[diesel(sql_type = Text)]
-    pub provider: String,
+    pub provider: ProviderKind,
     #[diesel(sql_type = Text)]
     pub from_number: String,
     #[diesel(sql_type = Text)]
@@ -171,38 +172,52 @@ pub async fn events(conn: &mut DbConn, id: &str) -> Result<Vec<MessageEvent>, Pe
         .await)?)
 }
 
-const CLAIM_POSTGRES: &str = "
-UPDATE sms_messages SET status = 'sending', attempts = attempts + 1,
+/// Placeholders: $1 now, $2 lease, $3 limit, $4 `sending`, $5 `queued`, $6 `scheduled`;
+/// `{lock}` is PostgreSQL's row locking (see [`for_backend`]).
+const CLAIM: &str = "
+UPDATE sms_messages SET status = $4, attempts = attempts + 1,
        lease_expires_at = $2, updated_at = $1
 WHERE id IN (
     SELECT m.id FROM sms_messages m
-    WHERE m.status IN ('queued', 'scheduled') AND m.next_attempt_at <= $1
+    WHERE m.status IN ($5, $6) AND m.next_attempt_at <= $1
       AND EXISTS (SELECT 1 FROM integrations i
                   WHERE i.organization_id = m.organization_id
                     AND i.provider = m.provider AND i.active)
       AND NOT EXISTS (SELECT 1 FROM sms_messages p
                       WHERE p.thread_id = m.thread_id AND p.id < m.id
-                        AND p.status IN ('queued', 'sending'))
+                        AND p.status IN ($5, $4))
     ORDER BY m.next_attempt_at, m.id
     LIMIT $3
-    FOR UPDATE OF m SKIP LOCKED)
+    {lock})
 RETURNING id, organization_id, thread_id, provider, from_number, to_number, body, attempts, send_at, created_at";
 
-const CLAIM_SQLITE: &str = "
-UPDATE sms_messages SET status = 'sending', attempts = attempts + 1,
-       lease_expires_at = ?2, updated_at = ?1
-WHERE id IN (
-    SELECT m.id FROM sms_messages m
-    WHERE m.status IN ('queued', 'scheduled') AND m.next_attempt_at <= ?1
-      AND EXISTS (SELECT 1 FROM integrations i
-                  WHERE i.organization_id = m.organization_id
-                    AND i.provider = m.provider AND i.active)
-      AND NOT EXISTS (SELECT 1 FROM sms_messages p
-                      WHERE p.thread_id = m.thread_id AND p.id < m.id
-                        AND p.status IN ('queued', 'sending'))
-    ORDER BY m.next_attempt_at, m.id
-    LIMIT ?3)
-RETURNING id, organization_id, thread_id, provider, from_number, to_number, body, attempts, send_at, created_at";
+/// Row locking for a claim's inner `SELECT` on PostgreSQL, so that replicas claiming
+/// side by side skip each other's rows; SQLite has one writer at a time and no such
+/// clause.
+const LOCK_POSTGRES: &str = "FOR UPDATE OF m SKIP LOCKED";
+
+/// The statement `template` for the connection's backend: the text both backends share
+/// is written once, with PostgreSQL's `$n` placeholders (SQLite's `?n` has the same
+/// meaning) and a `{lock}` slot for PostgreSQL's row locking.
+fn for_backend(conn: &DbConn, template: &str) -> String {
+    match conn {
+        DbConn::Postgres(_) => template.replace("{lock}", LOCK_POSTGRES),
+        DbConn::Sqlite(_) => sqlite_text(template),
+    }
+}
+
+/// `template` for SQLite: no row locking, `?n` for `$n`. A `$` not followed by a digit
+/// (a JSON path such as `'$.id'`) stays as it is.
+fn sqlite_text(template: &str) -> String {
+    let template = template.replace("{lock}", "");
+    let mut sql = String::with_capacity(template.len());
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        let placeholder = c == '$' && chars.peek().is_some_and(char::is_ascii_digit);
+        sql.push(if placeholder { '?' } else { c });
+    }
+    sql
+}
 
 /// Claims up to `limit` due messages in one statement: marks them `sending` with a lease
 /// until `lease_until` and returns them in id order. Only messages whose provider is
@@ -215,43 +230,28 @@ pub async fn claim_due(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<Claimed>, PersistenceError> {
-    let mut claimed: Vec<Claimed> = match conn {
-        DbConn::Postgres(object) => {
-            diesel::sql_query(CLAIM_POSTGRES)
-                .bind::<Timestamp, _>(now)
-                .bind::<Timestamp, _>(lease_until)
-                .bind::<BigInt, _>(limit)
-                .load(&mut **object)
-                .await?
-        }
-        DbConn::Sqlite(object) => {
-            diesel::sql_query(CLAIM_SQLITE)
-                .bind::<Timestamp, _>(now)
-                .bind::<Timestamp, _>(lease_until)
-                .bind::<BigInt, _>(limit)
-                .load(&mut **object)
-                .await?
-        }
-    };
+    let sql = for_backend(conn, CLAIM);
+    let mut claimed: Vec<Claimed> = run!(conn, |c| diesel::sql_query(&sql)
+        .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<BigInt, _>(limit)
+        .bind::<Text, _>(MessageStatus::Sending)
+        .bind::<Text, _>(MessageStatus::Queued)
+        .bind::<Text, _>(MessageStatus::Scheduled)
+        .load(c)
+        .await)?;
     claimed.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(claimed)
 }
 
-const CLAIM_IN_DOUBT_POSTGRES: &str = "
+/// Placeholders: $1 now, $2 lease, $3 limit, $4 `sending`; `{lock}` as in [`CLAIM`].
+const CLAIM_IN_DOUBT: &str = "
 UPDATE sms_messages SET lease_expires_at = $2
 WHERE id IN (
-    SELECT id FROM sms_messages
-    WHERE status = 'sending' AND lease_expires_at <= $1
-    ORDER BY id LIMIT $3
-    FOR UPDATE SKIP LOCKED)
-RETURNING id";
-
-const CLAIM_IN_DOUBT_SQLITE: &str = "
-UPDATE sms_messages SET lease_expires_at = ?2
-WHERE id IN (
-    SELECT id FROM sms_messages
-    WHERE status = 'sending' AND lease_expires_at <= ?1
-    ORDER BY id LIMIT ?3)
+    SELECT m.id FROM sms_messages m
+    WHERE m.status = $4 AND m.lease_expires_at <= $1
+    ORDER BY m.id LIMIT $3
+    {lock})
 RETURNING id";
 
 #[derive(QueryableByName)]
@@ -269,24 +269,14 @@ pub async fn claim_in_doubt(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<Message>, PersistenceError> {
-    let claimed: Vec<ClaimedId> = match conn {
-        DbConn::Postgres(object) => {
-            diesel::sql_query(CLAIM_IN_DOUBT_POSTGRES)
-                .bind::<Timestamp, _>(now)
-                .bind::<Timestamp, _>(lease_until)
-                .bind::<BigInt, _>(limit)
-                .load(&mut **object)
-                .await?
-        }
-        DbConn::Sqlite(object) => {
-            diesel::sql_query(CLAIM_IN_DOUBT_SQLITE)
-                .bind::<Timestamp, _>(now)
-                .bind::<Timestamp, _>(lease_until)
-                .bind::<BigInt, _>(limit)
-                .load(&mut **object)
-                .await?
-        }
-    };
+    let sql = for_backend(conn, CLAIM_IN_DOUBT);
+    let claimed: Vec<ClaimedId> = run!(conn, |c| diesel::sql_query(&sql)
+        .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<BigInt, _>(limit)
+        .bind::<Text, _>(MessageStatus::Sending)
+        .load(c)
+        .await)?;
     let ids: Vec<String> = claimed.into_iter().map(|claimed| claimed.id).collect();
     find_many(conn, &ids).await
 }
@@ -302,30 +292,33 @@ pub struct SentUpdate {
     pub price: Option<String>,
 }
 
+/// The JSON-table syntax differs between the backends, so these statements come in
+/// pairs. Placeholders: $1 the rows, $2 now, $3 `sent`, $4 `sending`.
 const MARK_SENT_POSTGRES: &str = "
-UPDATE sms_messages AS m SET status = 'sent', provider_message_id = v.pid, price = v.price,
+UPDATE sms_messages AS m SET status = $3, provider_message_id = v.pid, price = v.price,
        segments = COALESCE(NULLIF(v.parts, 0), m.segments), lease_expires_at = NULL,
        updated_at = $2
 FROM jsonb_to_recordset($1::jsonb) AS v(id text, pid text, price text, parts integer)
-WHERE m.id = v.id AND m.status = 'sending'
+WHERE m.id = v.id AND m.status = $4
 RETURNING m.id";
 
 /// A receipt can overtake our own record of the send: such a message is already
 /// `delivered` (or `undelivered`, `failed`); it still gets the provider's id and price.
+/// Placeholders: $1 the rows, $2 `delivered`, $3 `undelivered`, $4 `failed`.
 const RECORD_OVERTAKEN_POSTGRES: &str = "
 UPDATE sms_messages AS m SET provider_message_id = v.pid, price = v.price,
        segments = COALESCE(NULLIF(v.parts, 0), m.segments), lease_expires_at = NULL
 FROM jsonb_to_recordset($1::jsonb) AS v(id text, pid text, price text, parts integer)
-WHERE m.id = v.id AND m.status IN ('delivered', 'undelivered', 'failed')";
+WHERE m.id = v.id AND m.status IN ($2, $3, $4)";
 
 const MARK_SENT_SQLITE: &str = "
-UPDATE sms_messages SET status = 'sent', provider_message_id = v.pid, price = v.price,
+UPDATE sms_messages SET status = ?3, provider_message_id = v.pid, price = v.price,
        segments = COALESCE(NULLIF(v.parts, 0), sms_messages.segments),
        lease_expires_at = NULL, updated_at = ?2
 FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.pid') AS pid,
              json_extract(value, '$.price') AS price, json_extract(value, '$.parts') AS parts
       FROM json_each(?1)) AS v
-WHERE sms_messages.id = v.id AND sms_messages.status = 'sending'
+WHERE sms_messages.id = v.id AND sms_messages.status = ?4
 RETURNING sms_messages.id";
 
 const RECORD_OVERTAKEN_SQLITE: &str = "
@@ -336,7 +329,7 @@ FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.pid') AS 
              json_extract(value, '$.price') AS price, json_extract(value, '$.parts') AS parts
       FROM json_each(?1)) AS v
 WHERE sms_messages.id = v.id
-  AND sms_messages.status IN ('delivered', 'undelivered', 'failed')";
+  AND sms_messages.status IN (?2, ?3, ?4)";
 
 /// Records what the provider accepted, in one statement for the whole request (the
 /// rows travel as one JSON parameter, so a thousand messages cost one round trip), and
@@ -356,6 +349,8 @@ pub async fn mark_sent(
             diesel::sql_query(MARK_SENT_POSTGRES)
                 .bind::<Text, _>(&rows)
                 .bind::<Timestamp, _>(now)
+                .bind::<Text, _>(MessageStatus::Sent)
+                .bind::<Text, _>(MessageStatus::Sending)
                 .load(&mut **object)
                 .await?
         }
@@ -363,6 +358,8 @@ pub async fn mark_sent(
             diesel::sql_query(MARK_SENT_SQLITE)
                 .bind::<Text, _>(&rows)
                 .bind::<Timestamp, _>(now)
+                .bind::<Text, _>(MessageStatus::Sent)
+                .bind::<Text, _>(MessageStatus::Sending)
                 .load(&mut **object)
                 .await?
         }
@@ -372,12 +369,18 @@ pub async fn mark_sent(
             DbConn::Postgres(object) => {
                 diesel::sql_query(RECORD_OVERTAKEN_POSTGRES)
                     .bind::<Text, _>(&rows)
+                    .bind::<Text, _>(MessageStatus::Delivered)
+                    .bind::<Text, _>(MessageStatus::Undelivered)
+                    .bind::<Text, _>(MessageStatus::Failed)
                     .execute(&mut **object)
                     .await?
             }
             DbConn::Sqlite(object) => {
                 diesel::sql_query(RECORD_OVERTAKEN_SQLITE)
                     .bind::<Text, _>(&rows)
+                    .bind::<Text, _>(MessageStatus::Delivered)
+                    .bind::<Text, _>(MessageStatus::Undelivered)
+                    .bind::<Text, _>(MessageStatus::Failed)
                     .execute(&mut **object)
                     .await?
             }
@@ -396,10 +399,10 @@ pub async fn mark_failed(
     let updated = run!(conn, |c| diesel::update(
         sms_messages::table
             .filter(sms_messages::id.eq(id))
-            .filter(sms_messages::status.eq("sending"))
+            .filter(sms_messages::status.eq(MessageStatus::Sending))
     )
     .set((
-        sms_messages::status.eq("failed"),
+        sms_messages::status.eq(MessageStatus::Failed),
         sms_messages::status_reason.eq(reason),
         sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
         sms_messages::updated_at.eq(now),
@@ -420,10 +423,10 @@ pub async fn requeue(
     let updated = run!(conn, |c| diesel::update(
         sms_messages::table
             .filter(sms_messages::id.eq(id))
-            .filter(sms_messages::status.eq("sending"))
+            .filter(sms_messages::status.eq(MessageStatus::Sending))
     )
     .set((
-        sms_messages::status.eq("queued"),
+        sms_messages::status.eq(MessageStatus::Queued),
         sms_messages::status_reason.eq(reason),
         sms_messages::next_attempt_at.eq(next_attempt_at),
         sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
@@ -446,7 +449,7 @@ pub async fn mark_in_doubt(
     run!(conn, |c| diesel::update(
         sms_messages::table
             .filter(sms_messages::id.eq(id))
-            .filter(sms_messages::status.eq("sending"))
+            .filter(sms_messages::status.eq(MessageStatus::Sending))
     )
     .set((
         sms_messages::lease_expires_at.eq(settle_at),
@@ -476,7 +479,7 @@ pub async fn refresh_lease(
         run!(conn, |c| diesel::update(
             sms_messages::table
                 .filter(sms_messages::id.eq_any(chunk))
-                .filter(sms_messages::status.eq("sending"))
+                .filter(sms_messages::status.eq(MessageStatus::Sending))
                 .filter(sms_messages::lease_expires_at.eq_any(held_as))
                 .filter(sms_messages::lease_expires_at.gt(now))
         )
@@ -485,7 +488,7 @@ pub async fn refresh_lease(
         .await)?;
         let ours: Vec<String> = run!(conn, |c| sms_messages::table
             .filter(sms_messages::id.eq_any(chunk))
-            .filter(sms_messages::status.eq("sending"))
+            .filter(sms_messages::status.eq(MessageStatus::Sending))
             .filter(sms_messages::lease_expires_at.eq(until))
             .select(sms_messages::id)
             .load(c)
@@ -512,11 +515,11 @@ pub async fn hand_back(
         handed_back += run!(conn, |c| diesel::update(
             sms_messages::table
                 .filter(sms_messages::id.eq_any(chunk))
-                .filter(sms_messages::status.eq("sending"))
+                .filter(sms_messages::status.eq(MessageStatus::Sending))
                 .filter(sms_messages::lease_expires_at.eq_any(held_as))
         )
         .set((
-            sms_messages::status.eq("queued"),
+            sms_messages::status.eq(MessageStatus::Queued),
             sms_messages::status_reason.eq(reason),
             sms_messages::next_attempt_at.eq(next_attempt_at),
             sms_messages::attempts.eq(sms_messages::attempts - 1),
@@ -546,7 +549,7 @@ pub async fn end_claim(
         ended += run!(conn, |c| diesel::update(
             sms_messages::table
                 .filter(sms_messages::id.eq_any(chunk))
-                .filter(sms_messages::status.eq("sending"))
+                .filter(sms_messages::status.eq(MessageStatus::Sending))
                 .filter(sms_messages::lease_expires_at.eq_any(leases))
         )
         .set((
@@ -570,10 +573,10 @@ pub async fn cancel_claimed(
         run!(conn, |c| diesel::update(
             sms_messages::table
                 .filter(sms_messages::id.eq_any(chunk))
-                .filter(sms_messages::status.eq("sending"))
+                .filter(sms_messages::status.eq(MessageStatus::Sending))
         )
         .set((
-            sms_messages::status.eq("cancelled"),
+            sms_messages::status.eq(MessageStatus::Cancelled),
             sms_messages::status_reason.eq(reason),
             sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
             sms_messages::updated_at.eq(now),
@@ -597,13 +600,13 @@ pub async fn cancel_pending_for_provider(
         sms_messages::table
             .filter(sms_messages::organization_id.eq(organization_id))
             .filter(sms_messages::provider.eq(provider))
-            .filter(sms_messages::status.eq_any(["queued", "scheduled"]))
+            .filter(sms_messages::status.eq_any([MessageStatus::Queued, MessageStatus::Scheduled]))
     };
     let ids: Vec<String> = run!(conn, |c| pending().select(sms_messages::id).load(c).await)?;
     if !ids.is_empty() {
         run!(conn, |c| diesel::update(pending())
             .set((
-                sms_messages::status.eq("cancelled"),
+                sms_messages::status.eq(MessageStatus::Cancelled),
                 sms_messages::status_reason.eq(reason),
                 sms_messages::updated_at.eq(now),
             ))
@@ -625,10 +628,10 @@ pub async fn cancel(
         sms_messages::table
             .filter(sms_messages::organization_id.eq(organization_id))
             .filter(sms_messages::id.eq(id))
-            .filter(sms_messages::status.eq_any(["queued", "scheduled"]))
+            .filter(sms_messages::status.eq_any([MessageStatus::Queued, MessageStatus::Scheduled]))
     )
     .set((
-        sms_messages::status.eq("cancelled"),
+        sms_messages::status.eq(MessageStatus::Cancelled),
         sms_messages::status_reason.eq(reason),
         sms_messages::updated_at.eq(now),
     ))
@@ -689,7 +692,7 @@ pub async fn insert_replies(
 pub async fn find_reported(
     conn: &mut DbConn,
     organization_id: &str,
-    provider: &str,
+    provider: ProviderKind,
     provider_message_ids: &[String],
     own_ids: &[String],
 ) -> Result<Vec<Message>, PersistenceError> {
@@ -708,7 +711,7 @@ pub async fn find_reported(
         let rows: Vec<Message> = run!(conn, |c| sms_messages::table
             .filter(sms_messages::organization_id.eq(organization_id))
             .filter(sms_messages::provider.eq(provider))
-            .filter(sms_messages::direction.eq("outbound"))
+            .filter(sms_messages::direction.eq(Direction::Outbound))
             .filter(sms_messages::id.eq_any(chunk))
             .select(Message::as_select())
             .load(c)
@@ -725,8 +728,8 @@ pub async fn find_reported(
 pub struct ReportedChange<'a> {
     pub id: &'a str,
     /// The status the decision was made on; the update applies only if it still holds.
-    pub from_status: &'a str,
-    pub to_status: &'a str,
+    pub from_status: MessageStatus,
+    pub to_status: MessageStatus,
     pub reason: Option<&'a str>,
     /// Recorded when the message does not have it yet (a receipt that overtook the
     /// provider's answer to our send).
@@ -759,4 +762,18 @@ pub async fn apply_reported(
     .execute(c)
     .await)?;
     Ok(updated > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_text_numbers_placeholders_and_drops_the_lock() {
+        let template = "SELECT json_extract(v, '$.id') FROM t WHERE a = $1 AND b <= $12 {lock}";
+        assert_eq!(
+            sqlite_text(template),
+            "SELECT json_extract(v, '$.id') FROM t WHERE a = ?1 AND b <= ?12 "
+        );
+    }
 }

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use nextal_domain::{MessageStatus, ProviderKind};
 
 use crate::db::run;
 use crate::schema::{provider_sync, sms_messages, webhook_deliveries};
@@ -92,7 +93,7 @@ pub async fn release(
 pub async fn known_replies(
     conn: &mut DbConn,
     organization_id: &str,
-    provider: &str,
+    provider: ProviderKind,
     provider_ids: &[String],
 ) -> Result<HashSet<String>, PersistenceError> {
     let mut known = HashSet::new();
@@ -151,7 +152,7 @@ pub struct AwaitingReceipt {
 pub async fn awaiting_receipt(
     conn: &mut DbConn,
     organization_id: &str,
-    provider: &str,
+    provider: ProviderKind,
     sent_after: NaiveDateTime,
     sent_before: NaiveDateTime,
     checked_before: NaiveDateTime,
@@ -160,7 +161,7 @@ pub async fn awaiting_receipt(
     let rows: Vec<(String, Option<String>)> = run!(conn, |c| sms_messages::table
         .filter(sms_messages::organization_id.eq(organization_id))
         .filter(sms_messages::provider.eq(provider))
-        .filter(sms_messages::status.eq("sent"))
+        .filter(sms_messages::status.eq(MessageStatus::Sent))
         .filter(sms_messages::updated_at.gt(sent_after))
         .filter(sms_messages::updated_at.le(sent_before))
         .filter(sms_messages::provider_message_id.is_not_null())

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
+use nextal_domain::ProviderKind;
 
 use crate::db::batch_insert;
 use crate::schema::webhook_deliveries;
@@ -16,7 +17,7 @@ use crate::{DbConn, PersistenceError};
 pub struct WebhookDelivery {
     pub id: String,
     pub organization_id: String,
-    pub provider: String,
+    pub provider: ProviderKind,
     /// `inbound` or `receipt`.
     pub kind: String,
     pub provider_message_id: Option<String>,

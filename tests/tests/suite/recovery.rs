@@ -280,7 +280,7 @@ async fn clicksend_500s_then_back_send_the_message_once_within_20_seconds_of_the
     let back = 122;
     let mut tries = Vec::new();
     let mut second = 0;
-    while stored(&app, &id).await.status != "sent" {
+    while stored(&app, &id).await.status.as_str() != "sent" {
         assert!(
             second < back + 60,
             "not sent a minute after ClickSend came back"
@@ -337,7 +337,12 @@ async fn twilio_503s_for_30_minutes_never_fail_the_message_and_it_goes_out_withi
     let mut delays = Vec::new();
     loop {
         let queued = stored(&app, &id).await;
-        assert_eq!(queued.status, "queued", "{:?}", queued.status_reason);
+        assert_eq!(
+            queued.status.as_str(),
+            "queued",
+            "{:?}",
+            queued.status_reason
+        );
         let delay = queued.next_attempt_at - queued.updated_at;
         delays.push(delay.num_milliseconds());
         if queued.next_attempt_at > (start + TimeDelta::minutes(30)).naive_utc() {
@@ -352,7 +357,7 @@ async fn twilio_503s_for_30_minutes_never_fail_the_message_and_it_goes_out_withi
     app.dispatch_at(at(failed.next_attempt_at)).await;
 
     let sent = stored(&app, &id).await;
-    assert_eq!(sent.status, "sent");
+    assert_eq!(sent.status.as_str(), "sent");
     assert!(
         delays.iter().all(|delay| (1_600..=18_000).contains(delay)),
         "{delays:?}"
@@ -440,8 +445,8 @@ async fn a_message_still_failing_24_hours_after_it_was_due_fails_with_the_reason
     app.dispatch_at(start + TimeDelta::hours(24) + TimeDelta::minutes(1))
         .await;
     let failed = stored(&app, &id).await;
-    assert_eq!(still_queued, "queued");
-    assert_eq!(failed.status, "failed");
+    assert_eq!(still_queued.as_str(), "queued");
+    assert_eq!(failed.status.as_str(), "failed");
     assert_eq!(
         failed.status_reason.as_deref(),
         Some(
@@ -466,8 +471,8 @@ async fn a_message_still_failing_24_hours_after_it_was_due_fails_with_the_reason
     app.dispatch_at(start + TimeDelta::hours(24) + TimeDelta::minutes(1))
         .await;
     let failed = stored(&app, &id).await;
-    assert_eq!(in_doubt, "sending");
-    assert_eq!(failed.status, "failed");
+    assert_eq!(in_doubt.as_str(), "sending");
+    assert_eq!(failed.status.as_str(), "failed");
     assert_eq!(
         failed.status_reason.as_deref(),
         Some("gave up: not sent 24 hours after it was due; the provider has no record of it")
