@@ -456,7 +456,7 @@ mod tests {
     async fn provider_failures_are_502_unless_rate_limited() {
         let refused = ServiceError::Provider {
             kind: "provider-rejected",
-            detail: "Twilio refused the request: bad number (21211)".to_owned(),
+            detail: "The provider refused the request: bad number (21211)".to_owned(),
             retry_after_secs: None,
         };
         let (status, headers, body) = respond(refused).await;
@@ -467,7 +467,7 @@ mod tests {
 
         let limited = ServiceError::Provider {
             kind: "provider-rate-limited",
-            detail: "ClickSend is rate limiting requests; try again shortly".to_owned(),
+            detail: "The provider is rate limiting requests; try again shortly".to_owned(),
             retry_after_secs: Some(30),
         };
         let (status, headers, _) = respond(limited).await;

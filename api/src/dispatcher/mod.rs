@@ -22,8 +22,8 @@ use nextal_providers::{InDoubt, OutboundSms, ProviderError, SendOutcome, SmsProv
 pub use gate::HandoverGates;
 use leases::{HOLD_LEASE, Held, RoundClock, while_renewing};
 
-use crate::error::ApiError;
 use crate::events::{EventKind, InboxEvent};
+use crate::services::ServiceError;
 use crate::services::integrations::{client_for, webhook_urls_for};
 use crate::services::{new_id, truncate_to_micros};
 use crate::state::AppState;
@@ -415,7 +415,7 @@ impl Dispatcher {
             Ok(prepared) => prepared,
             Err(error) => {
                 // Missing or unreadable credentials: no retry will help until an admin acts.
-                let reason = format!("cannot send through {provider}: {}", error.problem().detail);
+                let reason = format!("cannot send through {provider}: {}", error.detail());
                 self.fail_all(pending, &reason, clock.now(), report).await?;
                 return Ok(Request {
                     taken: pending.len(),
@@ -465,7 +465,7 @@ impl Dispatcher {
         &self,
         provider: ProviderKind,
         row: &integrations::Integration,
-    ) -> Result<(Box<dyn SmsProvider>, Option<String>), ApiError> {
+    ) -> Result<(Box<dyn SmsProvider>, Option<String>), ServiceError> {
         let client = client_for(&self.state, provider, row)?;
         let status_callback = if by_kind(provider).descriptor().status_callback_per_message {
             Some(webhook_urls_for(&self.state, provider, row)?.status)

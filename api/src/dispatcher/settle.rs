@@ -128,7 +128,7 @@ impl Dispatcher {
             .parse()
             .map_err(|_| anyhow::anyhow!("unknown provider {}", row.provider))?;
         let client = client_for(state, provider, row)
-            .map_err(|error| anyhow::anyhow!("{}", error.problem().detail))?;
+            .map_err(|error| anyhow::anyhow!("{}", error.detail()))?;
         let since = batch
             .iter()
             .map(|message| message.created_at)

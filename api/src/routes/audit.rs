@@ -25,7 +25,7 @@ pub struct AuditEntryBody {
     #[schema(example = "integration.updated")]
     action: String,
     /// What it was done to: a provider, a user id, `organization`.
-    #[schema(example = "clicksend")]
+    #[schema(example = json!(nextal_domain::ProviderKind::ALL[0]))]
     target: String,
     /// The changed fields.
     #[schema(value_type = Object, example = json!({"active": true, "phone_number": "+61411111111"}))]

@@ -20,18 +20,18 @@ use crate::state::AppState;
 /// One provider's card on the Integrations screen.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationCard {
-    /// `clicksend` or `twilio`.
-    #[schema(example = "clicksend")]
+    /// The provider's slug, as in its paths (`/integrations/{slug}`).
+    #[schema(example = json!(ProviderKind::ALL[0]))]
     provider: String,
     /// Whether SMS go through this provider. At most one card is active.
     active: bool,
     /// The number messages are sent from, E.164.
     #[schema(example = "+61411111111")]
     phone_number: Option<String>,
-    /// ClickSend API username (null on the Twilio card).
+    /// The provider's API username, for a provider that signs in with one (else null).
     #[schema(example = "ops@acme.example")]
     username: Option<String>,
-    /// Twilio Account SID (null on the ClickSend card).
+    /// The provider's account id, for a provider that signs in with one (else null).
     account_sid: Option<String>,
     /// Whether the API key / auth token has been entered. The value is never shown.
     credential_set: bool,
@@ -67,7 +67,7 @@ impl IntegrationCard {
     tag = "integrations",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "One card per provider, ClickSend first", body = [IntegrationCard]),
+        (status = 200, description = "One card per provider, in the registry's order", body = [IntegrationCard]),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
     )
@@ -158,9 +158,9 @@ pub struct RegisterWebhooksResponse {
     inbound_url: String,
     /// Where delivery receipts / status callbacks now arrive.
     status_url: String,
-    /// The provider's id of the inbound rule (ClickSend) or phone number (Twilio).
+    /// The provider's id of what now sends replies here: an inbound rule, or the number.
     inbound_id: String,
-    /// The provider's id of the delivery-receipt rule (ClickSend only).
+    /// The provider's id of its delivery-receipt rule, for a provider that keeps one.
     status_id: Option<String>,
 }
 

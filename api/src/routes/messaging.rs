@@ -54,8 +54,8 @@ pub struct SmsMessage {
     status: MessageStatus,
     /// Why it failed, was cancelled or is being retried.
     status_reason: Option<String>,
-    /// `clicksend` or `twilio`.
-    #[schema(value_type = String, example = json!(ProviderKind::ClickSend))]
+    /// The provider's slug, as in `/integrations/{slug}`.
+    #[schema(value_type = String, example = json!(ProviderKind::ALL[0]))]
     provider: ProviderKind,
     #[schema(example = "+61411111111")]
     from_number: String,

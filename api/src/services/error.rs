@@ -50,10 +50,6 @@ pub enum ServiceError {
     },
     /// A provider call failed; `kind` names the problem type. `retry_after_secs` is
     /// set when the provider asked us to wait (rate limiting).
-    #[allow(
-        dead_code,
-        reason = "built by services::integrations once the i16-providers branch converts it"
-    )]
     #[error("provider failure ({kind}): {detail}")]
     Provider {
         /// The problem type's slug.
@@ -72,6 +68,17 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// What went wrong, in the words a person is shown (a conflict's or a provider's
+    /// explanation), for callers that record it rather than answer with it.
+    pub fn detail(&self) -> String {
+        match self {
+            ServiceError::Conflict { detail, .. }
+            | ServiceError::LimitReached { detail, .. }
+            | ServiceError::Provider { detail, .. } => detail.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// A single refused field.
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
         ServiceError::Validation(ValidationErrors::single(field, message))

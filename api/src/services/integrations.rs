@@ -18,7 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::services::ServiceError;
 use crate::services::auth::CurrentUser;
 use crate::services::{audit, new_id, now};
 use crate::state::AppState;
@@ -87,7 +87,10 @@ pub struct TestSmsSent {
 }
 
 /// Both cards of the caller's organization, in the screen's order.
-pub async fn cards(state: &AppState, admin: &CurrentUser) -> Result<Vec<Integration>, ApiError> {
+pub async fn cards(
+    state: &AppState,
+    admin: &CurrentUser,
+) -> Result<Vec<Integration>, ServiceError> {
     let mut conn = state.db.conn().await?;
     let mut cards = Vec::with_capacity(ProviderKind::ALL.len());
     for provider in ProviderKind::ALL {
@@ -101,7 +104,7 @@ pub async fn get(
     state: &AppState,
     admin: &CurrentUser,
     provider: ProviderKind,
-) -> Result<IntegrationView, ApiError> {
+) -> Result<IntegrationView, ServiceError> {
     let mut conn = state.db.conn().await?;
     let row = ensure(&mut conn, state, admin.organization_id(), provider).await?;
     view(state, provider, row)
@@ -115,7 +118,7 @@ pub async fn save_settings(
     admin: &CurrentUser,
     provider: ProviderKind,
     input: SettingsInput,
-) -> Result<SettingsSaved, ApiError> {
+) -> Result<SettingsSaved, ServiceError> {
     let organization_id = admin.organization_id();
     // Any save may switch a provider off: wait for hand-overs in flight and let none
     // start until this commits, so nothing reaches a provider after its deactivation.
@@ -139,7 +142,7 @@ pub async fn save_settings(
         .await
     {
         Err(PersistenceError::UniqueViolation { .. }) => {
-            return Err(ApiError::Conflict {
+            return Err(ServiceError::Conflict {
                 kind: "concurrent-change",
                 detail: "Another change to the integrations was saved at the same time; try again."
                     .to_owned(),
@@ -195,7 +198,7 @@ pub async fn save_settings(
     }
     let row = integrations::find(&mut tx, organization_id, provider.as_str())
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     tx.commit().await?;
     // Webhooks read the integration through a cache: drop what it holds.
     state.webhook_tokens.clear();
@@ -220,7 +223,7 @@ pub async fn set_secret(
     admin: &CurrentUser,
     provider: ProviderKind,
     secret: ProviderSecret,
-) -> Result<IntegrationView, ApiError> {
+) -> Result<IntegrationView, ServiceError> {
     let organization_id = admin.organization_id();
     let sealed = state.keyring.seal(
         secret.expose(),
@@ -239,7 +242,7 @@ pub async fn set_secret(
     .await?;
     let row = integrations::find(&mut tx, organization_id, provider.as_str())
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     tx.commit().await?;
     // Webhooks read the integration through a cache: drop what it holds.
     state.webhook_tokens.clear();
@@ -256,7 +259,7 @@ pub async fn rotate_webhook_token(
     state: &AppState,
     admin: &CurrentUser,
     provider: ProviderKind,
-) -> Result<IntegrationView, ApiError> {
+) -> Result<IntegrationView, ServiceError> {
     let organization_id = admin.organization_id();
     let (sealed, hash) = new_webhook_token(state, organization_id, provider);
     let mut tx = state.db.begin().await?;
@@ -280,7 +283,7 @@ pub async fn rotate_webhook_token(
     .await?;
     let row = integrations::find(&mut tx, organization_id, provider.as_str())
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     tx.commit().await?;
     // Webhooks read the integration through a cache: drop what it holds.
     state.webhook_tokens.clear();
@@ -292,7 +295,7 @@ pub async fn verify(
     state: &AppState,
     admin: &CurrentUser,
     provider: ProviderKind,
-) -> Result<Verification, ApiError> {
+) -> Result<Verification, ServiceError> {
     let integration = get(state, admin, provider).await?;
     let client = client(state, &integration)?;
     Ok(match client.verify().await {
@@ -309,7 +312,7 @@ pub async fn send_test_sms(
     provider: ProviderKind,
     to: PhoneNumber,
     body: String,
-) -> Result<TestSmsSent, ApiError> {
+) -> Result<TestSmsSent, ServiceError> {
     let integration = get(state, admin, provider).await?;
     let from = sender_number(&integration)?;
     let client = client(state, &integration)?;
@@ -337,7 +340,7 @@ pub async fn send_test_sms(
             price,
         },
         Some(SendOutcome::Rejected { code, reason }) => {
-            return Err(ApiError::Upstream {
+            return Err(ServiceError::Provider {
                 kind: "provider-rejected",
                 detail: format!("{provider} refused the message: {reason} ({code})."),
                 retry_after_secs: None,
@@ -368,7 +371,7 @@ pub async fn register_webhooks(
     state: &AppState,
     admin: &CurrentUser,
     provider: ProviderKind,
-) -> Result<(WebhookUrls, RegisteredWebhooks), ApiError> {
+) -> Result<(WebhookUrls, RegisteredWebhooks), ServiceError> {
     let integration = get(state, admin, provider).await?;
     let number = sender_number(&integration)?;
     let client = client(state, &integration)?;
@@ -395,7 +398,7 @@ async fn ensure(
     state: &AppState,
     organization_id: &str,
     provider: ProviderKind,
-) -> Result<Integration, ApiError> {
+) -> Result<Integration, ServiceError> {
     if let Some(row) = integrations::find(conn, organization_id, provider.as_str()).await? {
         return Ok(row);
     }
@@ -421,14 +424,16 @@ async fn ensure(
     .await?;
     integrations::find(conn, organization_id, provider.as_str())
         .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("integration row missing after insert")))
+        .ok_or_else(|| {
+            ServiceError::Internal(anyhow::anyhow!("integration row missing after insert"))
+        })
 }
 
 fn view(
     state: &AppState,
     provider: ProviderKind,
     row: Integration,
-) -> Result<IntegrationView, ApiError> {
+) -> Result<IntegrationView, ServiceError> {
     let webhook_token = state
         .keyring
         .open(
@@ -477,12 +482,12 @@ fn context<'a>(
     }
 }
 
-fn sender_number(integration: &IntegrationView) -> Result<String, ApiError> {
+fn sender_number(integration: &IntegrationView) -> Result<String, ServiceError> {
     integration
         .row
         .phone_number
         .clone()
-        .ok_or_else(|| ApiError::Conflict {
+        .ok_or_else(|| ServiceError::Conflict {
             kind: "phone-number-missing",
             detail: format!(
                 "Set the {} phone number in the Edit panel first.",
@@ -495,7 +500,7 @@ fn sender_number(integration: &IntegrationView) -> Result<String, ApiError> {
 fn client(
     state: &AppState,
     integration: &IntegrationView,
-) -> Result<Box<dyn SmsProvider>, ApiError> {
+) -> Result<Box<dyn SmsProvider>, ServiceError> {
     client_for(state, integration.provider, &integration.row)
 }
 
@@ -504,8 +509,8 @@ pub fn credentials(
     state: &AppState,
     provider: ProviderKind,
     row: &Integration,
-) -> Result<(String, SecretString), ApiError> {
-    let missing = || ApiError::Conflict {
+) -> Result<(String, SecretString), ServiceError> {
+    let missing = || ServiceError::Conflict {
         kind: "credential-missing",
         detail: format!(
             "{provider} needs its {} and {} before it can be used.",
@@ -537,7 +542,7 @@ pub fn webhook_urls_for(
     state: &AppState,
     provider: ProviderKind,
     row: &Integration,
-) -> Result<WebhookUrls, ApiError> {
+) -> Result<WebhookUrls, ServiceError> {
     Ok(view(state, provider, row.clone())?.webhook_urls(&state.public_url))
 }
 
@@ -546,14 +551,19 @@ pub fn client_for(
     state: &AppState,
     provider: ProviderKind,
     row: &Integration,
-) -> Result<Box<dyn SmsProvider>, ApiError> {
+) -> Result<Box<dyn SmsProvider>, ServiceError> {
     let (username, secret) = credentials(state, provider, row)?;
     Ok(state.providers.client(by_kind(provider), username, secret))
 }
 
-fn unreadable(provider: ProviderKind, what: &str, error: &SecretError, remedy: &str) -> ApiError {
+fn unreadable(
+    provider: ProviderKind,
+    what: &str,
+    error: &SecretError,
+    remedy: &str,
+) -> ServiceError {
     tracing::error!(provider = provider.as_str(), %error, "stored {what} cannot be opened");
-    ApiError::Conflict {
+    ServiceError::Conflict {
         kind: "secret-unreadable",
         detail: format!(
             "The stored {provider} {what} cannot be decrypted ({error}). Check NEXTAL_MASTER_KEY, or {remedy}."
@@ -580,7 +590,7 @@ fn describe(provider: ProviderKind, error: &ProviderError) -> String {
     }
 }
 
-fn upstream(provider: ProviderKind, error: &ProviderError) -> ApiError {
+fn upstream(provider: ProviderKind, error: &ProviderError) -> ServiceError {
     let kind = match error {
         ProviderError::Unauthorized(_) => "provider-unauthorized",
         ProviderError::RateLimited { .. } => "provider-rate-limited",
@@ -594,7 +604,7 @@ fn upstream(provider: ProviderKind, error: &ProviderError) -> ApiError {
         }
         _ => None,
     };
-    ApiError::Upstream {
+    ServiceError::Provider {
         kind,
         detail: describe(provider, error),
         retry_after_secs,

@@ -634,10 +634,15 @@ async fn still_active(
 }
 
 fn no_active_provider() -> ServiceError {
+    let providers: Vec<&str> = nextal_providers::registry()
+        .map(|provider| provider.descriptor().display_name())
+        .collect();
     ServiceError::Conflict {
         kind: "no-active-provider",
-        detail: "No SMS provider is active. An admin can activate ClickSend or Twilio under Integrations."
-            .to_owned(),
+        detail: format!(
+            "No SMS provider is active. An admin can activate {} under Integrations.",
+            providers.join(" or ")
+        ),
     }
 }
 
