@@ -9,7 +9,7 @@ use nextal_domain::ValidationErrors;
 use nextal_openapi::{Problem, ProblemFieldError};
 use nextal_persistence::PersistenceError;
 
-use crate::services::ServiceError;
+use crate::services::error::ServiceError;
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";

@@ -2,7 +2,6 @@
 
 use std::sync::Mutex;
 
-use nextal_domain::MessageStatus;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -164,25 +163,17 @@ impl Metrics {
         self.login_failures.inc();
     }
 
-    /// Counts what a dispatch round did.
-    pub fn dispatched(&self, report: &crate::dispatcher::DispatchReport) {
-        for (outcome, count) in [
-            // Outcomes that are also statuses carry the status's name.
-            (MessageStatus::Sent.as_str(), report.sent),
-            (MessageStatus::Failed.as_str(), report.failed),
-            ("retried", report.retried),
-            ("in_doubt", report.in_doubt),
-            ("settled", report.settled),
-            (MessageStatus::Cancelled.as_str(), report.cancelled),
-        ] {
+    /// Counts what a dispatch round did: messages by `outcome` label, and the send
+    /// requests made to providers.
+    pub fn dispatched(&self, outcomes: &[(&'static str, usize)], provider_requests: usize) {
+        for &(outcome, count) in outcomes {
             if count > 0 {
                 self.messages_dispatched
                     .get_or_create(&OutcomeLabels { outcome })
                     .inc_by(count as u64);
             }
         }
-        self.provider_requests
-            .inc_by(report.provider_requests as u64);
+        self.provider_requests.inc_by(provider_requests as u64);
     }
 
     /// Counts one webhook delivery by what became of it.
@@ -192,20 +183,21 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts what a reconciliation round found and applied; `lag` is how far behind
-    /// the least recently read integration is, when any was read.
-    pub fn reconciled(&self, report: &crate::reconcile::ReconcileReport, lag: Option<f64>) {
-        for (kind, outcome, count) in [
-            ("reply", "found", report.replies_found),
-            ("reply", "applied", report.replies_applied),
-            ("receipt", "found", report.receipts_found),
-            ("receipt", "applied", report.receipts_applied),
-        ] {
+    /// Counts what a reconciliation round found and applied, by `(kind, outcome)`, the
+    /// integrations whose round failed, and `lag`: how far behind the least recently read
+    /// integration is, when any was read.
+    pub fn reconciled(
+        &self,
+        records: &[(&'static str, &'static str, usize)],
+        failures: usize,
+        lag: Option<f64>,
+    ) {
+        for &(kind, outcome, count) in records {
             self.reconciled_records
                 .get_or_create(&ReconcileLabels { kind, outcome })
                 .inc_by(count as u64);
         }
-        self.reconcile_failures.inc_by(report.failed as u64);
+        self.reconcile_failures.inc_by(failures as u64);
         if let Some(lag) = lag {
             self.reconcile_lag.set(lag);
         }

@@ -16,18 +16,20 @@ use secrecy::ExposeSecret;
 use utoipa_actix_web::AppExt;
 
 use crate::config::Settings;
-use crate::dispatcher::{DispatchSettings, Dispatcher, HandoverGates};
+use crate::dispatcher::Dispatcher;
 use crate::error::{ApiError, problem_for_foreign_errors};
 use crate::events::EventBus;
+use crate::ingest::{Ingest, Writers};
 use crate::keys::load_keyring;
 use crate::metrics::Metrics;
+use crate::outbox::{DispatchSettings, HandoverGates};
 use crate::passwords::Passwords;
 use crate::reconcile::Reconciler;
 use crate::request_context::{REQUEST_ID, request_context};
 use crate::routes;
 use crate::services::bootstrap::{self, BootstrapAdmin};
 use crate::state::{AppState, ProviderEndpoints};
-use crate::webhooks::{self, Ingest, TokenCache, WebhookLimits, WebhookQuotas, Writers};
+use crate::webhooks::{self, TokenCache, WebhookLimits, WebhookQuotas};
 
 /// The bootstrap admin's email when none is configured.
 const DEFAULT_BOOTSTRAP_EMAIL: &str = "admin@localhost";
@@ -147,7 +149,7 @@ impl Application {
                 .route("/docs", web::get().to(redirect_to_docs))
                 .app_data(routes_table.clone())
                 .default_service(web::to(routes::fallback))
-                .wrap(from_fn(webhooks::limits::guard))
+                .wrap(from_fn(webhooks::guard::guard))
                 .wrap(from_fn(crate::extract::refuse_nul_in_query))
                 .wrap(cors(&cors_origins))
                 .wrap(ErrorHandlers::new().default_handler(problem_for_foreign_errors))

@@ -9,12 +9,14 @@ use nextal_persistence::{Db, Keyring};
 use nextal_providers::{ClientOptions, Provider, SmsProvider};
 use secrecy::SecretString;
 
-use crate::dispatcher::{DispatchSettings, HandoverGates, OutboxSignal};
 use crate::events::EventBus;
+use crate::ingest::Ingest;
 use crate::metrics::Metrics;
+use crate::outbox::{DispatchSettings, HandoverGates, OutboxSignal};
 use crate::passwords::Passwords;
 use crate::services::DbSource;
-use crate::webhooks::{Ingest, TokenCache, WebhookLimits};
+use crate::webhooks::limits::WebhookLimits;
+use crate::webhooks::tokens::TokenCache;
 
 /// Shared application state, behind `web::Data`.
 pub struct AppState {

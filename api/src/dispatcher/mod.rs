@@ -3,13 +3,11 @@
 //! whose outcome is unknown before anything is sent again.
 
 mod backoff;
-mod gate;
 mod leases;
 mod settle;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
@@ -19,7 +17,6 @@ use nextal_persistence::repo::messages::{self, Claimed, MessageEvent, SentUpdate
 use nextal_persistence::repo::{consent, integrations};
 use nextal_providers::{InDoubt, OutboundSms, ProviderError, SendOutcome, SmsProvider, by_kind};
 
-pub use gate::HandoverGates;
 use leases::{HOLD_LEASE, Held, RoundClock, while_renewing};
 
 use crate::events::{EventKind, InboxEvent};
@@ -27,18 +24,6 @@ use crate::services::ServiceError;
 use crate::services::integrations::{client_for, webhook_urls_for};
 use crate::services::{new_id, truncate_to_micros};
 use crate::state::AppState;
-
-/// How the dispatcher paces itself.
-#[derive(Debug, Clone, Copy)]
-pub struct DispatchSettings {
-    /// Most messages claimed in one round.
-    pub claim_limit: i64,
-    /// How long after an unanswered hand-over its outcome is looked up, giving the
-    /// provider's history time to show an accepted message.
-    pub settle_delay: Duration,
-    /// How often an idle dispatcher looks for due messages (a send wakes it at once).
-    pub poll_interval: Duration,
-}
 
 /// What one round did, for logs, metrics and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,6 +48,19 @@ pub struct DispatchReport {
 }
 
 impl DispatchReport {
+    /// The messages of the round by the outcome label metrics count them under;
+    /// outcomes that are also statuses carry the status's name.
+    fn outcomes(&self) -> [(&'static str, usize); 6] {
+        [
+            (MessageStatus::Sent.as_str(), self.sent),
+            (MessageStatus::Failed.as_str(), self.failed),
+            ("retried", self.retried),
+            ("in_doubt", self.in_doubt),
+            ("settled", self.settled),
+            (MessageStatus::Cancelled.as_str(), self.cancelled),
+        ]
+    }
+
     fn add(&mut self, other: DispatchReport) {
         self.claimed += other.claimed;
         self.sent += other.sent;
@@ -195,7 +193,9 @@ impl Dispatcher {
         let handed = self.hand_over_all(groups, clock, &held);
         let (done, first_error) = while_renewing(&self.state.db, &held, clock, handed).await;
         report.add(done);
-        self.state.metrics.dispatched(&report);
+        self.state
+            .metrics
+            .dispatched(&report.outcomes(), report.provider_requests);
         if let Some(error) = first_error {
             return Err(error);
         }
@@ -750,6 +750,3 @@ fn events(
         })
         .collect()
 }
-
-/// Shared between the dispatcher and the request handlers that wake it.
-pub type OutboxSignal = Arc<tokio::sync::Notify>;

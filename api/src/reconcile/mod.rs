@@ -148,7 +148,16 @@ impl Reconciler {
             }
         }
         let lag = oldest_read.map(|until| (now - until).as_seconds_f64().max(0.0));
-        self.state.metrics.reconciled(&report, lag);
+        self.state.metrics.reconciled(
+            &[
+                ("reply", "found", report.replies_found),
+                ("reply", "applied", report.replies_applied),
+                ("receipt", "found", report.receipts_found),
+                ("receipt", "applied", report.receipts_applied),
+            ],
+            report.failed,
+            lag,
+        );
         Ok(report)
     }
 

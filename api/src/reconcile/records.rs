@@ -14,9 +14,10 @@ use nextal_providers::webhooks::{DeliveryReport, InboundSms};
 use serde_json::json;
 
 use super::ReconcileReport;
+use crate::ingest::{Content, Delivery, DeliveryKind, Outcome, target_status};
 use crate::services::now;
 use crate::state::AppState;
-use crate::webhooks::{Content, Delivery, DeliveryKind, Outcome, normalized, target_status};
+use crate::webhooks::normalized;
 
 /// Applies, through the webhook writers, the records of one page that we lack.
 pub(super) async fn apply_missing(

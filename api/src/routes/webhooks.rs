@@ -23,8 +23,9 @@ use utoipa::openapi::{
 };
 
 use crate::error::ApiError;
+use crate::ingest::DeliveryKind;
 use crate::state::AppState;
-use crate::webhooks::{self, DeliveryKind, Incoming};
+use crate::webhooks::{self, Incoming};
 
 /// Which provider and webhook a route serves; resource data of each route.
 struct WebhookRoute {

@@ -27,19 +27,10 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use actix_web::ResponseError;
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
-use actix_web::middleware::Next;
-use actix_web::web::Data;
 use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DashMapStateStore;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
-
-use crate::error::ApiError;
-use crate::state::AppState;
 
 /// How long a token that authenticated stays exempt from the per-address limit.
 pub const PROVEN_FOR: Duration = Duration::from_secs(24 * 60 * 60);
@@ -98,7 +89,7 @@ impl WebhookLimits {
 
     /// Lets one authenticated delivery of `integration_id` through, or says how long to
     /// wait.
-    fn admit(&self, integration_id: &str) -> Result<(), Duration> {
+    pub(super) fn admit(&self, integration_id: &str) -> Result<(), Duration> {
         self.per_integration
             .check_key(&integration_id.to_owned())
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
@@ -109,14 +100,14 @@ impl WebhookLimits {
         lock(&self.proven).insert(digest, Instant::now());
     }
 
-    fn is_proven(&self, digest: &[u8; 32]) -> bool {
+    pub(super) fn is_proven(&self, digest: &[u8; 32]) -> bool {
         lock(&self.proven)
             .get(digest)
             .is_some_and(|at| at.elapsed() < PROVEN_FOR)
     }
 
     /// How long `address` stays refused, if it is past its failure budget.
-    fn blocked_for(&self, address: IpAddr) -> Option<Duration> {
+    pub(super) fn blocked_for(&self, address: IpAddr) -> Option<Duration> {
         lock(&self.blocked)
             .get(&address)
             .and_then(|until| until.checked_duration_since(Instant::now()))
@@ -124,7 +115,7 @@ impl WebhookLimits {
 
     /// Counts a failed authentication from `address`; when that goes past its budget,
     /// blocks the address and returns how long for.
-    fn record_failure(&self, address: IpAddr) -> Option<Duration> {
+    pub(super) fn record_failure(&self, address: IpAddr) -> Option<Duration> {
         let not_until = self.failures.check_key(&address).err()?;
         let wait = not_until.wait_time_from(self.clock.now());
         let mut blocked = lock(&self.blocked);
@@ -146,92 +137,6 @@ impl WebhookLimits {
 /// The SHA-256 digest a webhook token is stored and looked up by.
 pub fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
-}
-
-/// Refuses an authenticated delivery past its integration's rate: 429, counted in
-/// `nextal_webhook_rate_limited_total{limit="integration"}`.
-pub fn admit(state: &AppState, integration_id: &str) -> Result<(), ApiError> {
-    state.webhook_limits.admit(integration_id).map_err(|wait| {
-        refused(
-            state,
-            "integration",
-            "Too many deliveries to this webhook URL",
-            wait,
-        )
-    })
-}
-
-/// The middleware of the per-address limit; other routes pass straight through.
-pub async fn guard(
-    request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let state = request.app_data::<Data<AppState>>().cloned();
-    let watched = match (state, request.peer_addr(), webhook_token(request.path())) {
-        (Some(state), Some(peer), Some(token))
-            if !state.webhook_limits.is_proven(&token_digest(token)) =>
-        {
-            Some((state, peer.ip()))
-        }
-        _ => None,
-    };
-    let Some((state, address)) = watched else {
-        return next
-            .call(request)
-            .await
-            .map(ServiceResponse::map_into_left_body);
-    };
-    if let Some(wait) = state.webhook_limits.blocked_for(address) {
-        let refusal = address_refused(&state, wait).error_response();
-        return Ok(request.into_response(refusal).map_into_right_body());
-    }
-    let response = next.call(request).await?;
-    // 404: no integration has this token (or it is another provider's); 403: the
-    // signature does not match. Nothing else on these routes answers either.
-    if !matches!(
-        response.status(),
-        StatusCode::NOT_FOUND | StatusCode::FORBIDDEN
-    ) {
-        return Ok(response.map_into_left_body());
-    }
-    match state.webhook_limits.record_failure(address) {
-        None => Ok(response.map_into_left_body()),
-        Some(wait) => {
-            // The failure past the budget is answered like the requests that follow it.
-            let (request, _) = response.into_parts();
-            let refusal = address_refused(&state, wait).error_response();
-            Ok(ServiceResponse::new(request, refusal).map_into_right_body())
-        }
-    }
-}
-
-/// The token segment of `/webhooks/<provider>/<token>/…`.
-fn webhook_token(path: &str) -> Option<&str> {
-    path.strip_prefix("/webhooks/")?
-        .split('/')
-        .nth(1)
-        .filter(|token| !token.is_empty())
-}
-
-fn address_refused(state: &AppState, wait: Duration) -> ApiError {
-    refused(
-        state,
-        "address",
-        "Too many webhook requests from this address failed authentication",
-        wait,
-    )
-}
-
-fn refused(state: &AppState, limit: &'static str, what: &str, wait: Duration) -> ApiError {
-    state.metrics.webhook_rate_limited(limit);
-    // Rounded up, so a retry at the announced time gets through.
-    let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let retry_after_secs = retry_after_secs.max(1);
-    ApiError::LimitReached {
-        kind: "webhook-rate-limited",
-        detail: format!("{what}; nothing was stored. Retry in {retry_after_secs} seconds."),
-        retry_after_secs,
-    }
 }
 
 /// Drops idle limiter state every [`HOUSEKEEPING_INTERVAL`] until the limits are gone.

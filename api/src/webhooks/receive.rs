@@ -11,9 +11,10 @@ use nextal_providers::registry::SignedRequest;
 use nextal_providers::webhooks::{self, Params, WebhookError};
 use secrecy::ExposeSecret;
 
-use super::limits::{self, token_digest};
-use super::{Content, Delivery, DeliveryKind, Outcome};
+use super::guard;
+use super::limits::token_digest;
 use crate::error::ApiError;
+use crate::ingest::{Content, Delivery, DeliveryKind, Outcome};
 use crate::services::{integrations::credentials, now};
 use crate::state::AppState;
 
@@ -50,7 +51,7 @@ pub async fn receive(state: &AppState, incoming: Incoming<'_>) -> Result<Outcome
     check_signature(state, &incoming, &row, params.as_ref().ok())?;
     state.webhook_limits.authenticated(digest);
     // Only after authentication: forged deliveries must not use up a tenant's allowance.
-    limits::admit(state, &row.id)?;
+    guard::admit(state, &row.id)?;
     let delivery = |content| Delivery {
         organization_id: row.organization_id.clone(),
         provider: incoming.provider,
