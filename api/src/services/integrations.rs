@@ -6,10 +6,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use nextal_domain::MessageStatus;
 use nextal_domain::{PhoneNumber, ProviderKind, ProviderSecret, ProviderUsername};
-use nextal_persistence::repo::integrations::{self, Integration, Settings};
+use nextal_persistence::repo::integrations::{self, Integration, SealedChanges, Settings};
 use nextal_persistence::repo::messages::{self, MessageEvent};
 use nextal_persistence::repo::organizations;
-use nextal_persistence::{DbConn, PersistenceError, SecretContext, SecretError};
+use nextal_persistence::{DbConn, PersistenceError, SecretContext, SecretError, Tx};
 use nextal_providers::{
     AccountSummary, OutboundSms, ProviderError, RegisteredWebhooks, SendOutcome, SmsProvider,
     WebhookUrls, by_kind,
@@ -196,12 +196,7 @@ pub async fn save_settings(
         )
         .await?;
     }
-    let row = integrations::find(&mut tx, organization_id, provider.as_str())
-        .await?
-        .ok_or(ServiceError::NotFound)?;
-    tx.commit().await?;
-    // Webhooks read the integration through a cache: drop what it holds.
-    state.webhook_tokens.clear();
+    let row = commit_change(state, tx, organization_id, provider).await?;
     tracing::info!(
         organization_id,
         provider = provider.as_str(),
@@ -231,7 +226,19 @@ pub async fn set_secret(
     );
     let mut tx = state.db.begin().await?;
     ensure(&mut tx, state, organization_id, provider).await?;
-    integrations::set_secret(&mut tx, organization_id, provider.as_str(), &sealed, now()).await?;
+    let now = now();
+    integrations::store_sealed(
+        &mut tx,
+        organization_id,
+        provider.as_str(),
+        &SealedChanges {
+            secret: Some(&sealed),
+            secret_set_at: Some(now),
+            updated_at: Some(now),
+            ..SealedChanges::default()
+        },
+    )
+    .await?;
     audit::record(
         &mut tx,
         admin,
@@ -240,12 +247,7 @@ pub async fn set_secret(
         json!({ "field": provider.secret_name() }),
     )
     .await?;
-    let row = integrations::find(&mut tx, organization_id, provider.as_str())
-        .await?
-        .ok_or(ServiceError::NotFound)?;
-    tx.commit().await?;
-    // Webhooks read the integration through a cache: drop what it holds.
-    state.webhook_tokens.clear();
+    let row = commit_change(state, tx, organization_id, provider).await?;
     tracing::info!(
         organization_id,
         provider = provider.as_str(),
@@ -264,13 +266,16 @@ pub async fn rotate_webhook_token(
     let (sealed, hash) = new_webhook_token(state, organization_id, provider);
     let mut tx = state.db.begin().await?;
     ensure(&mut tx, state, organization_id, provider).await?;
-    integrations::set_webhook_token(
+    integrations::store_sealed(
         &mut tx,
         organization_id,
         provider.as_str(),
-        &sealed,
-        &hash,
-        now(),
+        &SealedChanges {
+            webhook_token: Some(&sealed),
+            webhook_token_hash: Some(&hash),
+            updated_at: Some(now()),
+            ..SealedChanges::default()
+        },
     )
     .await?;
     audit::record(
@@ -281,12 +286,7 @@ pub async fn rotate_webhook_token(
         json!({}),
     )
     .await?;
-    let row = integrations::find(&mut tx, organization_id, provider.as_str())
-        .await?
-        .ok_or(ServiceError::NotFound)?;
-    tx.commit().await?;
-    // Webhooks read the integration through a cache: drop what it holds.
-    state.webhook_tokens.clear();
+    let row = commit_change(state, tx, organization_id, provider).await?;
     view(state, provider, row)
 }
 
@@ -480,6 +480,23 @@ fn context<'a>(
         provider: provider.as_str(),
         field,
     }
+}
+
+/// Commits a change to the organization's integration with `provider` and returns the
+/// row as it now stands. Webhooks read integrations through a cache: it is emptied, so
+/// the change applies to the next delivery.
+async fn commit_change(
+    state: &AppState,
+    mut tx: Tx,
+    organization_id: &str,
+    provider: ProviderKind,
+) -> Result<Integration, ServiceError> {
+    let row = integrations::find(&mut tx, organization_id, provider.as_str())
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    tx.commit().await?;
+    state.webhook_tokens.clear();
+    Ok(row)
 }
 
 fn sender_number(integration: &IntegrationView) -> Result<String, ServiceError> {

@@ -180,48 +180,32 @@ pub async fn deactivate_others(
     Ok(switched_off)
 }
 
-/// Stores a newly sealed secret for `provider`.
-pub async fn set_secret(
-    conn: &mut DbConn,
-    organization_id: &str,
-    provider: &str,
-    sealed: &[u8],
-    now: NaiveDateTime,
-) -> Result<(), PersistenceError> {
-    run!(conn, |c| diesel::update(
-        integrations::table
-            .filter(integrations::organization_id.eq(organization_id))
-            .filter(integrations::provider.eq(provider))
-    )
-    .set((
-        integrations::secret.eq(sealed),
-        integrations::secret_set_at.eq(now),
-        integrations::updated_at.eq(now),
-    ))
-    .execute(c)
-    .await)?;
-    Ok(())
+/// Sealed values to store on an integration; `None` leaves a column as it is.
+#[derive(Default, AsChangeset)]
+#[diesel(table_name = integrations)]
+pub struct SealedChanges<'a> {
+    /// A newly sealed secret, and when it was entered.
+    pub secret: Option<&'a [u8]>,
+    pub secret_set_at: Option<NaiveDateTime>,
+    /// A new webhook token (sealed) and its lookup hash.
+    pub webhook_token: Option<&'a [u8]>,
+    pub webhook_token_hash: Option<&'a [u8]>,
+    pub updated_at: Option<NaiveDateTime>,
 }
 
-/// Stores a new webhook token (sealed) and its lookup hash for `provider`.
-pub async fn set_webhook_token(
+/// Stores newly sealed values on the organization's integration with `provider`.
+pub async fn store_sealed(
     conn: &mut DbConn,
     organization_id: &str,
     provider: &str,
-    sealed: &[u8],
-    token_hash: &[u8],
-    now: NaiveDateTime,
+    changes: &SealedChanges<'_>,
 ) -> Result<(), PersistenceError> {
     run!(conn, |c| diesel::update(
         integrations::table
             .filter(integrations::organization_id.eq(organization_id))
             .filter(integrations::provider.eq(provider))
     )
-    .set((
-        integrations::webhook_token.eq(sealed),
-        integrations::webhook_token_hash.eq(token_hash),
-        integrations::updated_at.eq(now),
-    ))
+    .set(changes)
     .execute(c)
     .await)?;
     Ok(())

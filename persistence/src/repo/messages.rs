@@ -389,6 +389,36 @@ pub async fn mark_sent(
     Ok(moved.into_iter().map(|row| row.id).collect())
 }
 
+/// How a `sending` message leaves its hand-over: a new status (none: it stays
+/// `sending`, in doubt), why, when it may be tried next, and its new lease (none ends it).
+#[derive(AsChangeset)]
+#[diesel(table_name = sms_messages)]
+struct SendingChange<'a> {
+    status: Option<MessageStatus>,
+    status_reason: &'a str,
+    next_attempt_at: Option<NaiveDateTime>,
+    #[diesel(treat_none_as_null = true)]
+    lease_expires_at: Option<NaiveDateTime>,
+    updated_at: NaiveDateTime,
+}
+
+/// Applies `change` to message `id` if it is still `sending`; true when it was.
+async fn change_sending(
+    conn: &mut DbConn,
+    id: &str,
+    change: &SendingChange<'_>,
+) -> Result<bool, PersistenceError> {
+    let updated = run!(conn, |c| diesel::update(
+        sms_messages::table
+            .filter(sms_messages::id.eq(id))
+            .filter(sms_messages::status.eq(MessageStatus::Sending))
+    )
+    .set(change)
+    .execute(c)
+    .await)?;
+    Ok(updated > 0)
+}
+
 /// Message `id` failed for good with `reason`.
 pub async fn mark_failed(
     conn: &mut DbConn,
@@ -396,20 +426,14 @@ pub async fn mark_failed(
     reason: &str,
     now: NaiveDateTime,
 ) -> Result<bool, PersistenceError> {
-    let updated = run!(conn, |c| diesel::update(
-        sms_messages::table
-            .filter(sms_messages::id.eq(id))
-            .filter(sms_messages::status.eq(MessageStatus::Sending))
-    )
-    .set((
-        sms_messages::status.eq(MessageStatus::Failed),
-        sms_messages::status_reason.eq(reason),
-        sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
-        sms_messages::updated_at.eq(now),
-    ))
-    .execute(c)
-    .await)?;
-    Ok(updated > 0)
+    let change = SendingChange {
+        status: Some(MessageStatus::Failed),
+        status_reason: reason,
+        next_attempt_at: None,
+        lease_expires_at: None,
+        updated_at: now,
+    };
+    change_sending(conn, id, &change).await
 }
 
 /// Puts message `id` back in the queue until `next_attempt_at`.
@@ -420,21 +444,14 @@ pub async fn requeue(
     reason: &str,
     now: NaiveDateTime,
 ) -> Result<bool, PersistenceError> {
-    let updated = run!(conn, |c| diesel::update(
-        sms_messages::table
-            .filter(sms_messages::id.eq(id))
-            .filter(sms_messages::status.eq(MessageStatus::Sending))
-    )
-    .set((
-        sms_messages::status.eq(MessageStatus::Queued),
-        sms_messages::status_reason.eq(reason),
-        sms_messages::next_attempt_at.eq(next_attempt_at),
-        sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
-        sms_messages::updated_at.eq(now),
-    ))
-    .execute(c)
-    .await)?;
-    Ok(updated > 0)
+    let change = SendingChange {
+        status: Some(MessageStatus::Queued),
+        status_reason: reason,
+        next_attempt_at: Some(next_attempt_at),
+        lease_expires_at: None,
+        updated_at: now,
+    };
+    change_sending(conn, id, &change).await
 }
 
 /// Leaves message `id` in doubt (still `sending`) until `settle_at`, when its outcome is
@@ -446,19 +463,14 @@ pub async fn mark_in_doubt(
     reason: &str,
     now: NaiveDateTime,
 ) -> Result<(), PersistenceError> {
-    run!(conn, |c| diesel::update(
-        sms_messages::table
-            .filter(sms_messages::id.eq(id))
-            .filter(sms_messages::status.eq(MessageStatus::Sending))
-    )
-    .set((
-        sms_messages::lease_expires_at.eq(settle_at),
-        sms_messages::status_reason.eq(reason),
-        sms_messages::updated_at.eq(now),
-    ))
-    .execute(c)
-    .await)?;
-    Ok(())
+    let change = SendingChange {
+        status: None,
+        status_reason: reason,
+        next_attempt_at: None,
+        lease_expires_at: Some(settle_at),
+        updated_at: now,
+    };
+    change_sending(conn, id, &change).await.map(|_| ())
 }
 
 /// Moves the lease of messages the caller holds to `until` (a renewal, or the lease of
