@@ -6,6 +6,7 @@
 pub mod account;
 pub mod consent;
 pub mod direction;
+pub mod failure;
 pub mod job;
 pub mod message_status;
 pub mod organization;
@@ -20,6 +21,7 @@ pub mod validation;
 pub use account::{EmailAddress, NewPassword, PersonName, Role};
 pub use consent::ConsentChange;
 pub use direction::Direction;
+pub use failure::{Failure, FailureReason};
 pub use job::{JobStages, JobTitle, StageName, TemplateName};
 pub use message_status::MessageStatus;
 pub use organization::{CountryCode, DailySendCap, OrganizationName, Timezone};

@@ -1,7 +1,7 @@
 //! Where the domain's enums meet SQL: each is stored as its `as_str()` name in a `TEXT`
 //! column and read back through `FromStr`, on both backends. This is the only place
 //! that conversion happens, so repositories bind and load the enums themselves and no
-//! status, direction or provider name is spelled out in SQL or compared as a string.
+//! status, direction, failure reason or provider name is spelled out in SQL or compared as a string.
 //!
 //! Built only with the `diesel` feature (enabled by the persistence crate); the
 //! mapping does no I/O of its own.
@@ -13,7 +13,7 @@ use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
 use diesel::sqlite::Sqlite;
 
-use crate::{Direction, MessageStatus, ProviderKind};
+use crate::{Direction, FailureReason, MessageStatus, ProviderKind};
 
 /// Implements `ToSql<Text>`/`FromSql<Text>` for both backends from `as_str` and `FromStr`.
 macro_rules! text_enum {
@@ -48,3 +48,4 @@ macro_rules! text_enum {
 text_enum!(MessageStatus);
 text_enum!(Direction);
 text_enum!(ProviderKind);
+text_enum!(FailureReason);

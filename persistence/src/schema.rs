@@ -108,6 +108,7 @@ diesel::table! {
         sms_opted_out -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        not_mobile_phone -> Nullable<Text>,
     }
 }
 
@@ -176,6 +177,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         status_checked_at -> Nullable<Timestamp>,
+        failure_reason -> Nullable<Text>,
+        provider_error_code -> Nullable<Text>,
     }
 }
 

@@ -187,6 +187,8 @@ async fn queue(conn: &mut DbConn, phone: &str, ids: &[&str]) {
             lease_expires_at: None,
             created_at: at(0),
             updated_at: at(0),
+            failure_reason: None,
+            provider_error_code: None,
         })
         .collect();
     messages::insert_many(conn, &rows).await.unwrap();
@@ -316,6 +318,7 @@ async fn mark_sent_after_a_receipt_overtook_it_keeps_the_status_and_records_the_
         from_status: MessageStatus::Sending,
         to_status: MessageStatus::Delivered,
         reason: None,
+        failure: None,
         provider_message_id: "pid-m1",
     };
     assert!(
@@ -353,6 +356,7 @@ async fn apply_reported_moves_only_from_the_status_it_was_decided_on() {
         from_status: from,
         to_status: to,
         reason: Some("handset off"),
+        failure: None,
         provider_message_id: "pid-m1",
     };
 

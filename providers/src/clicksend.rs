@@ -40,6 +40,7 @@ pub const RECEIPT_RULE_NAME: &str = "Nextal SMS delivery receipts";
 
 mod descriptor;
 mod docs;
+mod failures;
 pub use descriptor::ClickSend;
 
 const PROVIDER: &str = "ClickSend";

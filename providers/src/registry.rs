@@ -6,7 +6,7 @@
 //! ingestion and reconciliation are written against this trait and never name a
 //! provider, so adding one is its module and one line in [`registry`].
 
-use nextal_domain::ProviderKind;
+use nextal_domain::{Failure, FailureReason, ProviderKind};
 use secrecy::SecretString;
 
 use crate::docs::{IntegrationDocs, WebhookDocs};
@@ -70,8 +70,9 @@ pub struct Descriptor {
     pub status_callback_per_message: bool,
     /// How a batch is handed over.
     pub sending: Sending,
-    /// Refusal codes meaning the recipient opted out of our number (Twilio 21610).
-    pub opt_out_codes: &'static [&'static str],
+    /// The failure reason a provider code stands for, given the provider's text too:
+    /// a send refusal (`INVALID_RECIPIENT`, Twilio 21610) or a failed receipt's error.
+    pub failure_reason: fn(&str, Option<&str>) -> FailureReason,
     /// How an unknown outcome is settled.
     pub in_doubt: InDoubt,
     /// The header carrying the webhook signature, when deliveries are signed.
@@ -104,9 +105,14 @@ impl Descriptor {
         format!("{}_set", self.secret.field)
     }
 
-    /// Whether a refusal with `code` means the recipient opted out.
-    pub fn is_opt_out(&self, code: &str) -> bool {
-        self.opt_out_codes.contains(&code)
+    /// The failure a refusal or a failed receipt stands for: its `code` mapped to a
+    /// reason (read with the provider's `text`), kept beside it. Without a code only the
+    /// text can say more.
+    pub fn failure(&self, code: Option<&str>, text: Option<&str>) -> Failure {
+        Failure {
+            reason: (self.failure_reason)(code.unwrap_or_default(), text),
+            provider_code: code.map(str::to_owned),
+        }
     }
 
     /// Most messages in one hand-over with `client`; at least one.
@@ -258,8 +264,21 @@ mod tests {
         assert_eq!(twilio.secret_path, "auth-token");
         assert_eq!(twilio.username.field, "account_sid");
         assert_eq!(twilio.status_url_field, "status_url");
-        assert!(twilio.is_opt_out("21610"));
-        assert!(!clicksend.is_opt_out("21610"));
+        assert_eq!(
+            twilio.failure(Some("21610"), None).reason,
+            FailureReason::OptedOut
+        );
+        assert_eq!(
+            clicksend.failure(Some("21610"), None).reason,
+            FailureReason::Unknown
+        );
+        assert_eq!(
+            clicksend.failure(None, Some("Absent subscriber")),
+            Failure {
+                reason: FailureReason::Unreachable,
+                provider_code: None
+            }
+        );
         assert_eq!(twilio.requests_for(5), 5);
         assert_eq!(clicksend.requests_for(5), 1);
     }

@@ -46,6 +46,7 @@ pub const WEBHOOK_CONNECTION_OVERRIDES: &str = "#rc=5&rp=ct,rt,5xx";
 
 mod descriptor;
 mod docs;
+mod failures;
 pub use descriptor::Twilio;
 
 const PROVIDER: &str = "Twilio";

@@ -520,6 +520,7 @@ impl TestApp {
                 sms_opted_out: candidate.opted_out,
                 created_at: now,
                 updated_at: now,
+                not_mobile_phone: None,
             })
             .collect();
         let mut tx = self.db.begin().await.expect("a transaction");

@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
-use nextal_domain::MessageStatus;
 use nextal_domain::ProviderKind;
+use nextal_domain::{Failure, FailureReason, MessageStatus};
 use nextal_persistence::repo::messages::{self, Claimed, MessageEvent, SentUpdate};
-use nextal_persistence::repo::{consent, integrations};
+use nextal_persistence::repo::{integrations, recipients};
 use nextal_providers::{InDoubt, OutboundSms, ProviderError, SendOutcome, SmsProvider, by_kind};
 
 use leases::{HOLD_LEASE, Held, RoundClock, while_renewing};
@@ -416,7 +416,9 @@ impl Dispatcher {
             Err(error) => {
                 // Missing or unreadable credentials: no retry will help until an admin acts.
                 let reason = format!("cannot send through {provider}: {}", error.detail());
-                self.fail_all(pending, &reason, clock.now(), report).await?;
+                let failure = Failure::ours(FailureReason::Unknown);
+                self.fail_all(pending, &failure, &reason, clock.now(), report)
+                    .await?;
                 return Ok(Request {
                     taken: pending.len(),
                     failing: None,
@@ -475,10 +477,11 @@ impl Dispatcher {
         Ok((client, status_callback))
     }
 
-    /// Fails `pending` for good with `reason`.
+    /// Fails `pending` for good: `failure`, explained by `reason`.
     async fn fail_all(
         &self,
         pending: &[Claimed],
+        failure: &Failure,
         reason: &str,
         now: NaiveDateTime,
         report: &mut DispatchReport,
@@ -486,7 +489,7 @@ impl Dispatcher {
         let ids = ids_of(pending);
         let mut tx = self.state.db.begin().await?;
         for id in &ids {
-            messages::mark_failed(&mut tx, id, reason, now).await?;
+            messages::mark_failed(&mut tx, id, failure, reason, now).await?;
         }
         messages::insert_events(
             &mut tx,
@@ -610,7 +613,14 @@ impl Dispatcher {
         let retry_after = match error {
             ProviderError::Unauthorized(_) | ProviderError::Rejected { .. } => {
                 let reason = error.to_string();
-                messages::mark_failed(tx, &message.id, &reason, now).await?;
+                let failure = match error {
+                    ProviderError::Rejected { code, reason } => by_kind(provider)
+                        .descriptor()
+                        .failure(Some(code), Some(reason)),
+                    _ => Failure::ours(FailureReason::Unknown),
+                };
+                messages::mark_failed(tx, &message.id, &failure, &reason, now).await?;
+                recipients::learn_from_failure(tx, &message.id, &failure, new_id(), now).await?;
                 report.failed += 1;
                 return Ok(Decided {
                     status: MessageStatus::Failed,
@@ -645,7 +655,8 @@ impl Dispatcher {
                 "gave up: still failing {} hours after it was due ({error})",
                 GIVE_UP_AFTER.num_hours()
             );
-            messages::mark_failed(tx, &message.id, &reason, now).await?;
+            let failure = Failure::ours(FailureReason::Expired);
+            messages::mark_failed(tx, &message.id, &failure, &reason, now).await?;
             report.failed += 1;
             return Ok(Decided {
                 status: MessageStatus::Failed,
@@ -677,13 +688,14 @@ async fn refused(
     reason: &str,
     now: NaiveDateTime,
 ) -> anyhow::Result<Decided> {
+    let failure = by_kind(provider)
+        .descriptor()
+        .failure(Some(code), Some(reason));
     let reason = format!("{reason} ({code})");
-    messages::mark_failed(tx, &message.id, &reason, now).await?;
-    if by_kind(provider).descriptor().is_opt_out(code) {
-        // The candidate texted STOP to our number at some point: the provider will
-        // refuse every message until they opt back in.
-        consent::opt_out_recipient_of(tx, &message.id, "provider_refusal", new_id(), now).await?;
-    }
+    messages::mark_failed(tx, &message.id, &failure, &reason, now).await?;
+    // An opted-out recipient (they texted STOP to our number at some point) is refused
+    // until they opt back in; a landline is refused every time.
+    recipients::learn_from_failure(tx, &message.id, &failure, new_id(), now).await?;
     Ok(Decided {
         status: MessageStatus::Failed,
         detail: Some(reason),

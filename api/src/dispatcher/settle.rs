@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{NaiveDateTime, TimeDelta};
-use nextal_domain::MessageStatus;
+use nextal_domain::{Failure, FailureReason, MessageStatus};
 use nextal_persistence::DbConn;
 use nextal_persistence::repo::integrations::{self, Integration};
 use nextal_persistence::repo::messages::{self, Message, MessageEvent, SentUpdate};
@@ -172,7 +172,8 @@ async fn settle_one(
         Ok(found) => found.get(&message.id),
         Err(_) if expired => {
             let reason = "outcome_unknown";
-            messages::mark_failed(tx, &message.id, reason, now).await?;
+            let failure = Failure::ours(FailureReason::Expired);
+            messages::mark_failed(tx, &message.id, &failure, reason, now).await?;
             report.failed += 1;
             return Ok(Some((MessageStatus::Failed, reason.to_owned())));
         }
@@ -202,7 +203,8 @@ async fn settle_one(
                 "gave up: not sent {} hours after it was due; the provider has no record of it",
                 GIVE_UP_AFTER.num_hours()
             );
-            messages::mark_failed(tx, &message.id, &reason, now).await?;
+            let failure = Failure::ours(FailureReason::Expired);
+            messages::mark_failed(tx, &message.id, &failure, &reason, now).await?;
             report.failed += 1;
             (MessageStatus::Failed, reason)
         }

@@ -3,13 +3,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDateTime;
-use nextal_domain::{ConsentChange, Direction, MessageStatus, ProviderKind, segment};
+use nextal_domain::{ConsentChange, Direction, Failure, MessageStatus, ProviderKind, segment};
 use nextal_persistence::repo::consent::{self, ConsentEvent};
 use nextal_persistence::repo::messages::{self, Message, MessageEvent, ReportedChange};
 use nextal_persistence::repo::threads::{self, ReplyActivity, ReplyThread};
 use nextal_persistence::repo::webhook_deliveries::{self, WebhookDelivery};
-use nextal_persistence::repo::{candidates, integrations};
+use nextal_persistence::repo::{candidates, integrations, recipients};
 use nextal_persistence::{DbConn, PersistenceError};
+use nextal_providers::by_kind;
 use nextal_providers::webhooks::{DeliveryReport, InboundSms, ReportedState};
 
 use super::{Content, Delivery, Outcome, Writers};
@@ -289,6 +290,8 @@ impl Batch<'_> {
             lease_expires_at: None,
             created_at: self.now,
             updated_at: self.now,
+            failure_reason: None,
+            provider_error_code: None,
         }
     }
 
@@ -364,16 +367,25 @@ impl Batch<'_> {
                 continue;
             };
             let failed = matches!(target, MessageStatus::Undelivered | MessageStatus::Failed);
+            let failure = failed.then(|| {
+                by_kind(self.provider)
+                    .descriptor()
+                    .failure(report.error_code.as_deref(), report.error_text.as_deref())
+            });
             let change = Move {
                 id: &id,
                 target,
                 reason: failed.then_some(detail.as_str()),
+                failure: failure.as_ref(),
                 provider_message_id: &report.message_id,
             };
             let moved = self.move_forward(conn, &change, status).await?;
             if !moved {
                 outcomes[index] = Outcome::Stale;
                 continue;
+            }
+            if let Some(failure) = &failure {
+                recipients::learn_from_failure(conn, &id, failure, new_id(), self.now).await?;
             }
             outcomes[index] = Outcome::Applied;
             current.insert(id.clone(), (target, thread_id.clone()));
@@ -401,6 +413,7 @@ struct Move<'a> {
     id: &'a str,
     target: MessageStatus,
     reason: Option<&'a str>,
+    failure: Option<&'a Failure>,
     provider_message_id: &'a str,
 }
 
@@ -427,6 +440,7 @@ impl Batch<'_> {
                     from_status: status,
                     to_status: change.target,
                     reason: change.reason,
+                    failure: change.failure,
                     provider_message_id: change.provider_message_id,
                 },
                 self.now,

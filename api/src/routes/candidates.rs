@@ -37,12 +37,16 @@ pub struct CandidateBody {
     stage: Option<String>,
     /// The candidate replied STOP (or was marked so): no SMS may be sent to them.
     sms_opted_out: bool,
+    /// A provider found the candidate's current number cannot take SMS (a landline):
+    /// bulk sends skip them (`not_mobile`). Clears when the number changes.
+    phone_not_mobile: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 impl From<Candidate> for CandidateBody {
     fn from(candidate: Candidate) -> Self {
+        let phone_not_mobile = candidate.phone_not_mobile();
         Self {
             id: candidate.id,
             first_name: candidate.first_name,
@@ -51,6 +55,7 @@ impl From<Candidate> for CandidateBody {
             email: candidate.email,
             job_id: candidate.job_id,
             stage: candidate.stage,
+            phone_not_mobile,
             sms_opted_out: candidate.sms_opted_out,
             created_at: utc(candidate.created_at),
             updated_at: utc(candidate.updated_at),

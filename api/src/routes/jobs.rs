@@ -97,6 +97,9 @@ pub struct BoardCandidateBody {
     phone: Option<String>,
     /// The candidate replied STOP (or was marked so): no SMS may be sent to them.
     sms_opted_out: bool,
+    /// A provider found the candidate's current number cannot take SMS (a landline):
+    /// bulk sends skip them (`not_mobile`). Clears when the number changes.
+    phone_not_mobile: bool,
     /// The candidate's SMS conversation; null when there has been none.
     sms: Option<SmsSummaryBody>,
 }
@@ -130,11 +133,13 @@ impl SmsSummaryBody {
 
 impl BoardCandidateBody {
     fn new(candidate: Candidate, thread: Option<Thread>) -> Self {
+        let phone_not_mobile = candidate.phone_not_mobile();
         Self {
             id: candidate.id,
             first_name: candidate.first_name,
             last_name: candidate.last_name,
             phone: candidate.phone,
+            phone_not_mobile,
             sms_opted_out: candidate.sms_opted_out,
             sms: thread.map(SmsSummaryBody::from_thread),
         }

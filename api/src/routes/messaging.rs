@@ -7,7 +7,7 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::web::{Data, Json, Path};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use chrono::{DateTime, Utc};
-use nextal_domain::{Direction, MessageStatus, ProviderKind};
+use nextal_domain::{Direction, FailureReason, MessageStatus, ProviderKind};
 use nextal_openapi::Problem;
 use nextal_persistence::repo::messages::{Message, MessageEvent};
 use serde::{Deserialize, Serialize};
@@ -52,8 +52,15 @@ pub struct SmsMessage {
     /// `cancelled`.
     #[schema(value_type = String, example = json!(MessageStatus::Queued))]
     status: MessageStatus,
-    /// Why it failed, was cancelled or is being retried.
+    /// Why it failed, was cancelled or is being retried, in the provider's words or ours.
     status_reason: Option<String>,
+    /// For a `failed` or `undelivered` message: why, from a closed set a recruiter can
+    /// act on (mapped from the provider's code; `unknown` when the code says nothing
+    /// more).
+    failure_reason: Option<FailureReason>,
+    /// The provider's own code for that failure, e.g. `30003` or `INVALID_RECIPIENT`.
+    #[schema(example = "30003")]
+    provider_error_code: Option<String>,
     /// The provider's slug, as in `/integrations/{slug}`.
     #[schema(value_type = String, example = json!(ProviderKind::ALL[0]))]
     provider: ProviderKind,
@@ -91,6 +98,8 @@ impl SmsMessage {
             body: message.body,
             status: message.status,
             status_reason: message.status_reason,
+            failure_reason: message.failure_reason,
+            provider_error_code: message.provider_error_code,
             provider: message.provider,
             from_number: message.from_number,
             to_number: message.to_number,
@@ -168,7 +177,8 @@ pub struct BulkRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SkippedCandidate {
     candidate_id: String,
-    /// `not_found`, `no_phone`, `opted_out`, `duplicate_number` (another candidate of the
+    /// `not_found`, `no_phone`, `opted_out`, `not_mobile` (a provider found the number
+    /// cannot take SMS), `duplicate_number` (another candidate of the
     /// request has the same number and gets the message), `too_long` (over 6 segments
     /// once merged) or `empty_text` (nothing left once merged).
     #[schema(example = "opted_out")]

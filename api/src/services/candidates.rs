@@ -114,6 +114,7 @@ pub async fn create(
         sms_opted_out: false,
         created_at: now,
         updated_at: now,
+        not_mobile_phone: None,
     };
     candidates::insert(&mut tx, &candidate).await?;
     if let Some(phone) = &candidate.phone {

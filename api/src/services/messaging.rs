@@ -62,6 +62,7 @@ pub enum SkipReason {
     NotFound,
     NoPhone,
     OptedOut,
+    NotMobile,
     DuplicateNumber,
     TooLong,
     EmptyText,
@@ -74,6 +75,7 @@ impl SkipReason {
             SkipReason::NotFound => "not_found",
             SkipReason::NoPhone => "no_phone",
             SkipReason::OptedOut => "opted_out",
+            SkipReason::NotMobile => "not_mobile",
             SkipReason::DuplicateNumber => "duplicate_number",
             SkipReason::TooLong => "too_long",
             SkipReason::EmptyText => "empty_text",
@@ -271,6 +273,10 @@ pub async fn send_bulk(
         };
         if candidate.sms_opted_out {
             skipped.push((id.clone(), SkipReason::OptedOut));
+            continue;
+        }
+        if candidate.phone_not_mobile() {
+            skipped.push((id.clone(), SkipReason::NotMobile));
             continue;
         }
         if !seen_phones.insert(phone) {
@@ -571,6 +577,8 @@ fn new_message(
         lease_expires_at: None,
         created_at: now,
         updated_at: now,
+        failure_reason: None,
+        provider_error_code: None,
     }
 }
 

@@ -25,6 +25,16 @@ pub struct Candidate {
     pub sms_opted_out: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The number a provider found cannot take SMS; the candidate is flagged while
+    /// `phone` is still that number.
+    pub not_mobile_phone: Option<String>,
+}
+
+impl Candidate {
+    /// Whether a provider found the candidate's current number cannot take SMS.
+    pub fn phone_not_mobile(&self) -> bool {
+        self.phone.is_some() && self.phone == self.not_mobile_phone
+    }
 }
 
 /// Changes to a candidate; `None` keeps a field, `Some(None)` clears a nullable one.

@@ -47,37 +47,3 @@ pub async fn change(conn: &mut DbConn, event: &ConsentEvent) -> Result<bool, Per
         .await)?;
     Ok(true)
 }
-
-/// Opts out the candidate message `message_id` was sent to, because the provider
-/// refused it as unsubscribed; true when their consent changed.
-pub async fn opt_out_recipient_of(
-    conn: &mut DbConn,
-    message_id: &str,
-    source: &str,
-    id: String,
-    now: NaiveDateTime,
-) -> Result<bool, PersistenceError> {
-    use crate::schema::sms_messages;
-    let recipient: Option<(String, Option<String>)> = run!(conn, |c| sms_messages::table
-        .filter(sms_messages::id.eq(message_id))
-        .select((sms_messages::organization_id, sms_messages::candidate_id))
-        .first(c)
-        .await
-        .optional())?;
-    let Some((organization_id, Some(candidate_id))) = recipient else {
-        return Ok(false);
-    };
-    change(
-        conn,
-        &ConsentEvent {
-            id,
-            organization_id,
-            candidate_id,
-            opted_out: true,
-            source: source.to_owned(),
-            message_id: Some(message_id.to_owned()),
-            created_at: now,
-        },
-    )
-    .await
-}

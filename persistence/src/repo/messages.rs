@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 use diesel_async::RunQueryDsl;
-use nextal_domain::{Direction, MessageStatus, ProviderKind};
+use nextal_domain::{Direction, Failure, FailureReason, MessageStatus, ProviderKind};
 
 use crate::db::{batch_insert, run};
 use crate::schema::{sms_message_events, sms_messages};
@@ -41,6 +41,10 @@ pub struct Message {
     pub lease_expires_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Why it failed or went undelivered.
+    pub failure_reason: Option<FailureReason>,
+    /// The provider's own code for that failure.
+    pub provider_error_code: Option<String>,
 }
 
 /// One step of a message's status history.
@@ -83,15 +87,15 @@ pub struct Claimed {
 /// Ids per `IN (…)` list: keeps both backends far under their bind limits.
 const INSERT_CHUNK: usize = 500;
 /// Columns of `sms_messages` and `sms_message_events`, for sizing batch inserts.
-const MESSAGE_COLUMNS: usize = 24;
+const MESSAGE_COLUMNS: usize = 26;
 const EVENT_COLUMNS: usize = 5;
 
 /// PostgreSQL takes a whole bulk send as one JSON parameter: one statement, no
 /// bind-parameter limit, and much less per-row work than a multi-row VALUES list.
 const INSERT_MESSAGES_POSTGRES: &str = "
-INSERT INTO sms_messages (id, organization_id, thread_id, candidate_id, batch_id, direction, body, encoding, segments, status, status_reason, provider, from_number, to_number, provider_message_id, price, sent_by, template_id, send_at, next_attempt_at, attempts, lease_expires_at, created_at, updated_at)
-SELECT id, organization_id, thread_id, candidate_id, batch_id, direction, body, encoding, segments, status, status_reason, provider, from_number, to_number, provider_message_id, price, sent_by, template_id, send_at, next_attempt_at, attempts, lease_expires_at, created_at, updated_at
-FROM jsonb_to_recordset($1::jsonb) AS v(id text, organization_id text, thread_id text, candidate_id text, batch_id text, direction text, body text, encoding text, segments integer, status text, status_reason text, provider text, from_number text, to_number text, provider_message_id text, price text, sent_by text, template_id text, send_at timestamp, next_attempt_at timestamp, attempts integer, lease_expires_at timestamp, created_at timestamp, updated_at timestamp)";
+INSERT INTO sms_messages (id, organization_id, thread_id, candidate_id, batch_id, direction, body, encoding, segments, status, status_reason, provider, from_number, to_number, provider_message_id, price, sent_by, template_id, send_at, next_attempt_at, attempts, lease_expires_at, created_at, updated_at, failure_reason, provider_error_code)
+SELECT id, organization_id, thread_id, candidate_id, batch_id, direction, body, encoding, segments, status, status_reason, provider, from_number, to_number, provider_message_id, price, sent_by, template_id, send_at, next_attempt_at, attempts, lease_expires_at, created_at, updated_at, failure_reason, provider_error_code
+FROM jsonb_to_recordset($1::jsonb) AS v(id text, organization_id text, thread_id text, candidate_id text, batch_id text, direction text, body text, encoding text, segments integer, status text, status_reason text, provider text, from_number text, to_number text, provider_message_id text, price text, sent_by text, template_id text, send_at timestamp, next_attempt_at timestamp, attempts integer, lease_expires_at timestamp, created_at timestamp, updated_at timestamp, failure_reason text, provider_error_code text)";
 
 const INSERT_EVENTS_POSTGRES: &str = "
 INSERT INTO sms_message_events (id, message_id, status, detail, created_at)
@@ -396,6 +400,9 @@ pub async fn mark_sent(
 struct SendingChange<'a> {
     status: Option<MessageStatus>,
     status_reason: &'a str,
+    /// Set only when it fails; otherwise left as it is (empty).
+    failure_reason: Option<FailureReason>,
+    provider_error_code: Option<&'a str>,
     next_attempt_at: Option<NaiveDateTime>,
     #[diesel(treat_none_as_null = true)]
     lease_expires_at: Option<NaiveDateTime>,
@@ -419,16 +426,19 @@ async fn change_sending(
     Ok(updated > 0)
 }
 
-/// Message `id` failed for good with `reason`.
+/// Message `id` failed for good: `failure`, explained by `reason`.
 pub async fn mark_failed(
     conn: &mut DbConn,
     id: &str,
+    failure: &Failure,
     reason: &str,
     now: NaiveDateTime,
 ) -> Result<bool, PersistenceError> {
     let change = SendingChange {
         status: Some(MessageStatus::Failed),
         status_reason: reason,
+        failure_reason: Some(failure.reason),
+        provider_error_code: failure.provider_code.as_deref(),
         next_attempt_at: None,
         lease_expires_at: None,
         updated_at: now,
@@ -447,6 +457,8 @@ pub async fn requeue(
     let change = SendingChange {
         status: Some(MessageStatus::Queued),
         status_reason: reason,
+        failure_reason: None,
+        provider_error_code: None,
         next_attempt_at: Some(next_attempt_at),
         lease_expires_at: None,
         updated_at: now,
@@ -466,6 +478,8 @@ pub async fn mark_in_doubt(
     let change = SendingChange {
         status: None,
         status_reason: reason,
+        failure_reason: None,
+        provider_error_code: None,
         next_attempt_at: None,
         lease_expires_at: Some(settle_at),
         updated_at: now,
@@ -743,6 +757,8 @@ pub struct ReportedChange<'a> {
     pub from_status: MessageStatus,
     pub to_status: MessageStatus,
     pub reason: Option<&'a str>,
+    /// Why it failed, for a move to `failed` or `undelivered`.
+    pub failure: Option<&'a Failure>,
     /// Recorded when the message does not have it yet (a receipt that overtook the
     /// provider's answer to our send).
     pub provider_message_id: &'a str,
@@ -763,6 +779,10 @@ pub async fn apply_reported(
     .set((
         sms_messages::status.eq(change.to_status),
         sms_messages::status_reason.eq(change.reason),
+        sms_messages::failure_reason.eq(change.failure.map(|failure| failure.reason)),
+        sms_messages::provider_error_code.eq(change
+            .failure
+            .and_then(|failure| failure.provider_code.as_deref())),
         sms_messages::provider_message_id.eq(
             diesel::dsl::sql::<diesel::sql_types::Nullable<Text>>("COALESCE(provider_message_id, ")
                 .bind::<Text, _>(change.provider_message_id)

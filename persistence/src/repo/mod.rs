@@ -14,6 +14,7 @@ pub mod login_throttle;
 pub mod messages;
 pub mod organizations;
 pub mod provider_sync;
+pub mod recipients;
 pub mod sessions;
 pub mod templates;
 pub mod threads;

@@ -29,7 +29,7 @@ static DESCRIPTOR: Descriptor = Descriptor {
     // Receipts go to the rule `register-webhooks` creates.
     status_callback_per_message: false,
     sending: Sending::Batched,
-    opt_out_codes: &[],
+    failure_reason: super::failures::failure_reason,
     // `custom_string` carries our message id into ClickSend's history.
     in_doubt: InDoubt::SettleFromHistory,
     // The secret token in the URL is ClickSend's only authentication.

@@ -12,10 +12,6 @@ use crate::webhooks::{self, ParamSource, Params, verify_twilio_form, verify_twil
 /// An empty TwiML document: Twilio sends no automatic answer.
 const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
 
-/// Twilio's error for a recipient who has opted out of the sending number: they texted
-/// STOP to it, and Twilio refuses every message until they opt back in.
-const UNSUBSCRIBED: &str = "21610";
-
 /// Twilio Programmable Messaging.
 pub struct Twilio;
 
@@ -37,7 +33,7 @@ static DESCRIPTOR: Descriptor = Descriptor {
     sending: Sending::PerMessage {
         in_flight: MAX_IN_FLIGHT,
     },
-    opt_out_codes: &[UNSUBSCRIBED],
+    failure_reason: super::failures::failure_reason,
     // Each request carries our message id as its idempotency token.
     in_doubt: InDoubt::ResendSafely,
     signature_header: Some("X-Twilio-Signature"),

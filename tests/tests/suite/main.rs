@@ -12,6 +12,7 @@ mod bootstrap;
 mod candidates;
 mod contract;
 mod errors;
+mod failures;
 mod faults;
 mod inbox;
 mod integrations;

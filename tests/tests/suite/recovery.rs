@@ -453,6 +453,10 @@ async fn a_message_still_failing_24_hours_after_it_was_due_fails_with_the_reason
             "gave up: still failing 24 hours after it was due (the provider is unavailable: Twilio answered HTTP 503)"
         )
     );
+    assert_eq!(
+        failed.failure_reason.map(|reason| reason.as_str()),
+        Some("expired")
+    );
     assert_eq!(fake.sends().len(), 3);
 
     // ClickSend: every send answered 500; its history, read before each resend, never
@@ -476,6 +480,10 @@ async fn a_message_still_failing_24_hours_after_it_was_due_fails_with_the_reason
     assert_eq!(
         failed.status_reason.as_deref(),
         Some("gave up: not sent 24 hours after it was due; the provider has no record of it")
+    );
+    assert_eq!(
+        failed.failure_reason.map(|reason| reason.as_str()),
+        Some("expired")
     );
     assert_eq!(fake.sends().len(), 2, "not sent again once given up");
 }

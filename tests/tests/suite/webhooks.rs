@@ -824,7 +824,10 @@ async fn twilio_refusing_an_unsubscribed_recipient_opts_the_candidate_out() {
 
     app.drain_at(Utc::now()).await;
 
-    assert_eq!(message(&app, &admin, &id).await["status"], "failed");
+    let stored = message(&app, &admin, &id).await;
+    assert_eq!(stored["status"], "failed");
+    assert_eq!(stored["failure_reason"], "opted_out");
+    assert_eq!(stored["provider_error_code"], "21610");
     assert!(candidate_opted_out(&app, &admin, &ids[0]).await);
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM consent_events WHERE source = 'provider_refusal'")

@@ -1,0 +1,271 @@
+//! Delivery quality: every failed or undelivered message says why, from a closed set a
+//! recruiter can act on, beside the provider's own code; what a failure says about the
+//! candidate (opted out, a number that cannot take SMS) is kept on the candidate.
+
+use chrono::Utc;
+use nextal_tests::{NewCandidate, TestApp, spawn_app};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::messaging::{message, phone, send_one};
+use crate::webhooks::{
+    TWILIO_SID, clicksend_inbox, receipt, sent_to_ann, twilio_inbox, twilio_post, twilio_signature,
+};
+
+const TWILIO_MESSAGE_SID: &str = "SM55555555555555555555555555555555";
+const CY: &str = "+14155550123";
+
+/// Twilio active and taking every message as `TWILIO_MESSAGE_SID`; one message sent
+/// to Cy. Returns (admin token, status path, Cy's id, our message id).
+async fn sent_to_cy_through_twilio(app: &TestApp) -> (String, String, String, String) {
+    let (admin, _, status) = twilio_inbox(app).await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+        )))
+        .respond_with(ResponseTemplate::new(201).set_body_json(
+            json!({"sid": TWILIO_MESSAGE_SID, "status": "queued", "num_segments": "1"}),
+        ))
+        .mount(&app.twilio)
+        .await;
+    let organization = app.organization_id(&admin).await;
+    let cy = app
+        .insert_candidates(&organization, vec![NewCandidate::new("Cy", CY)])
+        .await
+        .remove(0);
+    let id = send_one(app, &admin, &cy, "Hello").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.drain_at(Utc::now()).await;
+    assert_eq!(message(app, &admin, &id).await["status"], "sent");
+    (admin, status, cy, id)
+}
+
+/// Posts Twilio's signed status callback for `TWILIO_MESSAGE_SID`: `state` with
+/// `error_code` and Twilio's `ErrorMessage`.
+async fn twilio_callback(app: &TestApp, status: &str, state: &str, error_code: &str) {
+    let url = format!("{}{status}", app.settings.public_url);
+    let fields = [
+        ("MessageSid", TWILIO_MESSAGE_SID),
+        ("SmsSid", TWILIO_MESSAGE_SID),
+        ("AccountSid", TWILIO_SID),
+        ("From", "+14155550100"),
+        ("To", CY),
+        ("MessageStatus", state),
+        ("SmsStatus", state),
+        ("ErrorCode", error_code),
+        ("ErrorMessage", "Twilio's explanation"),
+        ("ApiVersion", "2010-04-01"),
+    ];
+    let response = twilio_post(app, status, &fields, &twilio_signature(&url, &fields)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+async fn candidate(app: &TestApp, token: &str, id: &str) -> Value {
+    app.get(&format!("/candidates/{id}"), Some(token))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn bulk(app: &TestApp, token: &str, candidate_ids: &[&str]) -> Value {
+    let response = app
+        .post(
+            "/sms/bulk",
+            Some(token),
+            &json!({"candidate_ids": candidate_ids, "body": "Still interested?"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_undelivered_twilio_message_says_unreachable_with_twilios_code() {
+    let app = spawn_app().await;
+    let (admin, status, _, id) = sent_to_cy_through_twilio(&app).await;
+
+    twilio_callback(&app, &status, "undelivered", "30003").await;
+
+    let stored = message(&app, &admin, &id).await;
+    assert_eq!(stored["status"], "undelivered");
+    assert_eq!(stored["failure_reason"], "unreachable");
+    assert_eq!(stored["provider_error_code"], "30003");
+    assert!(
+        stored["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("Twilio's explanation"),
+        "{stored}"
+    );
+}
+
+#[tokio::test]
+async fn a_carrier_opt_out_in_a_status_callback_opts_the_candidate_out() {
+    let app = spawn_app().await;
+    let (admin, status, cy, id) = sent_to_cy_through_twilio(&app).await;
+    assert_eq!(candidate(&app, &admin, &cy).await["sms_opted_out"], false);
+
+    twilio_callback(&app, &status, "failed", "21610").await;
+
+    let stored = message(&app, &admin, &id).await;
+    assert_eq!(stored["status"], "failed");
+    assert_eq!(stored["failure_reason"], "opted_out");
+    assert_eq!(candidate(&app, &admin, &cy).await["sms_opted_out"], true);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM consent_events WHERE source = 'provider_refusal'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_landline_is_flagged_and_skipped_by_bulk_until_its_number_changes() {
+    let app = spawn_app().await;
+    let (admin, status, cy, id) = sent_to_cy_through_twilio(&app).await;
+    let organization = app.organization_id(&admin).await;
+    let dee = app
+        .insert_candidates(&organization, vec![NewCandidate::new("Dee", &phone(7))])
+        .await
+        .remove(0);
+
+    twilio_callback(&app, &status, "undelivered", "30006").await;
+
+    assert_eq!(
+        message(&app, &admin, &id).await["failure_reason"],
+        "not_mobile"
+    );
+    assert_eq!(candidate(&app, &admin, &cy).await["phone_not_mobile"], true);
+    assert_eq!(
+        candidate(&app, &admin, &dee).await["phone_not_mobile"],
+        false
+    );
+    let accepted = bulk(&app, &admin, &[&cy, &dee]).await;
+    assert_eq!(accepted["accepted"], 1);
+    assert_eq!(
+        accepted["skipped"],
+        json!([{"candidate_id": cy, "reason": "not_mobile"}])
+    );
+
+    let response = app
+        .patch(
+            &format!("/candidates/{cy}"),
+            Some(&admin),
+            &json!({"phone": "+14155550124"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        candidate(&app, &admin, &cy).await["phone_not_mobile"],
+        false
+    );
+    assert_eq!(bulk(&app, &admin, &[&cy]).await["accepted"], 1);
+}
+
+#[tokio::test]
+async fn a_twilio_refusal_keeps_its_code_and_reason() {
+    let app = spawn_app().await;
+    let (admin, _, _) = twilio_inbox(&app).await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+        )))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "code": 21211, "message": "The 'To' number +14155550123 is not a valid phone number.",
+            "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400
+        })))
+        .mount(&app.twilio)
+        .await;
+    let organization = app.organization_id(&admin).await;
+    let cy = app
+        .insert_candidates(&organization, vec![NewCandidate::new("Cy", CY)])
+        .await
+        .remove(0);
+    let id = send_one(&app, &admin, &cy, "Hello").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    app.drain_at(Utc::now()).await;
+
+    let stored = message(&app, &admin, &id).await;
+    assert_eq!(stored["status"], "failed");
+    assert_eq!(stored["failure_reason"], "invalid_number");
+    assert_eq!(stored["provider_error_code"], "21211");
+    assert_eq!(candidate(&app, &admin, &cy).await["sms_opted_out"], false);
+}
+
+#[tokio::test]
+async fn clicksend_refusals_and_failed_receipts_are_explained() {
+    // A failed receipt: ClickSend's words decide, its gateway code is kept.
+    let app = spawn_app().await;
+    let (admin, _, receipts) = clicksend_inbox(&app).await;
+    let (id, provider_id) = sent_to_ann(&app, &admin).await;
+    receipt(
+        &app,
+        &receipts,
+        &[
+            ("message_id", &provider_id),
+            ("status_code", "301"),
+            ("status_text", "Failed"),
+            ("error_code", "19"),
+            ("error_text", "Anti-spam rejection"),
+            ("custom_string", &id),
+        ],
+    )
+    .await;
+    let stored = message(&app, &admin, &id).await;
+    assert_eq!(stored["status"], "undelivered");
+    assert_eq!(stored["failure_reason"], "carrier_blocked");
+    assert_eq!(stored["provider_error_code"], "19");
+
+    // A refused send: the per-message status is the code.
+    let app = spawn_app().await;
+    let (admin, _, _) = clicksend_inbox(&app).await;
+    Mock::given(method("POST"))
+        .and(path("/v3/sms/send"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "http_code": 200, "response_code": "SUCCESS", "response_msg": "Messages queued for delivery.",
+            "data": {"total_count": 1, "queued_count": 0, "messages": [{
+                "to": phone(1), "body": "Hello", "from": "+61411111111", "schedule": "",
+                "message_id": "1ABC3200-C38C-6308-BE4B-C7C51D01DCF0",
+                "is_shared_system_number": false,
+                "status": "INVALID_RECIPIENT"
+            }]}
+        })))
+        .mount(&app.clicksend)
+        .await;
+    let organization = app.organization_id(&admin).await;
+    let ann = app
+        .insert_candidates(&organization, vec![NewCandidate::new("Ann", &phone(1))])
+        .await
+        .remove(0);
+    let id = send_one(&app, &admin, &ann, "Hello").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    app.drain_at(Utc::now()).await;
+
+    let stored = message(&app, &admin, &id).await;
+    assert_eq!(stored["status"], "failed");
+    assert_eq!(stored["failure_reason"], "invalid_number");
+    assert_eq!(stored["provider_error_code"], "INVALID_RECIPIENT");
+}
+
+#[tokio::test]
+async fn a_delivered_message_has_no_failure_reason() {
+    let app = spawn_app().await;
+    let (admin, status, _, id) = sent_to_cy_through_twilio(&app).await;
+
+    twilio_callback(&app, &status, "delivered", "0").await;
+
+    let stored = message(&app, &admin, &id).await;
+    assert_eq!(stored["status"], "delivered");
+    assert_eq!(stored["failure_reason"], Value::Null);
+    assert_eq!(stored["provider_error_code"], Value::Null);
+}
