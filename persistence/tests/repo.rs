@@ -131,7 +131,7 @@ async fn organization(conn: &mut DbConn) -> String {
     let integration = Integration {
         id: "integration-1".to_owned(),
         organization_id: ORG.to_owned(),
-        provider: ProviderKind::ClickSend.as_str().to_owned(),
+        provider: ProviderKind::ClickSend,
         active: true,
         phone_number: Some("+61400000000".to_owned()),
         username: Some("acme".to_owned()),

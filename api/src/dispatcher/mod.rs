@@ -134,7 +134,7 @@ struct Decided {
 }
 
 /// Messages of one organization and provider, in id order.
-type Group<T> = ((String, String), Vec<T>);
+type Group<T> = ((String, ProviderKind), Vec<T>);
 
 impl Dispatcher {
     /// A dispatcher over the application's state.
@@ -185,10 +185,7 @@ impl Dispatcher {
         report.claimed = claimed.len();
         let held = Held::new(claimed.iter().map(|message| message.id.clone()), lease);
         let groups = group(claimed, |message| {
-            (
-                message.organization_id.clone(),
-                message.provider.as_str().to_owned(),
-            )
+            (message.organization_id.clone(), message.provider)
         });
         let handed = self.hand_over_all(groups, clock, &held);
         let (done, first_error) = while_renewing(&self.state.db, &held, clock, handed).await;
@@ -269,7 +266,7 @@ impl Dispatcher {
     /// the next round that reaches the database.
     async fn hand_over(
         &self,
-        key: (String, String),
+        key: (String, ProviderKind),
         batch: Vec<Claimed>,
         clock: RoundClock,
         held: &Held,
@@ -327,7 +324,7 @@ impl Dispatcher {
     /// retry may fix.
     async fn hand_over_group(
         &self,
-        (organization_id, provider_name): &(String, String),
+        &(ref organization_id, provider): &(String, ProviderKind),
         batch: &[Claimed],
         clock: RoundClock,
         held: &Held,
@@ -340,7 +337,7 @@ impl Dispatcher {
             let failed = |error: anyhow::Error, untouched| Stopped::Failed { error, untouched };
             let entered = state
                 .gates
-                .enter(&state.db, organization_id, provider_name)
+                .enter(&state.db, organization_id, provider)
                 .await
                 .map_err(|error| failed(error.into(), offset))?;
             let Some((gate, row)) = entered else {
@@ -407,10 +404,7 @@ impl Dispatcher {
         requested: &mut usize,
     ) -> anyhow::Result<Request> {
         let state = &self.state;
-        let provider: ProviderKind = row
-            .provider
-            .parse()
-            .map_err(|_| anyhow::anyhow!("unknown provider {}", row.provider))?;
+        let provider = row.provider;
         let (client, status_callback) = match self.client(provider, row) {
             Ok(prepared) => prepared,
             Err(error) => {
@@ -738,8 +732,8 @@ fn ids_of(messages: &[Claimed]) -> Vec<String> {
 }
 
 /// Splits `items` by `key`, keeping their order within each group.
-fn group<T>(items: Vec<T>, key: impl Fn(&T) -> (String, String)) -> Vec<Group<T>> {
-    let mut groups: BTreeMap<(String, String), Vec<T>> = BTreeMap::new();
+fn group<T>(items: Vec<T>, key: impl Fn(&T) -> (String, ProviderKind)) -> Vec<Group<T>> {
+    let mut groups: BTreeMap<(String, ProviderKind), Vec<T>> = BTreeMap::new();
     for item in items {
         groups.entry(key(&item)).or_default().push(item);
     }

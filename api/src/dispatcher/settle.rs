@@ -10,7 +10,7 @@ use nextal_domain::{Failure, FailureReason, MessageStatus};
 use nextal_persistence::DbConn;
 use nextal_persistence::repo::integrations::{self, Integration};
 use nextal_persistence::repo::messages::{self, Message, MessageEvent, SentUpdate};
-use nextal_providers::{InDoubt, by_slug};
+use nextal_providers::{InDoubt, by_kind};
 
 use super::leases::{HOLD_LEASE, Held, RoundClock, while_renewing};
 use super::{DispatchReport, Dispatcher, GIVE_UP_AFTER, group};
@@ -47,17 +47,14 @@ impl Dispatcher {
         }
         let held = Held::new(doubtful.iter().map(|message| message.id.clone()), lease);
         let groups = group(doubtful, |message| {
-            (
-                message.organization_id.clone(),
-                message.provider.as_str().to_owned(),
-            )
+            (message.organization_id.clone(), message.provider)
         });
         let settled = async {
             let mut report = DispatchReport::default();
-            for ((organization_id, provider_name), batch) in groups {
+            for ((organization_id, provider), batch) in groups {
                 let row = {
                     let mut conn = state.db.conn().await?;
-                    integrations::find(&mut conn, &organization_id, &provider_name).await?
+                    integrations::find(&mut conn, &organization_id, provider).await?
                 };
                 // Without its integration nothing can be looked up: the lease runs out
                 // and a later round tries again.
@@ -78,8 +75,8 @@ impl Dispatcher {
         held: &Held,
     ) -> anyhow::Result<DispatchReport> {
         let state = &self.state;
-        let settles_from_history = by_slug(&row.provider)
-            .is_some_and(|provider| provider.descriptor().in_doubt == InDoubt::SettleFromHistory);
+        let settles_from_history =
+            by_kind(row.provider).descriptor().in_doubt == InDoubt::SettleFromHistory;
         let found = if settles_from_history {
             self.sent_history(row, &batch).await
         } else {
@@ -123,11 +120,7 @@ impl Dispatcher {
     /// history.
     async fn sent_history(&self, row: &Integration, batch: &[Message]) -> Found {
         let state = &self.state;
-        let provider = row
-            .provider
-            .parse()
-            .map_err(|_| anyhow::anyhow!("unknown provider {}", row.provider))?;
-        let client = client_for(state, provider, row)
+        let client = client_for(state, row.provider, row)
             .map_err(|error| anyhow::anyhow!("{}", error.detail()))?;
         let since = batch
             .iter()
@@ -151,7 +144,8 @@ impl Dispatcher {
         }
         // Not read to the end: "not found" would be a guess, and a guess may double-send.
         anyhow::bail!(
-            "{provider}'s history holds more than {HISTORY_PAGES} pages since the oldest message in doubt"
+            "{}'s history holds more than {HISTORY_PAGES} pages since the oldest message in doubt",
+            row.provider
         )
     }
 }

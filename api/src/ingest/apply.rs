@@ -136,7 +136,7 @@ impl Batch<'_> {
         events: &mut Vec<InboxEvent>,
     ) -> Result<i64, PersistenceError> {
         let organization_id = self.organization_id;
-        let active = integrations::find(conn, organization_id, self.provider.as_str())
+        let active = integrations::find(conn, organization_id, self.provider)
             .await?
             .is_some_and(|integration| integration.active);
         if !active {

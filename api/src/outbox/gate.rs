@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use nextal_domain::ProviderKind;
 use nextal_persistence::repo::integrations::{self, Integration};
 use nextal_persistence::{Backend, Db, PersistenceError, Tx};
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
@@ -54,7 +55,7 @@ impl HandoverGates {
         &self,
         db: &Db,
         organization_id: &str,
-        provider: &str,
+        provider: ProviderKind,
     ) -> Result<Option<(OpenGate, Integration)>, PersistenceError> {
         let local = self.lock_for(organization_id).read_owned().await;
         let (row, shared_row) = match db.backend() {

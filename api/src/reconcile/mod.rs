@@ -168,9 +168,7 @@ impl Reconciler {
         row: &Integration,
         now: NaiveDateTime,
     ) -> anyhow::Result<(ReconcileReport, Option<NaiveDateTime>)> {
-        let Ok(provider) = row.provider.parse::<ProviderKind>() else {
-            anyhow::bail!("unknown provider {}", row.provider);
-        };
+        let provider = row.provider;
         // No credentials yet: nothing can be read, and nothing can have been sent.
         let Ok(client) = client_for(&self.state, provider, row) else {
             return Ok((ReconcileReport::default(), None));

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use nextal_domain::{PhoneNumber, ProviderKind, ProviderUsername, Validation};
 use nextal_openapi::Problem;
 use nextal_persistence::repo::integrations::Integration;
-use nextal_providers::{RegisteredWebhooks, WebhookUrls, by_slug};
+use nextal_providers::{RegisteredWebhooks, WebhookUrls, by_kind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -21,8 +21,8 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationCard {
     /// The provider's slug, as in its paths (`/integrations/{slug}`).
-    #[schema(example = json!(ProviderKind::ALL[0]))]
-    provider: String,
+    #[schema(value_type = String, example = json!(ProviderKind::ALL[0]))]
+    provider: ProviderKind,
     /// Whether SMS go through this provider. At most one card is active.
     active: bool,
     /// The number messages are sent from, E.164.
@@ -45,12 +45,11 @@ impl IntegrationCard {
         // The summary card has one column per name the public credential goes by; the
         // provider's descriptor says which is its own.
         let named = |field: &str| {
-            let own = by_slug(&row.provider)
-                .is_some_and(|provider| provider.descriptor().username.field == field);
+            let own = by_kind(row.provider).descriptor().username.field == field;
             if own { row.username.clone() } else { None }
         };
         Self {
-            provider: row.provider.clone(),
+            provider: row.provider,
             active: row.active,
             phone_number: row.phone_number.clone(),
             username: named("username"),

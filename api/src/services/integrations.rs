@@ -128,7 +128,7 @@ pub async fn save_settings(
     organizations::lock(&mut tx, organization_id).await?;
     ensure(&mut tx, state, organization_id, provider).await?;
     let deactivated = if input.active {
-        integrations::deactivate_others(&mut tx, organization_id, provider.as_str(), now).await?
+        integrations::deactivate_others(&mut tx, organization_id, provider, now).await?
     } else {
         Vec::new()
     };
@@ -138,9 +138,7 @@ pub async fn save_settings(
         username: input.username.map(|username| username.as_str().to_owned()),
         updated_at: now,
     };
-    match integrations::update_settings(&mut tx, organization_id, provider.as_str(), &settings)
-        .await
-    {
+    match integrations::update_settings(&mut tx, organization_id, provider, &settings).await {
         Err(PersistenceError::UniqueViolation { .. }) => {
             return Err(ServiceError::Conflict {
                 kind: "concurrent-change",
@@ -152,11 +150,11 @@ pub async fn save_settings(
     }
     let switched_off = deactivated
         .iter()
-        .map(String::as_str)
-        .chain((!settings.active).then_some(provider.as_str()));
+        .copied()
+        .chain((!settings.active).then_some(provider));
     let mut cancelled = 0;
     for switched in switched_off {
-        let reason = format!("{switched} was deactivated");
+        let reason = format!("{} was deactivated", switched.as_str());
         let ids =
             messages::cancel_pending_for_provider(&mut tx, organization_id, switched, &reason, now)
                 .await?;
@@ -191,7 +189,7 @@ pub async fn save_settings(
             &mut tx,
             admin,
             "integration.deactivated",
-            other,
+            other.as_str(),
             json!({ "reason": format!("{} was activated", provider.as_str()) }),
         )
         .await?;
@@ -206,9 +204,7 @@ pub async fn save_settings(
     );
     Ok(SettingsSaved {
         integration: view(state, provider, row)?,
-        deactivated: deactivated
-            .first()
-            .and_then(|name| name.parse::<ProviderKind>().ok()),
+        deactivated: deactivated.first().copied(),
     })
 }
 
@@ -230,7 +226,7 @@ pub async fn set_secret(
     integrations::store_sealed(
         &mut tx,
         organization_id,
-        provider.as_str(),
+        provider,
         &SealedChanges {
             secret: Some(&sealed),
             secret_set_at: Some(now),
@@ -269,7 +265,7 @@ pub async fn rotate_webhook_token(
     integrations::store_sealed(
         &mut tx,
         organization_id,
-        provider.as_str(),
+        provider,
         &SealedChanges {
             webhook_token: Some(&sealed),
             webhook_token_hash: Some(&hash),
@@ -399,7 +395,7 @@ async fn ensure(
     organization_id: &str,
     provider: ProviderKind,
 ) -> Result<Integration, ServiceError> {
-    if let Some(row) = integrations::find(conn, organization_id, provider.as_str()).await? {
+    if let Some(row) = integrations::find(conn, organization_id, provider).await? {
         return Ok(row);
     }
     let (sealed, hash) = new_webhook_token(state, organization_id, provider);
@@ -409,7 +405,7 @@ async fn ensure(
         &Integration {
             id: new_id(),
             organization_id: organization_id.to_owned(),
-            provider: provider.as_str().to_owned(),
+            provider,
             active: false,
             phone_number: None,
             username: None,
@@ -422,7 +418,7 @@ async fn ensure(
         },
     )
     .await?;
-    integrations::find(conn, organization_id, provider.as_str())
+    integrations::find(conn, organization_id, provider)
         .await?
         .ok_or_else(|| {
             ServiceError::Internal(anyhow::anyhow!("integration row missing after insert"))
@@ -491,7 +487,7 @@ async fn commit_change(
     organization_id: &str,
     provider: ProviderKind,
 ) -> Result<Integration, ServiceError> {
-    let row = integrations::find(&mut tx, organization_id, provider.as_str())
+    let row = integrations::find(&mut tx, organization_id, provider)
         .await?
         .ok_or(ServiceError::NotFound)?;
     tx.commit().await?;
@@ -648,12 +644,13 @@ pub async fn reseal_all(
         }
         let name = format!(
             "the {} integration of organization {}",
-            row.provider, row.organization_id
+            row.provider.as_str(),
+            row.organization_id
         );
         let reseal = |sealed: &[u8], field: &'static str| -> anyhow::Result<Vec<u8>> {
             let context = SecretContext {
                 organization_id: &row.organization_id,
-                provider: &row.provider,
+                provider: row.provider.as_str(),
                 field,
             };
             let plaintext = keyring

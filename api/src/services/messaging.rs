@@ -604,9 +604,7 @@ async fn active_sender(conn: &mut DbConn, organization_id: &str) -> Result<Sende
     let Some(active) = rows.iter().find(|row| row.active) else {
         return Err(no_active_provider());
     };
-    let provider: ProviderKind = active.provider.parse().map_err(|_| {
-        ServiceError::Internal(anyhow::anyhow!("unknown provider {}", active.provider))
-    })?;
+    let provider = active.provider;
     match (&active.secret, &active.phone_number, &active.username) {
         (Some(_), Some(number), Some(_)) => Ok(Sender {
             provider,
@@ -635,7 +633,7 @@ async fn still_active(
     organization_id: &str,
     sender: &Sender,
 ) -> Result<(), ServiceError> {
-    integrations::find_active_for_handover(conn, organization_id, sender.provider.as_str())
+    integrations::find_active_for_handover(conn, organization_id, sender.provider)
         .await?
         .map(|_| ())
         .ok_or_else(no_active_provider)

@@ -102,7 +102,7 @@ async fn find_integration(
             row
         }
     };
-    if row.provider == incoming.provider.as_str() {
+    if row.provider == incoming.provider {
         Ok(row)
     } else {
         Err(ApiError::NotFound)

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use nextal_domain::ProviderKind;
 
 use crate::db::run;
 use crate::schema::integrations;
@@ -14,7 +15,7 @@ use crate::{DbConn, PersistenceError};
 pub struct Integration {
     pub id: String,
     pub organization_id: String,
-    pub provider: String,
+    pub provider: ProviderKind,
     pub active: bool,
     pub phone_number: Option<String>,
     pub username: Option<String>,
@@ -57,7 +58,7 @@ pub async fn list(
 pub async fn find(
     conn: &mut DbConn,
     organization_id: &str,
-    provider: &str,
+    provider: ProviderKind,
 ) -> Result<Option<Integration>, PersistenceError> {
     Ok(run!(conn, |c| integrations::table
         .filter(integrations::organization_id.eq(organization_id))
@@ -73,7 +74,7 @@ pub async fn find(
 pub async fn find_active_for_handover(
     conn: &mut DbConn,
     organization_id: &str,
-    provider: &str,
+    provider: ProviderKind,
 ) -> Result<Option<Integration>, PersistenceError> {
     macro_rules! active {
         () => {
@@ -135,7 +136,7 @@ pub struct Settings {
 pub async fn update_settings(
     conn: &mut DbConn,
     organization_id: &str,
-    provider: &str,
+    provider: ProviderKind,
     settings: &Settings,
 ) -> Result<(), PersistenceError> {
     run!(conn, |c| diesel::update(
@@ -154,10 +155,10 @@ pub async fn update_settings(
 pub async fn deactivate_others(
     conn: &mut DbConn,
     organization_id: &str,
-    provider: &str,
+    provider: ProviderKind,
     now: NaiveDateTime,
-) -> Result<Vec<String>, PersistenceError> {
-    let switched_off: Vec<String> = run!(conn, |c| integrations::table
+) -> Result<Vec<ProviderKind>, PersistenceError> {
+    let switched_off: Vec<ProviderKind> = run!(conn, |c| integrations::table
         .filter(integrations::organization_id.eq(organization_id))
         .filter(integrations::provider.ne(provider))
         .filter(integrations::active.eq(true))
@@ -197,7 +198,7 @@ pub struct SealedChanges<'a> {
 pub async fn store_sealed(
     conn: &mut DbConn,
     organization_id: &str,
-    provider: &str,
+    provider: ProviderKind,
     changes: &SealedChanges<'_>,
 ) -> Result<(), PersistenceError> {
     run!(conn, |c| diesel::update(

@@ -618,7 +618,7 @@ pub async fn cancel_claimed(
 pub async fn cancel_pending_for_provider(
     conn: &mut DbConn,
     organization_id: &str,
-    provider: &str,
+    provider: ProviderKind,
     reason: &str,
     now: NaiveDateTime,
 ) -> Result<Vec<String>, PersistenceError> {
