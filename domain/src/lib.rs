@@ -11,6 +11,7 @@ pub mod message_status;
 pub mod organization;
 pub mod phone;
 pub mod provider;
+pub mod quiet_hours;
 pub mod segments;
 #[cfg(feature = "diesel")]
 mod sql;
@@ -24,6 +25,7 @@ pub use job::{JobStages, JobTitle, StageName, TemplateName};
 pub use message_status::MessageStatus;
 pub use organization::{CountryCode, DailySendCap, OrganizationName, Timezone};
 pub use phone::PhoneNumber;
+pub use quiet_hours::{ClockTime, QuietHours, recipient_zone};
 pub use provider::{ProviderKind, ProviderSecret, ProviderUsername};
 pub use segments::{Encoding, MAX_SEGMENTS, MessageBody, Segmentation, segment};
 pub use template::{MergeField, MergeValues, Template};
