@@ -12,6 +12,27 @@ use chrono_tz::Tz;
 use crate::organization::Timezone;
 use crate::validation::Invalid;
 
+/// Why the service, not the sender, chose a message's `send_at`: its `status_reason`
+/// while it is `scheduled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldReason {
+    /// It would have gone out inside the organization's quiet hours.
+    QuietHours,
+}
+
+impl HoldReason {
+    /// Every reason.
+    pub const ALL: [HoldReason; 1] = [HoldReason::QuietHours];
+
+    /// The stored and serialized name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldReason::QuietHours => "quiet_hours",
+        }
+    }
+}
+
 /// A wall-clock time of day to the minute, written `HH:MM` (00:00 to 23:59).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ClockTime(NaiveTime);
@@ -120,7 +141,11 @@ fn first_reading_after(tz: Tz, wall: NaiveDateTime, at: DateTime<Utc>) -> DateTi
         let instant = match tz.from_local_datetime(&reading) {
             chrono::LocalResult::Single(instant) => Some(instant),
             chrono::LocalResult::Ambiguous(first, second) => {
-                Some(if first.with_timezone(&Utc) > at { first } else { second })
+                Some(if first.with_timezone(&Utc) > at {
+                    first
+                } else {
+                    second
+                })
             }
             chrono::LocalResult::None => None,
         };
@@ -248,7 +273,10 @@ mod tests {
             Some(utc("2027-01-15T13:00:00Z"))
         );
         // 12:00 in New York: outside.
-        assert_eq!(quiet.held_until(new_york, utc("2027-01-15T17:00:00Z")), None);
+        assert_eq!(
+            quiet.held_until(new_york, utc("2027-01-15T17:00:00Z")),
+            None
+        );
     }
 
     #[test]

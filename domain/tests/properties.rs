@@ -588,9 +588,8 @@ fn quiet_hours() -> impl Strategy<Value = QuietHours> {
 
 /// An instant between 2020 and 2040, to the second.
 fn instant() -> impl Strategy<Value = DateTime<Utc>> {
-    (1_577_836_800i64..2_208_988_800).prop_map(|seconds| {
-        DateTime::from_timestamp(seconds, 0).expect("in range")
-    })
+    (1_577_836_800i64..2_208_988_800)
+        .prop_map(|seconds| DateTime::from_timestamp(seconds, 0).expect("in range"))
 }
 
 proptest! {
