@@ -264,8 +264,8 @@ fn status_reason_schema() -> Schema {
                 .schema_type(Type::String)
                 .enum_values(Some(HoldReason::ALL.map(HoldReason::as_str)))
                 .description(Some(
-                    "While `scheduled` by the service: `quiet_hours`, held until the end of \
-                     the organization's quiet hours.",
+                    "Set when the service chose `send_at`: `quiet_hours`, held until the end \
+                     of the organization's quiet hours. Kept once the message goes out.",
                 )),
         )
         .item(

@@ -173,8 +173,14 @@ async fn a_send_inside_quiet_hours_is_held_until_they_end_and_goes_out_then() {
     let at_end = app.drain_at(end).await;
     assert_eq!((before.provider_requests, at_end.sent), (0, 1));
     let sent = message(&app, &admin, held["id"].as_str().unwrap()).await;
-    assert_eq!(sent["status"], "sent");
-    assert_eq!(sent["send_at"], "2027-01-15T13:00:00Z");
+    assert_eq!(
+        (&sent["status"], &sent["status_reason"], &sent["send_at"]),
+        (
+            &json!("sent"),
+            &json!("quiet_hours"),
+            &json!("2027-01-15T13:00:00Z")
+        )
+    );
 }
 
 #[tokio::test]
