@@ -1,6 +1,7 @@
 //! The Nextal SMS HTTP service: configuration, the actix-web application, its routes
 //! and services, and the operator commands of the `nextal-sms` binary.
 
+mod clock;
 pub mod commands;
 pub mod config;
 pub mod dispatcher;
@@ -22,6 +23,7 @@ mod state;
 pub mod telemetry;
 mod webhooks;
 
+pub use clock::Clock;
 pub use error::ApiError;
 pub use routes::openapi_document;
 pub use startup::Application;

@@ -15,6 +15,7 @@ use nextal_providers::ClientOptions;
 use secrecy::ExposeSecret;
 use utoipa_actix_web::AppExt;
 
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::dispatcher::Dispatcher;
 use crate::error::{ApiError, problem_for_foreign_errors};
@@ -42,6 +43,7 @@ pub struct Application {
     bootstrap_admin: Option<BootstrapAdmin>,
     dispatcher: Dispatcher,
     reconciler: Reconciler,
+    clock: Clock,
 }
 
 impl Application {
@@ -118,7 +120,9 @@ impl Application {
             }),
             daily_send_cap: DailySendCap::parse(i64::from(settings.daily_send_cap))
                 .map_err(|invalid| anyhow::anyhow!("NEXTAL_DAILY_SEND_CAP {invalid}"))?,
+            clock: Clock::default(),
         });
+        let clock = state.clock.clone();
         let dispatcher = Dispatcher::new(state.clone());
         let reconciler = Reconciler::new(state.clone());
         if settings.dispatcher {
@@ -166,6 +170,7 @@ impl Application {
             bootstrap_admin,
             dispatcher,
             reconciler,
+            clock,
         })
     }
 
@@ -183,6 +188,11 @@ impl Application {
     /// the dispatcher is turned off).
     pub fn reconciler(&self) -> Reconciler {
         self.reconciler.clone()
+    }
+
+    /// The clock sends are decided at; the system's until set.
+    pub fn clock(&self) -> Clock {
+        self.clock.clone()
     }
 
     /// The admin created on this start, when the database was empty.

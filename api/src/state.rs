@@ -9,6 +9,7 @@ use nextal_persistence::{Db, Keyring};
 use nextal_providers::{ClientOptions, Provider, SmsProvider};
 use secrecy::SecretString;
 
+use crate::clock::Clock;
 use crate::events::EventBus;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub webhook_limits: Arc<WebhookLimits>,
     /// Messages an organization may send per day unless it has a cap of its own.
     pub daily_send_cap: DailySendCap,
+    /// The time sends are decided at.
+    pub clock: Clock,
 }
 
 impl DbSource for AppState {

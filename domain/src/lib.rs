@@ -12,6 +12,7 @@ pub mod message_status;
 pub mod organization;
 pub mod phone;
 pub mod provider;
+pub mod quiet_hours;
 pub mod segments;
 #[cfg(feature = "diesel")]
 mod sql;
@@ -27,6 +28,7 @@ pub use message_status::MessageStatus;
 pub use organization::{CountryCode, DailySendCap, OrganizationName, Timezone};
 pub use phone::PhoneNumber;
 pub use provider::{ProviderKind, ProviderSecret, ProviderUsername};
+pub use quiet_hours::{ClockTime, HoldReason, QuietHours, recipient_zone};
 pub use segments::{Encoding, MAX_SEGMENTS, MessageBody, Segmentation, segment};
 pub use template::{MergeField, MergeValues, Template};
 pub use validation::{FieldError, Invalid, Validation, ValidationErrors};

@@ -64,6 +64,14 @@ impl Timezone {
         self.0.name()
     }
 
+    pub(crate) fn from_tz(tz: chrono_tz::Tz) -> Self {
+        Self(tz)
+    }
+
+    pub(crate) fn tz(&self) -> chrono_tz::Tz {
+        self.0
+    }
+
     /// The calendar day `at` falls on in this zone, and the instant that day ends: the
     /// zone's next midnight, or, where a daylight-saving change skips midnight, the first
     /// local time of the next day that exists.

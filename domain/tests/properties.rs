@@ -1,5 +1,5 @@
 //! Property tests of the domain's parsers of outside input: phone numbers, templates
-//! and their merge fields, and SMS segment counting.
+//! and their merge fields, SMS segment counting, and quiet hours.
 //!
 //! Each property runs a small default number of cases so that the whole file stays
 //! within seconds in a debug build (phone parsing, slow unoptimised, gets the fewest).
@@ -17,9 +17,10 @@
 
 use std::sync::LazyLock;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use nextal_domain::{
-    CountryCode, Encoding, MAX_SEGMENTS, MergeField, MergeValues, MessageBody, PhoneNumber,
-    Segmentation, Template, segment,
+    ClockTime, CountryCode, Encoding, MAX_SEGMENTS, MergeField, MergeValues, MessageBody,
+    PhoneNumber, QuietHours, Segmentation, Template, Timezone, segment,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -570,6 +571,61 @@ proptest! {
                 prop_assert_eq!(body.into_inner(), text);
             }
             Err(_) => prop_assert!(text.trim().is_empty() || segmentation.segments > MAX_SEGMENTS),
+        }
+    }
+}
+
+/// A quiet-hours window from two different minutes of the day.
+fn quiet_hours() -> impl Strategy<Value = QuietHours> {
+    (0u32..1440, 1u32..1440).prop_map(|(start, length)| {
+        let time = |minutes: u32| {
+            ClockTime::parse(&format!("{:02}:{:02}", minutes / 60 % 24, minutes % 60))
+                .expect("a valid time")
+        };
+        QuietHours::new(time(start), time(start + length)).expect("different times")
+    })
+}
+
+/// An instant between 2020 and 2040, to the second.
+fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+    (1_577_836_800i64..2_208_988_800)
+        .prop_map(|seconds| DateTime::from_timestamp(seconds, 0).expect("in range"))
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// Held or not agrees with the wall clock; a held send is released after it, within
+    /// a day (and a daylight-saving hour), never before.
+    #[test]
+    fn a_held_send_is_released_after_it_within_a_day(
+        quiet in quiet_hours(),
+        at in instant(),
+        zone in select(vec!["UTC", "America/New_York", "Europe/London", "Australia/Lord_Howe", "America/Santiago", "Asia/Kolkata"]),
+    ) {
+        let zone = Timezone::parse(zone).expect("a zone");
+        let local = at.with_timezone(&zone.as_str().parse::<chrono_tz::Tz>().expect("a zone")).time();
+        match quiet.held_until(zone, at) {
+            Some(until) => {
+                prop_assert!(quiet.contains(local));
+                prop_assert!(until > at);
+                prop_assert!(until - at <= TimeDelta::hours(25));
+            }
+            None => prop_assert!(!quiet.contains(local)),
+        }
+    }
+
+    /// Where clocks never change, a held send is released exactly when the wall clock
+    /// reads the window's end, and every minute until then is quiet.
+    #[test]
+    fn without_daylight_saving_the_window_ends_on_the_dot(quiet in quiet_hours(), at in instant()) {
+        if let Some(until) = quiet.held_until(Timezone::DEFAULT, at) {
+            prop_assert_eq!(until.time(), quiet.end().time());
+            let mut minute = at;
+            while minute < until {
+                prop_assert!(quiet.contains(minute.time()));
+                minute += TimeDelta::minutes(1);
+            }
         }
     }
 }

@@ -10,6 +10,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         daily_send_cap -> Nullable<Integer>,
+        quiet_hours_start -> Nullable<Text>,
+        quiet_hours_end -> Nullable<Text>,
     }
 }
 

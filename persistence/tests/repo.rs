@@ -124,6 +124,8 @@ async fn organization(conn: &mut DbConn) -> String {
             created_at: at(0),
             updated_at: at(0),
             daily_send_cap: None,
+            quiet_hours_start: None,
+            quiet_hours_end: None,
         },
     )
     .await

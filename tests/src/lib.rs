@@ -251,6 +251,8 @@ pub struct TestApp {
     /// The service's reconciliation with the providers' records; tests run its rounds
     /// at chosen times.
     pub reconciler: Reconciler,
+    /// The clock the service decides sends at; `clock.set(at)` makes it `at` there.
+    pub clock: nextal_api::Clock,
 }
 
 /// Starts the service on a new, empty database.
@@ -298,6 +300,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let address = format!("http://127.0.0.1:{}", application.port());
     let dispatcher = application.dispatcher();
     let reconciler = application.reconciler();
+    let clock = application.clock();
     tokio::spawn(application.run_until_stopped());
     let db = Db::open(
         &DatabaseUrl::parse(database.url()).expect("a valid url"),
@@ -327,6 +330,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         settings,
         dispatcher,
         reconciler,
+        clock,
     }
 }
 

@@ -7,12 +7,13 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::web::{Data, Json, Path};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use chrono::{DateTime, Utc};
-use nextal_domain::{Direction, FailureReason, MessageStatus, ProviderKind};
+use nextal_domain::{Direction, FailureReason, HoldReason, MessageStatus, ProviderKind};
 use nextal_openapi::Problem;
 use nextal_persistence::repo::messages::{Message, MessageEvent};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentUser};
@@ -52,7 +53,9 @@ pub struct SmsMessage {
     /// `cancelled`.
     #[schema(value_type = String, example = json!(MessageStatus::Queued))]
     status: MessageStatus,
-    /// Why it failed, was cancelled or is being retried, in the provider's words or ours.
+    /// Why it is held (`scheduled` by the service, e.g. `quiet_hours`), failed (in the
+    /// provider's words or ours), was cancelled or is being retried.
+    #[schema(schema_with = status_reason_schema)]
     status_reason: Option<String>,
     /// For a `failed` or `undelivered` message: why, from a closed set a recruiter can
     /// act on (mapped from the provider's code; `unknown` when the code says nothing
@@ -129,7 +132,7 @@ impl SmsMessage {
             id: String::new(),
             message_id: message.id.clone(),
             status: message.status,
-            detail: None,
+            detail: message.status_reason.clone(),
             created_at: message.created_at,
         };
         Self::new(message.clone(), vec![first])
@@ -189,8 +192,11 @@ pub struct SkippedCandidate {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BulkResponse {
     batch_id: String,
-    /// Messages queued.
+    /// Messages queued or scheduled.
     accepted: usize,
+    /// Of `accepted`, messages held until the end of quiet hours (status `scheduled`,
+    /// `status_reason` `quiet_hours`).
+    deferred: usize,
     skipped: Vec<SkippedCandidate>,
 }
 
@@ -199,6 +205,7 @@ impl From<&BulkAccepted> for BulkResponse {
         Self {
             batch_id: accepted.batch_id.clone(),
             accepted: accepted.accepted,
+            deferred: accepted.deferred,
             skipped: accepted
                 .skipped
                 .iter()
@@ -257,12 +264,40 @@ impl From<BatchProgress> for BatchBody {
     }
 }
 
+/// A closed set while the service holds a message, the provider's or the service's
+/// words otherwise.
+fn status_reason_schema() -> Schema {
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .title(Some("HoldReason"))
+                .schema_type(Type::String)
+                .enum_values(Some(HoldReason::ALL.map(HoldReason::as_str)))
+                .description(Some(
+                    "Set when the service chose `send_at`: `quiet_hours`, held until the end \
+                     of the organization's quiet hours. Kept once the message goes out.",
+                )),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(
+                    "Why it failed, was cancelled or is being retried, in the provider's or the \
+             service's words.",
+                )),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build()
+        .into()
+}
+
 /// The outbox as the sending services need it, from the application state.
 fn outbox(state: &AppState) -> Outbox<'_> {
     Outbox {
         db: &state.db,
         wake: &state.outbox_signal,
         default_cap: state.daily_send_cap,
+        clock: &state.clock,
     }
 }
 

@@ -3,7 +3,10 @@
 use actix_web::web::{Data, Json};
 use actix_web::{get, patch};
 use chrono::{DateTime, NaiveDate, Utc};
-use nextal_domain::{CountryCode, DailySendCap, OrganizationName, Timezone, Validation};
+use nextal_domain::{
+    ClockTime, CountryCode, DailySendCap, Invalid, OrganizationName, QuietHours, Timezone,
+    Validation,
+};
 use nextal_openapi::Problem;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -32,6 +35,8 @@ pub struct OrganizationBody {
     #[schema(minimum = 0, maximum = 1_000_000)]
     daily_send_cap: Option<u32>,
     daily_sends: DailySendsBody,
+    /// When no SMS goes out, read in each candidate's local time; null: none.
+    quiet_hours: Option<QuietHoursBody>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -54,6 +59,30 @@ pub struct DailySendsBody {
     day: NaiveDate,
     /// When the count restarts: the organization's next midnight.
     resets_at: DateTime<Utc>,
+}
+
+/// A daily window, `start` up to `end`, read on the candidate's local wall clock: the
+/// time zone of their phone number's country when that country has one, else the
+/// organization's `timezone`. It crosses midnight when `end` comes before `start`. A
+/// send (single, bulk or scheduled) that would go out inside it is held until its end
+/// (status `scheduled`, `status_reason` `quiet_hours`), except a reply in a thread whose
+/// candidate wrote within the last hour, and the test SMS of an integration.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuietHoursBody {
+    #[schema(example = "21:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    start: String,
+    #[schema(example = "08:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    end: String,
+}
+
+/// Quiet hours to set: two different times `HH:MM` (00:00 to 23:59).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHoursRequest {
+    #[schema(value_type = String, example = "21:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    start: Option<String>,
+    #[schema(value_type = String, example = "08:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    end: Option<String>,
 }
 
 impl From<DailySends> for DailySendsBody {
@@ -80,6 +109,10 @@ impl From<OrganizationDetails> for OrganizationBody {
                 .daily_send_cap
                 .and_then(|cap| u32::try_from(cap).ok()),
             daily_sends: details.daily_sends.into(),
+            quiet_hours: organization
+                .quiet_hours_start
+                .zip(organization.quiet_hours_end)
+                .map(|(start, end)| QuietHoursBody { start, end }),
             created_at: utc(organization.created_at),
             updated_at: utc(organization.updated_at),
         }
@@ -101,6 +134,11 @@ pub struct UpdateOrganizationRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<u32>, example = 500, minimum = 0, maximum = 1_000_000)]
     daily_send_cap: Option<Option<i64>>,
+    /// The organization's quiet hours; null removes them. Messages already held keep
+    /// their `send_at`.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(nullable)]
+    quiet_hours: Option<Option<QuietHoursRequest>>,
 }
 
 /// The caller's organization (any role).
@@ -124,7 +162,8 @@ pub async fn get_organization(
     ))
 }
 
-/// Change the organization's name, default country, time zone or daily send cap (admins).
+/// Change the organization's name, default country, time zone, daily send cap or quiet
+/// hours (admins).
 #[utoipa::path(
     tag = "organization",
     security(("bearer" = [])),
@@ -158,6 +197,9 @@ pub async fn update_organization(
         daily_send_cap: body.daily_send_cap.map(|cap| {
             cap.and_then(|cap| validation.check("daily_send_cap", DailySendCap::parse(cap)))
         }),
+        quiet_hours: body
+            .quiet_hours
+            .map(|quiet| quiet.and_then(|quiet| quiet_hours(&mut validation, quiet))),
     };
     validation.finish()?;
     Ok(Json(
@@ -165,4 +207,16 @@ pub async fn update_organization(
             .await?
             .into(),
     ))
+}
+
+/// Quiet hours from the request, each field's problem recorded in `validation`.
+fn quiet_hours(validation: &mut Validation, request: QuietHoursRequest) -> Option<QuietHours> {
+    let time = |raw: Option<String>| {
+        raw.ok_or_else(|| Invalid::new("is required"))
+            .and_then(|raw| ClockTime::parse(&raw))
+    };
+    let start = validation.check("quiet_hours.start", time(request.start));
+    let end = validation.check("quiet_hours.end", time(request.end));
+    let (start, end) = start.zip(end)?;
+    validation.check("quiet_hours.end", QuietHours::new(start, end))
 }

@@ -117,6 +117,8 @@ async fn insert_organization(
         created_at: now,
         updated_at: now,
         daily_send_cap: None,
+        quiet_hours_start: None,
+        quiet_hours_end: None,
     };
     organizations::insert(conn, &organization).await?;
     let admin = NewUser {

@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use nextal_domain::{
-    DailySendCap, Direction, MergeValues, MessageBody, MessageStatus, ProviderKind, Template,
+    ClockTime, DailySendCap, Direction, HoldReason, MergeValues, MessageBody, MessageStatus,
+    ProviderKind, QuietHours, Template, Timezone, recipient_zone,
 };
 use nextal_persistence::repo::batches::{self, Batch};
 use nextal_persistence::repo::candidates::{self, Candidate};
@@ -20,6 +21,7 @@ use nextal_persistence::repo::threads::{self, WantedThread};
 use nextal_persistence::{Db, DbConn, PersistenceError};
 use tokio::sync::Notify;
 
+use crate::clock::Clock;
 use crate::services::auth::CurrentUser;
 use crate::services::send_caps;
 use crate::services::templates::{job_titles, merge_values};
@@ -29,6 +31,9 @@ use crate::services::{ServiceError, new_id, now, truncate_to_micros};
 pub const MAX_BULK_CANDIDATES: usize = 10_000;
 /// How far ahead a message may be scheduled.
 const MAX_SCHEDULE_AHEAD: TimeDelta = TimeDelta::days(366);
+/// A reply within this long of the candidate's latest message is part of a live
+/// conversation: quiet hours do not hold it.
+const LIVE_CONVERSATION: TimeDelta = TimeDelta::hours(1);
 
 /// What to send: typed text (merge fields allowed) or a stored template.
 pub enum Content {
@@ -87,6 +92,8 @@ impl SkipReason {
 pub struct BulkAccepted {
     pub batch_id: String,
     pub accepted: usize,
+    /// Accepted messages held until the end of quiet hours.
+    pub deferred: usize,
     pub skipped: Vec<(String, SkipReason)>,
 }
 
@@ -106,6 +113,8 @@ pub struct Outbox<'a> {
     pub wake: &'a Notify,
     /// The service's daily send cap.
     pub default_cap: DailySendCap,
+    /// The time sends are decided at.
+    pub clock: &'a Clock,
 }
 
 /// The provider and number messages go out through right now.
@@ -141,7 +150,8 @@ pub async fn send_to_candidate(
     let values = merge_values(&mut conn, &organization, &user.user, &candidate).await?;
     let body = render(&template, &values, template_id.is_some())?;
     drop(conn);
-    let schedule = schedule(send_at)?;
+    let now = outbox.clock.now();
+    let timing = Quiet::of(&organization).timing(&phone, schedule(send_at, now)?, now);
     let message = enqueue_one(
         outbox,
         user,
@@ -153,7 +163,8 @@ pub async fn send_to_candidate(
         sender,
         body,
         template_id,
-        schedule,
+        timing,
+        now,
         idempotency
             .as_ref()
             .map(|key| (key, &respond as &RespondFn<'_>)),
@@ -198,7 +209,17 @@ pub async fn reply(
         },
     };
     let body = render(&template, &values, template_id.is_some())?;
+    let now = outbox.clock.now();
+    let mut quiet = Quiet::of(&organization);
+    if quiet.is_some()
+        && messages::latest_reply_at(&mut conn, organization_id, &thread.id)
+            .await?
+            .is_some_and(|wrote| wrote >= now - LIVE_CONVERSATION)
+    {
+        quiet = Quiet::default();
+    }
     drop(conn);
+    let timing = quiet.timing(&thread.phone, schedule(send_at, now)?, now);
     let recipient = Recipient {
         phone: thread.phone,
         candidate_id: candidate.map(|candidate| candidate.id),
@@ -211,7 +232,8 @@ pub async fn reply(
         sender,
         body,
         template_id,
-        schedule(send_at)?,
+        timing,
+        now,
         None,
     )
     .await?
@@ -236,8 +258,8 @@ pub async fn send_bulk(
     respond: impl Fn(&BulkAccepted) -> (u16, String),
 ) -> Result<Accepted<BulkAccepted>, ServiceError> {
     let organization_id = user.organization_id();
-    let now = now();
-    let schedule = schedule(send_at)?;
+    let now = outbox.clock.now();
+    let schedule = schedule(send_at, now)?;
     let mut conn = outbox.db.conn().await?;
     if let Some(replay) = stored_replay(&mut conn, organization_id, idempotency.as_ref()).await? {
         return Ok(Accepted::Replayed(replay));
@@ -302,10 +324,25 @@ pub async fn send_bulk(
     }
     drop(conn);
 
+    let quiet = Quiet::of(&organization);
+    let timings: Vec<Timing> = outgoing
+        .iter()
+        .map(|(candidate, _)| {
+            quiet.timing(
+                candidate.phone.as_deref().unwrap_or_default(),
+                schedule,
+                now,
+            )
+        })
+        .collect();
     let batch_id = new_id();
     let accepted = BulkAccepted {
         batch_id: batch_id.clone(),
         accepted: outgoing.len(),
+        deferred: timings
+            .iter()
+            .filter(|timing| timing.held.is_some())
+            .count(),
         skipped,
     };
     let mut tx = outbox.db.begin().await?;
@@ -354,7 +391,8 @@ pub async fn send_bulk(
     let rows: Vec<Message> = outgoing
         .into_iter()
         .zip(&recipients)
-        .map(|((_, body), recipient)| {
+        .zip(timings)
+        .map(|(((_, body), recipient), timing)| {
             new_message(
                 organization_id,
                 &thread_ids[&recipient.phone],
@@ -364,7 +402,7 @@ pub async fn send_bulk(
                 template_id.clone(),
                 Some(batch_id.clone()),
                 &user.user.id,
-                schedule,
+                timing,
                 now,
             )
         })
@@ -376,7 +414,7 @@ pub async fn send_bulk(
     }
     tx.commit().await?;
     outbox.wake.notify_one();
-    tracing::info!(batch_id = %accepted.batch_id, accepted = accepted.accepted, skipped = accepted.skipped.len(), "bulk send queued");
+    tracing::info!(batch_id = %accepted.batch_id, accepted = accepted.accepted, deferred = accepted.deferred, skipped = accepted.skipped.len(), "bulk send queued");
     Ok(Accepted::New(accepted))
 }
 
@@ -454,11 +492,11 @@ async fn enqueue_one(
     sender: Sender,
     body: MessageBody,
     template_id: Option<String>,
-    schedule: Option<NaiveDateTime>,
+    timing: Timing,
+    now: NaiveDateTime,
     idempotency: Option<(&IdempotencyKey, &RespondFn<'_>)>,
 ) -> Result<Accepted<Message>, ServiceError> {
     let organization_id = user.organization_id();
-    let now = now();
     let mut tx = outbox.db.begin().await?;
     still_active(&mut tx, organization_id, &sender).await?;
     // Before anything is written, as in `send_bulk`.
@@ -480,7 +518,7 @@ async fn enqueue_one(
         template_id,
         None,
         &user.user.id,
-        schedule,
+        timing,
         now,
     );
     store_messages(&mut tx, std::slice::from_ref(&message), now).await?;
@@ -527,7 +565,7 @@ async fn store_messages(
     messages::insert_many(conn, rows).await?;
     let history: Vec<MessageEvent> = rows
         .iter()
-        .map(|m| event(&m.id, m.status, None, now))
+        .map(|m| event(&m.id, m.status, m.status_reason.clone(), now))
         .collect();
     messages::insert_events(conn, &history).await?;
     Ok(())
@@ -543,11 +581,11 @@ fn new_message(
     template_id: Option<String>,
     batch_id: Option<String>,
     sent_by: &str,
-    schedule: Option<NaiveDateTime>,
+    timing: Timing,
     now: NaiveDateTime,
 ) -> Message {
     let segmentation = body.segmentation();
-    let send_at = schedule.unwrap_or(now);
+    let send_at = timing.send_at.unwrap_or(now);
     Message {
         id: new_id(),
         organization_id: organization_id.to_owned(),
@@ -558,12 +596,12 @@ fn new_message(
         body: body.into_inner(),
         encoding: segmentation.encoding.as_str().to_owned(),
         segments: i32::try_from(segmentation.segments).unwrap_or(i32::MAX),
-        status: if schedule.is_some() {
+        status: if timing.send_at.is_some() {
             MessageStatus::Scheduled
         } else {
             MessageStatus::Queued
         },
-        status_reason: None,
+        status_reason: timing.held.map(|reason| reason.as_str().to_owned()),
         provider: sender.provider,
         from_number: sender.from_number.clone(),
         to_number: recipient.phone.clone(),
@@ -714,8 +752,10 @@ async fn organization(conn: &mut DbConn, id: &str) -> Result<Organization, Servi
 }
 
 /// `send_at` in storage form: `None` sends now (a time in the past also sends now).
-fn schedule(send_at: Option<DateTime<Utc>>) -> Result<Option<NaiveDateTime>, ServiceError> {
-    let now = now();
+fn schedule(
+    send_at: Option<DateTime<Utc>>,
+    now: NaiveDateTime,
+) -> Result<Option<NaiveDateTime>, ServiceError> {
     match send_at.map(|at| truncate_to_micros(at.naive_utc())) {
         Some(at) if at > now + MAX_SCHEDULE_AHEAD => Err(ServiceError::invalid_field(
             "send_at",
@@ -723,6 +763,54 @@ fn schedule(send_at: Option<DateTime<Utc>>) -> Result<Option<NaiveDateTime>, Ser
         )),
         Some(at) if at > now => Ok(Some(at)),
         _ => Ok(None),
+    }
+}
+
+/// When a message goes out: `send_at` `None` queues it at once.
+#[derive(Clone, Copy)]
+struct Timing {
+    send_at: Option<NaiveDateTime>,
+    /// Set when the service moved `send_at`.
+    held: Option<HoldReason>,
+}
+
+/// The organization's quiet hours and the zone read for numbers of no single-zone
+/// country; `None` holds nothing.
+#[derive(Default)]
+struct Quiet(Option<(QuietHours, Timezone)>);
+
+impl Quiet {
+    fn of(organization: &Organization) -> Self {
+        let time = |raw: &Option<String>| raw.as_deref().and_then(|raw| ClockTime::parse(raw).ok());
+        let hours = time(&organization.quiet_hours_start)
+            .zip(time(&organization.quiet_hours_end))
+            .and_then(|(start, end)| QuietHours::new(start, end).ok());
+        let zone = Timezone::parse(&organization.timezone).unwrap_or(Timezone::DEFAULT);
+        Self(hours.map(|hours| (hours, zone)))
+    }
+
+    fn is_some(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// When a message to `phone`, accepted at `now` for `schedule` (`None`: at once),
+    /// goes out: at the end of quiet hours when it would go out inside them.
+    fn timing(&self, phone: &str, schedule: Option<NaiveDateTime>, now: NaiveDateTime) -> Timing {
+        let asked = Timing {
+            send_at: schedule,
+            held: None,
+        };
+        let Some((hours, fallback)) = self.0 else {
+            return asked;
+        };
+        let at = schedule.unwrap_or(now).and_utc();
+        match hours.held_until(recipient_zone(phone, fallback), at) {
+            Some(until) => Timing {
+                send_at: Some(truncate_to_micros(until.naive_utc())),
+                held: Some(HoldReason::QuietHours),
+            },
+            None => asked,
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The caller's organization and its settings.
 
-use nextal_domain::{CountryCode, DailySendCap, OrganizationName, Timezone};
+use nextal_domain::{CountryCode, DailySendCap, OrganizationName, QuietHours, Timezone};
 use nextal_persistence::Db;
 use nextal_persistence::repo::organizations::{self, Organization, OrganizationChanges};
 use serde_json::json;
@@ -18,6 +18,8 @@ pub struct OrganizationUpdate {
     pub timezone: Option<Timezone>,
     /// `Some(None)` goes back to the service's default cap.
     pub daily_send_cap: Option<Option<DailySendCap>>,
+    /// `Some(None)` removes quiet hours.
+    pub quiet_hours: Option<Option<QuietHours>>,
 }
 
 /// An organization with its sending today.
@@ -65,6 +67,12 @@ pub async fn update(
             .map(|country| country.as_str().to_owned()),
         timezone: update.timezone.map(|timezone| timezone.as_str().to_owned()),
         daily_send_cap,
+        quiet_hours_start: update
+            .quiet_hours
+            .map(|quiet| quiet.map(|quiet| quiet.start().to_string())),
+        quiet_hours_end: update
+            .quiet_hours
+            .map(|quiet| quiet.map(|quiet| quiet.end().to_string())),
         updated_at: now,
     };
     let mut tx = db.begin().await?;
@@ -83,6 +91,12 @@ pub async fn update(
                 None => json!(null),
                 Some(None) => json!("default"),
                 Some(Some(cap)) => json!(cap),
+            },
+            // null: unchanged; "none": removed.
+            "quiet_hours": match (&changes.quiet_hours_start, &changes.quiet_hours_end) {
+                (Some(Some(start)), Some(Some(end))) => json!({ "start": start, "end": end }),
+                (Some(None), _) => json!("none"),
+                _ => json!(null),
             },
         }),
     )

@@ -148,6 +148,25 @@ pub async fn find(
         .optional())?)
 }
 
+/// When the latest reply in thread `thread_id` of the organization arrived; `None` when
+/// the thread has none.
+pub async fn latest_reply_at(
+    conn: &mut DbConn,
+    organization_id: &str,
+    thread_id: &str,
+) -> Result<Option<NaiveDateTime>, PersistenceError> {
+    // Ids are time-ordered (UUIDv7): the thread index finds the newest one.
+    Ok(run!(conn, |c| sms_messages::table
+        .filter(sms_messages::thread_id.eq(thread_id))
+        .filter(sms_messages::organization_id.eq(organization_id))
+        .filter(sms_messages::direction.eq(Direction::Inbound))
+        .order(sms_messages::id.desc())
+        .select(sms_messages::created_at)
+        .first(c)
+        .await
+        .optional())?)
+}
+
 /// The messages with `ids`, in id order.
 pub async fn find_many(
     conn: &mut DbConn,

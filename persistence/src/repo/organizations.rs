@@ -20,6 +20,10 @@ pub struct Organization {
     pub updated_at: NaiveDateTime,
     /// The organization's own daily send cap; `None` follows the service's default.
     pub daily_send_cap: Option<i32>,
+    /// Quiet hours' start, `HH:MM`; set together with `quiet_hours_end` or not at all.
+    pub quiet_hours_start: Option<String>,
+    /// Quiet hours' end, `HH:MM`.
+    pub quiet_hours_end: Option<String>,
 }
 
 /// Fields an admin may change; `None` leaves a field as it is.
@@ -31,6 +35,9 @@ pub struct OrganizationChanges {
     pub timezone: Option<String>,
     /// `Some(None)` goes back to the service's default.
     pub daily_send_cap: Option<Option<i32>>,
+    /// `Some(None)` removes quiet hours (with `quiet_hours_end`).
+    pub quiet_hours_start: Option<Option<String>>,
+    pub quiet_hours_end: Option<Option<String>>,
     pub updated_at: NaiveDateTime,
 }
 

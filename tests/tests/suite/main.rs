@@ -21,6 +21,7 @@ mod key_rotation;
 mod limits;
 mod messaging;
 mod operations;
+mod quiet_hours;
 mod reconcile;
 mod recovery;
 mod secrets;
