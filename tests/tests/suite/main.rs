@@ -23,6 +23,7 @@ mod operations;
 mod reconcile;
 mod recovery;
 mod secrets;
+mod team_inbox;
 mod templates;
 mod tenancy;
 mod users;
