@@ -362,7 +362,7 @@ async fn threads_are_filtered_by_assignee_and_needs_reply_with_the_callers_unrea
     assert_eq!(read.status(), StatusCode::OK);
     text(&app, &admin, &people[0]).await;
     let waiting = get_json(&app, &admin, "/sms/threads?needs_reply=true").await;
-    assert_eq!(ids(&waiting), [stranger.clone()]);
+    assert_eq!(ids(&waiting), [stranger.as_str()]);
     // Taking a thread brings its unread replies into the taker's count.
     assigned(&app, &rita, &ann, json!(rita_id)).await;
     let page = get_json(&app, &rita, "/sms/threads").await;
@@ -448,7 +448,7 @@ async fn marking_a_thread_unread_brings_back_its_latest_reply() {
         "idempotent"
     );
     let page = get_json(&app, &admin, "/sms/threads?unread=true").await;
-    assert_eq!(ids(&page), [ann.clone()]);
+    assert_eq!(ids(&page), [ann.as_str()]);
     assert_eq!(page["unread_total"], 1);
     assert_eq!(page["unread_mine"], 1);
 
@@ -497,7 +497,7 @@ async fn deactivating_a_member_gives_their_threads_back_to_the_team() {
     assert_eq!(response.status(), StatusCode::OK);
 
     let team = get_json(&app, &admin, "/sms/threads?assignee=none").await;
-    assert_eq!(ids(&team), [ann.clone()]);
+    assert_eq!(ids(&team), [ann.as_str()]);
     let still = get_json(&app, &admin, &format!("/sms/threads/{bob}")).await;
     assert_eq!(still["assignee_id"], my_id(&app, &admin).await.as_str());
     let log = get_json(&app, &admin, "/audit-log").await;
