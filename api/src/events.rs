@@ -1,16 +1,20 @@
-//! Live inbox events: new replies and status changes, fanned out to every open
-//! `GET /sms/events` stream of the organization.
+//! Live inbox events: new replies, status changes and changes to threads, fanned out to
+//! every open `GET /sms/events` stream of the organization. Each event names its
+//! thread's assignee as of the transaction that made it, so a stream can keep to one
+//! member's threads without a query per event.
 //!
 //! On PostgreSQL an event travels through `NOTIFY` inside the transaction that made it,
 //! so every replica (this one included) hears it once the change is committed and never
 //! hears a change that rolled back. On SQLite there is one process: events are published
 //! in-process after the commit.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use nextal_domain::MessageStatus;
 use nextal_persistence::notifications::{self, Listener};
+use nextal_persistence::repo::threads;
 use nextal_persistence::{Backend, DbConn, PersistenceError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -30,6 +34,12 @@ pub enum EventKind {
     /// Someone read the thread: its unread count is 0.
     #[serde(rename = "thread.read")]
     ThreadRead,
+    /// Someone marked the thread unread again.
+    #[serde(rename = "thread.unread")]
+    ThreadUnread,
+    /// The thread's assignee changed.
+    #[serde(rename = "thread.assigned")]
+    ThreadAssigned,
 }
 
 impl EventKind {
@@ -39,6 +49,8 @@ impl EventKind {
             EventKind::MessageReceived => "message.received",
             EventKind::MessageStatus => "message.status",
             EventKind::ThreadRead => "thread.read",
+            EventKind::ThreadUnread => "thread.unread",
+            EventKind::ThreadAssigned => "thread.assigned",
         }
     }
 }
@@ -59,6 +71,53 @@ pub struct InboxEvent {
     /// The message's status, for message events.
     #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
     pub status: Option<MessageStatus>,
+    /// The thread's assignee (`None`: the team's); [`EventBus::stage`] fills it in.
+    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
+    pub assignee_id: Option<String>,
+    /// For [`EventKind::ThreadAssigned`], the assignee before (`None`: the team's).
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub previous_assignee_id: Option<String>,
+}
+
+impl InboxEvent {
+    /// An event of `kind` about thread `thread_id` of `organization_id`, for no message;
+    /// its assignee is filled in when it is staged.
+    pub fn thread(organization_id: &str, kind: EventKind, thread_id: &str) -> Self {
+        Self {
+            organization_id: organization_id.to_owned(),
+            kind,
+            thread_id: thread_id.to_owned(),
+            message_id: None,
+            status: None,
+            assignee_id: None,
+            previous_assignee_id: None,
+        }
+    }
+
+    /// An event of `kind` about message `message_id` of thread `thread_id`, now in
+    /// `status`; its assignee is filled in when it is staged.
+    pub fn message(
+        organization_id: &str,
+        kind: EventKind,
+        thread_id: &str,
+        message_id: &str,
+        status: MessageStatus,
+    ) -> Self {
+        Self {
+            message_id: Some(message_id.to_owned()),
+            status: Some(status),
+            ..Self::thread(organization_id, kind, thread_id)
+        }
+    }
+
+    /// Whether a stream that keeps to `user_id`'s and the team's threads shows it: the
+    /// thread is theirs or nobody's, or (for a new assignee) it was.
+    pub fn concerns(&self, user_id: &str) -> bool {
+        let ours = |assignee: Option<&str>| assignee.is_none_or(|assignee| assignee == user_id);
+        ours(self.assignee_id.as_deref())
+            || (self.kind == EventKind::ThreadAssigned
+                && ours(self.previous_assignee_id.as_deref()))
+    }
 }
 
 /// The process's event fan-out.
@@ -80,13 +139,35 @@ impl EventBus {
         self.sender.subscribe()
     }
 
-    /// Announces `events` as part of the transaction on `conn` (PostgreSQL); call
-    /// [`EventBus::committed`] once it has committed.
+    /// Names each of `events`' thread assignee as the transaction on `conn` sees it, and
+    /// announces them as part of it (PostgreSQL); call [`EventBus::committed`] once it has
+    /// committed.
     pub async fn stage(
         &self,
         conn: &mut DbConn,
-        events: &[InboxEvent],
+        events: &mut [InboxEvent],
     ) -> Result<(), PersistenceError> {
+        let mut threads_of: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for event in events.iter() {
+            threads_of
+                .entry(&event.organization_id)
+                .or_default()
+                .push(&event.thread_id);
+        }
+        let mut assignees = BTreeMap::new();
+        for (organization_id, mut thread_ids) in threads_of {
+            thread_ids.sort_unstable();
+            thread_ids.dedup();
+            let found = threads::assignees(conn, organization_id, &thread_ids).await?;
+            assignees.insert(organization_id.to_owned(), found);
+        }
+        for event in events.iter_mut() {
+            event.assignee_id = assignees
+                .get(&event.organization_id)
+                .and_then(|found| found.get(&event.thread_id))
+                .cloned()
+                .flatten();
+        }
         let payloads: Vec<String> = events
             .iter()
             .filter_map(|event| serde_json::to_string(event).ok())

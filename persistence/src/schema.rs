@@ -137,6 +137,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         candidate_ambiguous -> Bool,
+        assignee_id -> Nullable<Text>,
+        needs_reply -> Bool,
     }
 }
 

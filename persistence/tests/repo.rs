@@ -158,7 +158,7 @@ async fn queue(conn: &mut DbConn, phone: &str, ids: &[&str]) {
         candidate_id: None,
         preview: "Hello".to_owned(),
     };
-    let thread_ids = threads::upsert_for_sending(conn, ORG, &[wanted], at(0))
+    let thread_ids = threads::upsert_for_sending(conn, ORG, &[wanted], "user-1", at(0))
         .await
         .unwrap();
     let thread_id = thread_ids.values().next().unwrap().clone();

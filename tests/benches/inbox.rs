@@ -5,9 +5,12 @@
 //! Seeds organization A with 100,000 threads and 1,000,000 messages and organization B
 //! with 1,000 threads and 10,000 messages (set-based SQL), then, for each, pages through
 //! the inbox over HTTP one request at a time: the first page, the following pages by
-//! `next_cursor` (20 pages deep), and the first page of `unread=true`, repeated
-//! `BENCH_ITERATIONS` times (default 500) after a warm-up. Prints p50/p99 per
-//! organization and kind of request, and `EXPLAIN ANALYZE` of A's queries.
+//! `next_cursor` (20 pages deep), and the first page of `unread=true`, `assignee=me`,
+//! `assignee=none` and `needs_reply=true`, repeated `BENCH_ITERATIONS` times (default
+//! 500) after a warm-up. Each organization has ten members (its admin, the caller, and
+//! nine recruiters): a thread in twelve is each one's, two in twelve are unassigned.
+//! Prints p50/p99 per organization and kind of request, and `EXPLAIN ANALYZE` of A's
+//! queries.
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
@@ -29,6 +32,10 @@ const PAGES: usize = 20;
 const PAGE_SIZE: u32 = 50;
 /// Our ClickSend number.
 const OUR_NUMBER: &str = "+61411111111";
+/// Recruiters besides the admin in each organization.
+const RECRUITERS: usize = 9;
+/// Threads are dealt round-robin to this many slots: one per member, the rest unassigned.
+const ASSIGNEE_SLOTS: usize = 12;
 
 /// What a request was.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -36,16 +43,29 @@ enum Kind {
     First,
     Deeper,
     Unread,
+    Mine,
+    Unassigned,
+    NeedsReply,
 }
 
 impl Kind {
-    const ALL: [Kind; 3] = [Kind::First, Kind::Deeper, Kind::Unread];
+    const ALL: [Kind; 6] = [
+        Kind::First,
+        Kind::Deeper,
+        Kind::Unread,
+        Kind::Mine,
+        Kind::Unassigned,
+        Kind::NeedsReply,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Kind::First => "first page",
             Kind::Deeper => "pages 2-20 (cursor)",
             Kind::Unread => "unread=true",
+            Kind::Mine => "assignee=me",
+            Kind::Unassigned => "assignee=none",
+            Kind::NeedsReply => "needs_reply=true",
         }
     }
 }
@@ -90,6 +110,8 @@ async fn main() {
         .create_other_organization("Small agency", "admin@small.test")
         .await;
     let organization_b = app.organization_id(&admin_b).await;
+    let members_a = members(&app, &admin_a, "a").await;
+    let members_b = members(&app, &admin_b, "b").await;
 
     let mut db = AsyncPgConnection::establish(app.database.url())
         .await
@@ -98,8 +120,8 @@ async fn main() {
     seed(
         &mut db,
         &[
-            (&organization_a, "a", THREADS_A),
-            (&organization_b, "b", THREADS_B),
+            (&organization_a, "a", THREADS_A, &members_a),
+            (&organization_b, "b", THREADS_B, &members_b),
         ],
     )
     .await;
@@ -124,19 +146,21 @@ async fn main() {
         distinct.n
     );
 
-    let timings_a = measure(&app, &admin_a, warm_up, iterations).await;
-    let timings_b = measure(&app, &admin_b, warm_up, iterations).await;
+    let timings_a = measure(&app, &admin_a, &members_a[0], warm_up, iterations).await;
+    let timings_b = measure(&app, &admin_b, &members_b[0], warm_up, iterations).await;
 
     println!(
         "inbox benchmark (postgres, {}): GET /sms/threads?limit={PAGE_SIZE}, {iterations} \
          iterations after {warm_up} of warm-up, each: first page + {} pages by cursor + \
-         unread=true, one request at a time",
+         the first page of unread=true, assignee=me, assignee=none and needs_reply=true, \
+         one request at a time",
         Utc::now().format("%Y-%m-%d"),
         PAGES - 1
     );
     println!(
         "  seeded in {:.1} s: A {THREADS_A} threads / {} messages, B {THREADS_B} threads / {} \
-         messages (10% unread, 90% with a candidate)",
+         messages (10% unread, 90% with a candidate, 1/12 the caller's, 1/6 unassigned, \
+         about half waiting for a reply)",
         seeded_after.as_secs_f64(),
         THREADS_A * MESSAGES_PER_THREAD,
         THREADS_B * MESSAGES_PER_THREAD
@@ -161,6 +185,16 @@ async fn main() {
             );
         }
     }
+    println!("  p99(A) / p99(B) per kind of request:");
+    for kind in Kind::ALL {
+        let a = percentile_ms(&timings_a.sorted(Some(kind)), 0.99);
+        let b = percentile_ms(&timings_b.sorted(Some(kind)), 0.99);
+        println!(
+            "    {:<22} {a:>7.2} / {b:>7.2} = {:.2}",
+            kind.label(),
+            a / b
+        );
+    }
     let p99_a = percentile_ms(&timings_a.sorted(None), 0.99);
     let p99_b = percentile_ms(&timings_b.sorted(None), 0.99);
     let ratio = p99_a / p99_b;
@@ -172,7 +206,7 @@ async fn main() {
         ratio <= 1.5,
     );
 
-    explain_queries(&mut db, &organization_a).await;
+    explain_queries(&mut db, &organization_a, &members_a[0]).await;
     drop(db);
 }
 
@@ -213,6 +247,29 @@ async fn has_table(db: &mut AsyncPgConnection, name: &str) -> bool {
     found.n > 0
 }
 
+/// The ids of the organization's members: its admin (`token`'s) first, then
+/// [`RECRUITERS`] recruiters made for the bench.
+async fn members(app: &TestApp, token: &str, tag: &str) -> Vec<String> {
+    let me: Value = app
+        .client
+        .get(app.url("/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the service answers")
+        .json()
+        .await
+        .expect("JSON");
+    let mut ids = vec![me["id"].as_str().expect("an id").to_owned()];
+    for n in 0..RECRUITERS {
+        let (id, _) = app
+            .create_user(token, &format!("recruiter{n}@{tag}.test"), "recruiter")
+            .await;
+        ids.push(id);
+    }
+    ids
+}
+
 #[derive(diesel::QueryableByName)]
 struct IndexDefinition {
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -221,19 +278,23 @@ struct IndexDefinition {
     definition: String,
 }
 
-/// For each (organization, tag, n): n threads (numbers +61420000000…), nine in ten with
-/// a candidate at that number, one in ten with unread replies, each with ten messages in
-/// both directions, the newest at the thread's `last_message_at` (spread over a year,
-/// denser recently).
-async fn seed(db: &mut AsyncPgConnection, organizations: &[(&str, &str, u32)]) {
+/// For each (organization, tag, n, members): n threads (numbers +61420000000…), nine in
+/// ten with a candidate at that number, one in ten with unread replies, each with ten
+/// messages in both directions, the newest at the thread's `last_message_at` (spread
+/// over a year, denser recently); dealt round-robin to the members and
+/// `ASSIGNEE_SLOTS - members` empty hands, and waiting for a reply when the newest
+/// message is one.
+async fn seed(db: &mut AsyncPgConnection, organizations: &[(&str, &str, u32, &[String])]) {
     // Consistent by construction: skip the foreign-key triggers and the WAL flush per
     // statement while seeding (this session only).
     execute(db, "SET session_replication_role = replica").await;
     execute(db, "SET synchronous_commit = off").await;
     execute(db, "SET maintenance_work_mem = '256MB'").await;
     let now = "(now() AT TIME ZONE 'UTC')";
-    for &(organization, tag, threads) in organizations {
+    for &(organization, tag, threads, members) in organizations {
         let last = threads - 1;
+        let members: Vec<String> = members.iter().map(|id| format!("'{id}'")).collect();
+        let members = members.join(", ");
         execute(
             db,
             &format!(
@@ -252,23 +313,29 @@ async fn seed(db: &mut AsyncPgConnection, organizations: &[(&str, &str, u32)]) {
             &format!(
                 "INSERT INTO sms_threads (id, organization_id, phone, candidate_id, unread_count,
                                           last_message_at, last_message_preview, created_at,
-                                          updated_at, candidate_ambiguous)
+                                          updated_at, candidate_ambiguous, assignee_id,
+                                          needs_reply)
                  SELECT md5('{tag}-t-' || n)::uuid::text, '{organization}',
                         '+614' || (20000000 + n),
                         CASE WHEN n % 10 <> 0 THEN md5('{tag}-c-' || n)::uuid::text END,
                         CASE WHEN n % 10 = 7 THEN 1 + n % 3 ELSE 0 END,
                         at, 'Message {MESSAGES_PER_THREAD} about the role, for +614' || (20000000 + n),
-                        at - interval '1 day', at, false
+                        at - interval '1 day', at, false,
+                        (ARRAY[{members}])[n % {ASSIGNEE_SLOTS} + 1],
+                        -- The newest message's direction, as the messages below decide it.
+                        n % 10 = 7
+                            OR ({last_k} + ascii(right(md5('{tag}-t-' || n), 1))) % 2 <> 0
                  FROM (SELECT n, date_trunc('milliseconds',
                                             {now} - random() ^ 2 * interval '365 days') AS at
-                       FROM generate_series(0, {last}) AS n) AS activity"
+                       FROM generate_series(0, {last}) AS n) AS activity",
+                last_k = MESSAGES_PER_THREAD - 1
             ),
         )
         .await;
     }
     let organization_ids: Vec<String> = organizations
         .iter()
-        .map(|(organization, _, _)| format!("'{organization}'"))
+        .map(|(organization, _, _, _)| format!("'{organization}'"))
         .collect();
     let organization_ids = organization_ids.join(", ");
     if has_table(db, "sms_unread_totals").await {
@@ -346,9 +413,15 @@ async fn seed(db: &mut AsyncPgConnection, organizations: &[(&str, &str, u32)]) {
     execute(db, "RESET maintenance_work_mem").await;
 }
 
-/// Pages through the inbox `warm_up + iterations` times; keeps the latencies of the
-/// last `iterations`.
-async fn measure(app: &TestApp, token: &str, warm_up: usize, iterations: usize) -> Timings {
+/// Pages through the inbox as `token` (user `me`) `warm_up + iterations` times; keeps the
+/// latencies of the last `iterations`.
+async fn measure(
+    app: &TestApp,
+    token: &str,
+    me: &str,
+    warm_up: usize,
+    iterations: usize,
+) -> Timings {
     let mut timings = Timings {
         samples: Vec::with_capacity(iterations * (PAGES + 1)),
     };
@@ -392,6 +465,38 @@ async fn measure(app: &TestApp, token: &str, warm_up: usize, iterations: usize) 
         );
         if keep {
             timings.samples.push((Kind::Unread, micros(elapsed)));
+        }
+        for (kind, filter, field, wanted) in [
+            (Kind::Mine, "assignee=me", "assignee_id", Value::from(me)),
+            (
+                Kind::Unassigned,
+                "assignee=none",
+                "assignee_id",
+                Value::Null,
+            ),
+            (
+                Kind::NeedsReply,
+                "needs_reply=true",
+                "needs_reply",
+                Value::Bool(true),
+            ),
+        ] {
+            let (elapsed, body) = timed_get(
+                app,
+                &format!("/sms/threads?limit={PAGE_SIZE}&{filter}"),
+                token,
+            )
+            .await;
+            assert!(
+                body["items"]
+                    .as_array()
+                    .is_some_and(|items| items.len() == PAGE_SIZE as usize
+                        && items.iter().all(|item| item[field] == wanted)),
+                "a full page of {filter}"
+            );
+            if keep {
+                timings.samples.push((kind, micros(elapsed)));
+            }
         }
     }
     timings
@@ -443,12 +548,12 @@ struct Position {
 
 /// `EXPLAIN ANALYZE` of the inbox's queries for `organization`, written as the service's
 /// query builder writes them, with literal values (the service binds them).
-async fn explain_queries(db: &mut AsyncPgConnection, organization: &str) {
+async fn explain_queries(db: &mut AsyncPgConnection, organization: &str, me: &str) {
     const THREAD_COLUMNS: &str = "sms_threads.id, sms_threads.organization_id, sms_threads.phone, \
         sms_threads.candidate_id, sms_threads.unread_count, sms_threads.last_message_at, \
         sms_threads.last_message_preview, sms_threads.created_at, sms_threads.updated_at, \
-        sms_threads.candidate_ambiguous, candidates.first_name, candidates.last_name, \
-        candidates.sms_opted_out";
+        sms_threads.candidate_ambiguous, sms_threads.assignee_id, sms_threads.needs_reply, \
+        candidates.first_name, candidates.last_name, candidates.sms_opted_out";
     let from = format!(
         "FROM sms_threads LEFT OUTER JOIN candidates ON candidates.id = sms_threads.candidate_id \
          AND candidates.organization_id = sms_threads.organization_id \
@@ -476,6 +581,26 @@ async fn explain_queries(db: &mut AsyncPgConnection, organization: &str) {
         (
             "unread=true".to_owned(),
             format!("SELECT {THREAD_COLUMNS} {from} AND sms_threads.unread_count > 0 {order}"),
+        ),
+        (
+            "assignee=me".to_owned(),
+            format!("SELECT {THREAD_COLUMNS} {from} AND sms_threads.assignee_id = '{me}' {order}"),
+        ),
+        (
+            "assignee=none".to_owned(),
+            format!("SELECT {THREAD_COLUMNS} {from} AND sms_threads.assignee_id IS NULL {order}"),
+        ),
+        (
+            "needs_reply=true".to_owned(),
+            format!("SELECT {THREAD_COLUMNS} {from} AND sms_threads.needs_reply {order}"),
+        ),
+        (
+            "unread_mine (sum over the caller's unread threads)".to_owned(),
+            format!(
+                "SELECT SUM(sms_threads.unread_count) FROM sms_threads \
+                 WHERE sms_threads.organization_id = '{organization}' \
+                 AND sms_threads.assignee_id = '{me}' AND sms_threads.unread_count > 0"
+            ),
         ),
         if has_table(db, "sms_unread_totals").await {
             (

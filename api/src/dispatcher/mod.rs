@@ -574,18 +574,20 @@ impl Dispatcher {
             })
             .unzip();
         messages::insert_events(&mut tx, &history).await?;
-        let events: Vec<InboxEvent> = chunk
+        let mut events: Vec<InboxEvent> = chunk
             .iter()
             .zip(&history)
-            .map(|(message, change)| InboxEvent {
-                organization_id: message.organization_id.clone(),
-                kind: EventKind::MessageStatus,
-                thread_id: message.thread_id.clone(),
-                message_id: Some(message.id.clone()),
-                status: Some(change.status),
+            .map(|(message, change)| {
+                InboxEvent::message(
+                    &message.organization_id,
+                    EventKind::MessageStatus,
+                    &message.thread_id,
+                    &message.id,
+                    change.status,
+                )
             })
             .collect();
-        state.events.stage(&mut tx, &events).await?;
+        state.events.stage(&mut tx, &mut events).await?;
         tx.commit().await?;
         state.events.committed(events);
         Ok(failing.map(|cause| (again_at.unwrap_or(now), cause)))

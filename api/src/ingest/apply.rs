@@ -77,7 +77,7 @@ pub(super) async fn apply(
         .map(|(delivery, outcome)| raw_row(delivery, outcome.as_str()))
         .collect();
     webhook_deliveries::insert_many(&mut tx, &raw).await?;
-    context.events.stage(&mut tx, &events).await?;
+    context.events.stage(&mut tx, &mut events).await?;
     // Last: the organization's total is one row that concurrent writers wait for.
     for (organization_id, replies) in unread {
         if replies > 0 {
@@ -197,13 +197,13 @@ impl Batch<'_> {
                 };
                 consent::change(conn, &event).await?;
             }
-            events.push(InboxEvent {
-                organization_id: organization_id.to_owned(),
-                kind: EventKind::MessageReceived,
-                thread_id: row.thread_id.clone(),
-                message_id: Some(row.id.clone()),
-                status: Some(MessageStatus::Received),
-            });
+            events.push(InboxEvent::message(
+                organization_id,
+                EventKind::MessageReceived,
+                &row.thread_id,
+                &row.id,
+                MessageStatus::Received,
+            ));
         }
         let activity: Vec<ReplyActivity> = activity.into_values().collect();
         threads::record_replies(conn, &activity, self.now).await?;
@@ -396,13 +396,13 @@ impl Batch<'_> {
                 detail: Some(detail),
                 created_at: self.now,
             });
-            events.push(InboxEvent {
-                organization_id: self.organization_id.to_owned(),
-                kind: EventKind::MessageStatus,
-                thread_id,
-                message_id: Some(id),
-                status: Some(target),
-            });
+            events.push(InboxEvent::message(
+                self.organization_id,
+                EventKind::MessageStatus,
+                &thread_id,
+                &id,
+                target,
+            ));
         }
         messages::insert_events(conn, &history).await
     }

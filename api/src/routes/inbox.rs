@@ -1,8 +1,9 @@
 //! The SMS inbox: `GET /sms/threads`, `GET /sms/threads/{id}`,
-//! `GET /sms/threads/{id}/messages`, `POST /sms/threads/{id}/read` (any signed-in user).
+//! `GET /sms/threads/{id}/messages`, `POST /sms/threads/{id}/read`,
+//! `POST /sms/threads/{id}/unread`, `PUT /sms/threads/{id}/assignee` (any signed-in user).
 
 use actix_web::web::{Data, Json, Path, Query};
-use actix_web::{get, post};
+use actix_web::{get, post, put};
 use chrono::{DateTime, Utc};
 use nextal_openapi::Problem;
 use nextal_persistence::repo::inbox::{InboxThread, ThreadFilter, ThreadPosition};
@@ -10,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
-use crate::extract::CurrentUser;
+use crate::extract::{ApiJson, CurrentUser};
 use crate::pagination::{PageQuery, TimeAndId, finish_page, finish_time_keyset_page};
 use crate::routes::messaging::SmsMessage;
 use crate::routes::schemas::utc;
-use crate::services::inbox;
+use crate::services::inbox::{self, AssigneeQuery};
 use crate::state::AppState;
 
 /// Characters of the newest message shown as a thread's preview.
@@ -55,6 +56,15 @@ pub struct SmsThread {
     /// The start (up to 160 characters) of the newest message, in either direction.
     #[schema(example = "Yes, Tuesday at 10 works for me")]
     last_message_preview: Option<String>,
+    /// The member who works the thread; null while it is the team's (nobody's).
+    /// `PUT /sms/threads/{id}/assignee` changes it; a send assigns an unassigned thread
+    /// to its sender.
+    #[schema(format = Uuid, example = "01936b2e-7c1a-7cc0-a6f5-3f0c2b1d9e12")]
+    assignee_id: Option<String>,
+    /// The latest message is a reply from the candidate: they wait for an answer. A
+    /// send in the thread (even one scheduled for later) answers it.
+    #[schema(example = true)]
+    needs_reply: bool,
     #[schema(example = "2026-11-20T08:00:00Z")]
     created_at: DateTime<Utc>,
 }
@@ -77,6 +87,8 @@ impl From<InboxThread> for SmsThread {
             last_message_preview: thread
                 .last_message_preview
                 .map(|text| text.chars().take(PREVIEW_CHARACTERS).collect()),
+            assignee_id: thread.assignee_id,
+            needs_reply: thread.needs_reply,
             created_at: utc(thread.created_at),
         }
     }
@@ -92,6 +104,10 @@ pub struct SmsThreadPage {
     /// limited to this page, and not affected by the filters.
     #[schema(minimum = 0, example = 7)]
     unread_total: u64,
+    /// Unread replies in the threads assigned to the caller (for the "mine" badge): not
+    /// limited to this page, and not affected by the filters.
+    #[schema(minimum = 0, example = 3)]
+    unread_mine: u64,
 }
 
 /// A page of a thread's messages.
@@ -122,6 +138,16 @@ pub struct ThreadListQuery {
     /// `%` and `_` match themselves.
     #[param(min_length = 1, max_length = 100, example = "ann")]
     q: Option<String>,
+    /// Only the threads assigned to `me` (the caller), to nobody (`none`: the team's),
+    /// or to the member with this id (one of the organization's users).
+    #[param(
+        pattern = "^(me|none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
+        example = "me"
+    )]
+    assignee: Option<String>,
+    /// `true`: only threads whose latest message is a reply (waiting for an answer).
+    /// `false` or omitted: all threads.
+    needs_reply: Option<bool>,
 }
 
 impl ThreadListQuery {
@@ -143,6 +169,22 @@ impl ThreadListQuery {
             unread_only: self.unread.unwrap_or(false),
             candidate_id: self.candidate_id.clone(),
             text,
+            assignee: None,
+            needs_reply_only: self.needs_reply.unwrap_or(false),
+        })
+    }
+
+    fn assignee(&self) -> Result<Option<AssigneeQuery>, ApiError> {
+        Ok(match self.assignee.as_deref() {
+            None => None,
+            Some("me") => Some(AssigneeQuery::Me),
+            Some("none") => Some(AssigneeQuery::Nobody),
+            Some(other) => {
+                let id = uuid::Uuid::parse_str(other).map_err(|_| {
+                    ApiError::invalid_field("assignee", "must be `me`, `none` or a user's id")
+                })?;
+                Some(AssigneeQuery::User(id.to_string()))
+            }
         })
     }
 }
@@ -153,7 +195,8 @@ impl ThreadListQuery {
 /// come last), ties broken by id. Page with `next_cursor` until it is null; pages neither
 /// skip nor repeat threads, though a thread that gets a new message while you page moves
 /// to the top (reload the first page on a `GET /sms/events` event). `unread_total` is the
-/// organization-wide unread count for the inbox badge, whatever the filters.
+/// organization-wide unread count for the inbox badge, `unread_mine` the count in the
+/// caller's threads, whatever the filters.
 #[utoipa::path(
     tag = "inbox",
     security(("bearer" = [])),
@@ -161,7 +204,7 @@ impl ThreadListQuery {
     responses(
         (status = 200, description = "A page of threads", body = SmsThreadPage),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid limit, cursor, unread, candidate_id (not a candidate of this organization) or q", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit, cursor, unread, candidate_id (not a candidate of this organization), q, assignee (not `me`, `none` or a member of this organization) or needs_reply", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/sms/threads")]
@@ -172,6 +215,7 @@ pub async fn list_threads(
 ) -> Result<Json<SmsThreadPage>, ApiError> {
     let query = query.into_inner();
     let filter = query.filter()?;
+    let assignee = query.assignee()?;
     let page = PageQuery {
         limit: query.limit,
         cursor: query.cursor,
@@ -181,7 +225,15 @@ pub async fn list_threads(
         last_message_at: key.time,
         id: key.id.clone(),
     });
-    let list = inbox::list(&state.db, &current, &filter, after.as_ref(), page.limit).await?;
+    let list = inbox::list(
+        &state.db,
+        &current,
+        filter,
+        assignee,
+        after.as_ref(),
+        page.limit,
+    )
+    .await?;
     let (threads, next_cursor) = finish_time_keyset_page(list.threads, &page, |row| TimeAndId {
         time: row.thread.last_message_at,
         id: row.thread.id.clone(),
@@ -190,6 +242,7 @@ pub async fn list_threads(
         items: threads.into_iter().map(SmsThread::from).collect(),
         next_cursor,
         unread_total: u64::try_from(list.unread_total).unwrap_or(0),
+        unread_mine: u64::try_from(list.unread_mine).unwrap_or(0),
     }))
 }
 
@@ -272,5 +325,81 @@ pub async fn mark_thread_read(
     id: Path<uuid::Uuid>,
 ) -> Result<Json<SmsThread>, ApiError> {
     let thread = inbox::mark_read(&state.db, &state.events, &current, &id.to_string()).await?;
+    Ok(Json(thread.into()))
+}
+
+/// Mark a thread unread again.
+///
+/// Its latest reply counts as unread once more: `unread_count` becomes 1 (a thread that
+/// already has unread replies keeps its count), and `unread_total` (and `unread_mine`,
+/// for the assignee) rises by as much. Idempotent. Open streams get `thread.unread`.
+#[utoipa::path(
+    tag = "inbox",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The thread's id")),
+    responses(
+        (status = 200, description = "The thread, unread", body = SmsThread),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such thread in this organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`no-reply`: the thread holds no reply from the candidate, so nothing can be unread", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/sms/threads/{id}/unread")]
+pub async fn mark_thread_unread(
+    state: Data<AppState>,
+    current: CurrentUser,
+    id: Path<uuid::Uuid>,
+) -> Result<Json<SmsThread>, ApiError> {
+    let thread = inbox::mark_unread(&state.db, &state.events, &current, &id.to_string()).await?;
+    Ok(Json(thread.into()))
+}
+
+/// Who works a thread.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssigneeBody {
+    /// The member to assign the thread to: an active user of the organization. Null
+    /// gives the thread back to the team (unassigned). Required, even when null.
+    #[serde(deserialize_with = "Option::deserialize")]
+    #[schema(required = true, example = "01936b2e-7c1a-7cc0-a6f5-3f0c2b1d9e12")]
+    user_id: Option<uuid::Uuid>,
+}
+
+/// Assign a thread to a member, or give it back to the team.
+///
+/// Any signed-in member may (re)assign any thread of the organization, to any active
+/// user of it (themselves included), or unassign it with `{"user_id": null}`. Each
+/// change is written to the audit log (`thread.assigned`, with the previous assignee)
+/// and streamed as `thread.assigned`; assigning the current assignee again changes
+/// nothing. A send assigns an unassigned thread to its sender; a deactivated user's
+/// threads go back to the team.
+#[utoipa::path(
+    tag = "inbox",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The thread's id")),
+    request_body = AssigneeBody,
+    responses(
+        (status = 200, description = "The thread with its new assignee", body = SmsThread),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such thread in this organization", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`user_id` missing, not a uuid, or not an active member of this organization", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/sms/threads/{id}/assignee")]
+pub async fn assign_thread(
+    state: Data<AppState>,
+    current: CurrentUser,
+    id: Path<uuid::Uuid>,
+    body: ApiJson<AssigneeBody>,
+) -> Result<Json<SmsThread>, ApiError> {
+    let user_id = body.into_inner()?.user_id.map(|id| id.to_string());
+    let thread = inbox::assign(
+        &state.db,
+        &state.events,
+        &current,
+        &id.to_string(),
+        user_id.as_deref(),
+    )
+    .await?;
     Ok(Json(thread.into()))
 }

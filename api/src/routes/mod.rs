@@ -61,6 +61,8 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(inbox::get_thread)
         .service(inbox::list_thread_messages)
         .service(inbox::mark_thread_read)
+        .service(inbox::mark_thread_unread)
+        .service(inbox::assign_thread)
         .service(events::inbox_events)
         .map(webhooks::configure)
         .service(audit::list_audit_log)

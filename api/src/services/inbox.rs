@@ -1,32 +1,49 @@
 //! The inbox: the organization's SMS threads, newest activity first, a thread's messages,
-//! and marking a thread read.
+//! marking a thread read or unread, and who works it (the team inbox).
 
 use nextal_persistence::Db;
 use nextal_persistence::repo::PageRequest;
-use nextal_persistence::repo::candidates;
-use nextal_persistence::repo::inbox::{self, InboxThread, ThreadFilter, ThreadPosition};
+use nextal_persistence::repo::inbox::{
+    self, AssigneeFilter, InboxThread, MarkedUnread, ThreadFilter, ThreadPosition,
+};
 use nextal_persistence::repo::messages::{Message, MessageEvent};
-use nextal_persistence::repo::threads;
+use nextal_persistence::repo::{candidates, organizations, threads, users};
+use serde_json::json;
 
 use crate::events::{EventBus, EventKind, InboxEvent};
 use crate::services::auth::CurrentUser;
-use crate::services::{ServiceError, now};
+use crate::services::{ServiceError, audit, now};
 
-/// One page of threads and the organization's unread total.
+/// Whose threads to list, as the caller asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssigneeQuery {
+    /// The caller's.
+    Me,
+    /// Nobody's: the team's.
+    Nobody,
+    /// This member's (any member of the organization, active or not).
+    User(String),
+}
+
+/// One page of threads and the unread totals.
 pub struct ThreadList {
     /// The page, in inbox order: up to `limit` threads.
     pub threads: Vec<InboxThread>,
     /// Unread replies over all the organization's threads, whatever the filter.
     pub unread_total: i64,
+    /// Unread replies over the threads assigned to the caller, whatever the filter.
+    pub unread_mine: i64,
 }
 
-/// Up to `limit` of the caller's organization's threads matching `filter`, after
-/// position `after` in inbox order, and the unread total. A `candidate_id` filter must
-/// name one of the organization's candidates.
+/// Up to `limit` of the caller's organization's threads matching `filter` and
+/// `assignee`, after position `after` in inbox order, and the unread totals. A
+/// `candidate_id` filter must name one of the organization's candidates, an assignee
+/// one of its members.
 pub async fn list(
     db: &Db,
     current: &CurrentUser,
-    filter: &ThreadFilter,
+    filter: ThreadFilter,
+    assignee: Option<AssigneeQuery>,
     after: Option<&ThreadPosition>,
     limit: i64,
 ) -> Result<ThreadList, ServiceError> {
@@ -42,11 +59,28 @@ pub async fn list(
                 )
             })?;
     }
-    let threads = inbox::list(&mut conn, organization_id, filter, after, limit).await?;
+    let assignee = match assignee {
+        None => None,
+        Some(AssigneeQuery::Me) => Some(AssigneeFilter::User(current.user.id.clone())),
+        Some(AssigneeQuery::Nobody) => Some(AssigneeFilter::Unassigned),
+        Some(AssigneeQuery::User(user_id)) => {
+            users::find(&mut conn, organization_id, &user_id)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::invalid_field("assignee", "is not a member of this organization")
+                })?;
+            Some(AssigneeFilter::User(user_id))
+        }
+    };
+    let filter = ThreadFilter { assignee, ..filter };
+    let threads = inbox::list(&mut conn, organization_id, &filter, after, limit).await?;
     let unread_total = inbox::unread_total(&mut conn, organization_id).await?;
+    let unread_mine =
+        inbox::unread_of_assignee(&mut conn, organization_id, &current.user.id).await?;
     Ok(ThreadList {
         threads,
         unread_total,
+        unread_mine,
     })
 }
 
@@ -105,17 +139,118 @@ pub async fn mark_read(
     let mut conn = db.conn().await?;
     if read {
         tracing::info!(thread_id = %id, read_by = %current.user.id, "thread marked read");
-        let read = vec![InboxEvent {
-            organization_id: organization_id.to_owned(),
-            kind: EventKind::ThreadRead,
-            thread_id: id.to_owned(),
-            message_id: None,
-            status: None,
-        }];
+        let mut read = vec![InboxEvent::thread(
+            organization_id,
+            EventKind::ThreadRead,
+            id,
+        )];
         // Outside a transaction PostgreSQL delivers the notification at once.
-        events.stage(&mut conn, &read).await?;
+        events.stage(&mut conn, &mut read).await?;
         events.committed(read);
     }
+    inbox::find(&mut conn, organization_id, id)
+        .await?
+        .ok_or(ServiceError::NotFound)
+}
+
+/// Marks thread `id` unread again: its latest reply counts as unread (a thread that
+/// already has unread replies keeps them), and tells `events`' listeners. A thread
+/// without any reply is a `no-reply` conflict.
+pub async fn mark_unread(
+    db: &Db,
+    events: &EventBus,
+    current: &CurrentUser,
+    id: &str,
+) -> Result<InboxThread, ServiceError> {
+    let organization_id = current.organization_id();
+    let mut tx = db.begin().await?;
+    let mut unread = Vec::new();
+    match inbox::mark_unread(&mut tx, organization_id, id, now()).await? {
+        MarkedUnread::NoThread => return Err(ServiceError::NotFound),
+        MarkedUnread::NoReply => {
+            return Err(ServiceError::Conflict {
+                kind: "no-reply",
+                detail: "The thread holds no reply from the candidate to mark unread.".to_owned(),
+            });
+        }
+        MarkedUnread::AlreadyUnread => {}
+        MarkedUnread::Marked => {
+            unread.push(InboxEvent::thread(
+                organization_id,
+                EventKind::ThreadUnread,
+                id,
+            ));
+            events.stage(&mut tx, &mut unread).await?;
+        }
+    }
+    tx.commit().await?;
+    if !unread.is_empty() {
+        tracing::info!(thread_id = %id, marked_by = %current.user.id, "thread marked unread");
+        events.committed(unread);
+    }
+    let mut conn = db.conn().await?;
+    inbox::find(&mut conn, organization_id, id)
+        .await?
+        .ok_or(ServiceError::NotFound)
+}
+
+/// Assigns thread `id` to member `user_id`, or gives it back to the team (`None`); an
+/// audited change that `events`' listeners hear of. The member must be an active user
+/// of the caller's organization. Assigning the assignee it already has changes nothing.
+pub async fn assign(
+    db: &Db,
+    events: &EventBus,
+    current: &CurrentUser,
+    id: &str,
+    user_id: Option<&str>,
+) -> Result<InboxThread, ServiceError> {
+    let organization_id = current.organization_id();
+    let mut tx = db.begin().await?;
+    // Deactivating a user takes the same lock before it unassigns their threads: a
+    // member deactivated meanwhile is refused here, never left holding a thread.
+    organizations::lock(&mut tx, organization_id).await?;
+    let thread = threads::find(&mut tx, organization_id, id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    if let Some(user_id) = user_id {
+        users::find(&mut tx, organization_id, user_id)
+            .await?
+            .filter(|user| user.active)
+            .ok_or_else(|| {
+                ServiceError::invalid_field(
+                    "user_id",
+                    "is not an active member of this organization",
+                )
+            })?;
+    }
+    let mut assigned = Vec::new();
+    if thread.assignee_id.as_deref() != user_id {
+        threads::set_assignee(&mut tx, organization_id, id, user_id, now()).await?;
+        audit::record(
+            &mut tx,
+            current,
+            "thread.assigned",
+            id,
+            json!({ "assignee_id": user_id, "previous_assignee_id": thread.assignee_id }),
+        )
+        .await?;
+        assigned.push(InboxEvent {
+            previous_assignee_id: thread.assignee_id.clone(),
+            ..InboxEvent::thread(organization_id, EventKind::ThreadAssigned, id)
+        });
+        events.stage(&mut tx, &mut assigned).await?;
+    }
+    tx.commit().await?;
+    if !assigned.is_empty() {
+        tracing::info!(
+            thread_id = %id,
+            assignee_id = ?user_id,
+            assigned_by = %current.user.id,
+            "thread assigned"
+        );
+        events.committed(assigned);
+    }
+    let mut conn = db.conn().await?;
     inbox::find(&mut conn, organization_id, id)
         .await?
         .ok_or(ServiceError::NotFound)

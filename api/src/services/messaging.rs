@@ -387,7 +387,7 @@ pub async fn send_bulk(
         })
         .collect();
     let bodies: Vec<&str> = outgoing.iter().map(|(_, body)| body.as_str()).collect();
-    let thread_ids = ensure_threads(&mut tx, organization_id, &recipients, &bodies, now).await?;
+    let thread_ids = ensure_threads(&mut tx, user, &recipients, &bodies, now).await?;
     let rows: Vec<Message> = outgoing
         .into_iter()
         .zip(&recipients)
@@ -503,7 +503,7 @@ async fn enqueue_one(
     send_caps::count(&mut tx, outbox.default_cap, organization, 1, now).await?;
     let thread_ids = ensure_threads(
         &mut tx,
-        organization_id,
+        user,
         std::slice::from_ref(&recipient),
         &[body.as_str()],
         now,
@@ -533,10 +533,11 @@ async fn enqueue_one(
 
 /// The thread id for each recipient's phone, creating threads that do not exist,
 /// linking each to the candidate messaged now (the most recently messaged one wins)
-/// and making `bodies` (one per recipient) their newest messages.
+/// and making `bodies` (one per recipient) their newest messages. A thread nobody is
+/// assigned to becomes the sender's; an assigned thread stays with its assignee.
 async fn ensure_threads(
     conn: &mut DbConn,
-    organization_id: &str,
+    sender: &CurrentUser,
     recipients: &[Recipient],
     bodies: &[&str],
     now: NaiveDateTime,
@@ -553,7 +554,14 @@ async fn ensure_threads(
             preview: (*body).to_owned(),
         })
         .collect();
-    Ok(threads::upsert_for_sending(conn, organization_id, &wanted, now).await?)
+    Ok(threads::upsert_for_sending(
+        conn,
+        sender.organization_id(),
+        &wanted,
+        &sender.user.id,
+        now,
+    )
+    .await?)
 }
 
 /// Stores new messages with their first status.

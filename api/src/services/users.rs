@@ -2,7 +2,7 @@
 
 use nextal_domain::{EmailAddress, NewPassword, PersonName, Role};
 use nextal_persistence::repo::users::{NewUser, User, UserChanges};
-use nextal_persistence::repo::{PageRequest, organizations, sessions, users};
+use nextal_persistence::repo::{PageRequest, organizations, sessions, threads, users};
 use nextal_persistence::{Db, PersistenceError};
 use serde_json::json;
 
@@ -110,7 +110,9 @@ pub async fn get(db: &Db, current: &CurrentUser, id: &str) -> Result<User, Servi
 }
 
 /// Changes user `id`. The organization always keeps an active admin; deactivating a
-/// user or changing their password ends their sessions.
+/// user or changing their password ends their sessions, and deactivating gives the
+/// threads assigned to them back to the team (unassigned), so no reply waits on someone
+/// who is gone.
 pub async fn update(
     db: &Db,
     passwords: &Passwords,
@@ -134,7 +136,7 @@ pub async fn update(
 
     let mut tx = db.begin().await?;
     organizations::lock(&mut tx, organization_id).await?;
-    let details = json!({
+    let mut details = json!({
         "first_name": update.first_name.as_ref().map(PersonName::as_str),
         "last_name": update.last_name.as_ref().map(PersonName::as_str),
         "role": update.role.map(Role::as_str),
@@ -161,6 +163,10 @@ pub async fn update(
     }
     if ends_sessions {
         sessions::revoke_all_for_user(&mut tx, id, now).await?;
+    }
+    if update.active == Some(false) {
+        let unassigned = threads::unassign_user(&mut tx, organization_id, id, now).await?;
+        details["unassigned_threads"] = json!(unassigned);
     }
     audit::record(&mut tx, current, "user.updated", id, details).await?;
     let user = users::find(&mut tx, organization_id, id)

@@ -7,6 +7,11 @@
 //! primary key per row returned. Threads that have no message yet (`last_message_at`
 //! null) come after all others, newest id first; the two backends sort nulls at opposite
 //! ends, so they are read by a second query instead of relying on either.
+//!
+//! The team-inbox filters have their own indexes of the same order:
+//! `sms_threads_assignee_idx (organization_id, assignee_id, …)` for one member's threads,
+//! and the partial `sms_threads_unassigned_idx` and `sms_threads_needs_reply_idx` for the
+//! team's threads and those waiting for an answer.
 
 use std::collections::HashMap;
 
@@ -15,6 +20,7 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
+use nextal_domain::Direction;
 
 use crate::db::run;
 use crate::repo::messages::{Message, MessageEvent};
@@ -70,6 +76,32 @@ pub struct ThreadFilter {
     /// ("First Last") or the newest message's text. Taken literally: `%` and `_` match
     /// themselves.
     pub text: Option<String>,
+    /// Only the threads of this assignee.
+    pub assignee: Option<AssigneeFilter>,
+    /// Only the threads whose latest message is a reply.
+    pub needs_reply_only: bool,
+}
+
+/// Whose threads to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    /// The threads nobody is assigned to: the team's.
+    Unassigned,
+    /// The threads assigned to this user.
+    User(String),
+}
+
+/// What marking a thread unread did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkedUnread {
+    /// The organization has no such thread.
+    NoThread,
+    /// The thread holds no reply to mark unread.
+    NoReply,
+    /// It already had unread replies; nothing changed.
+    AlreadyUnread,
+    /// Its latest reply counts as unread again.
+    Marked,
 }
 
 /// Where a page of threads starts: after this thread in inbox order.
@@ -134,6 +166,19 @@ macro_rules! inbox_threads {
         }
         if let Some(candidate_id) = &$filter.candidate_id {
             query = query.filter(sms_threads::candidate_id.eq(candidate_id));
+        }
+        match &$filter.assignee {
+            None => {}
+            Some(AssigneeFilter::Unassigned) => {
+                query = query.filter(sms_threads::assignee_id.is_null());
+            }
+            Some(AssigneeFilter::User(user_id)) => {
+                query = query.filter(sms_threads::assignee_id.eq(user_id));
+            }
+        }
+        if $filter.needs_reply_only {
+            // A literal, not a bound `true`, so that it matches the partial index's predicate.
+            query = query.filter(sql::<Bool>("sms_threads.needs_reply"));
         }
         if let Some(pattern) = $pattern {
             let name = candidates::first_name
@@ -260,6 +305,24 @@ pub async fn unread_total(
     Ok(total.unwrap_or(0))
 }
 
+/// Unread replies in the organization's threads assigned to `user_id`: a sum over that
+/// member's unread threads alone (`sms_threads_unread_assignee_idx`).
+pub async fn unread_of_assignee(
+    conn: &mut DbConn,
+    organization_id: &str,
+    user_id: &str,
+) -> Result<i64, PersistenceError> {
+    let total: Option<i64> = run!(conn, |c| sms_threads::table
+        .filter(sms_threads::organization_id.eq(organization_id))
+        .filter(sms_threads::assignee_id.eq(user_id))
+        // A literal, as in the list, to match the partial index's predicate.
+        .filter(sql::<Bool>("sms_threads.unread_count > 0"))
+        .select(diesel::dsl::sum(sms_threads::unread_count))
+        .first(c)
+        .await)?;
+    Ok(total.unwrap_or(0))
+}
+
 /// Marks thread `id` of the organization read (no unread replies) and takes its count
 /// off the organization's total; run it in a transaction. A thread already read is left
 /// untouched. False when the organization has no such thread or it was already read.
@@ -303,6 +366,64 @@ pub async fn mark_read(
     .await)?;
     crate::repo::threads::add_unread(conn, organization_id, -i64::from(unread)).await?;
     Ok(true)
+}
+
+/// Marks thread `id` of the organization unread again: a thread without unread replies
+/// gets one (its latest reply), added to the organization's total; run it in a
+/// transaction. A thread that already has unread replies is left untouched.
+pub async fn mark_unread(
+    conn: &mut DbConn,
+    organization_id: &str,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<MarkedUnread, PersistenceError> {
+    macro_rules! unread {
+        () => {
+            sms_threads::table
+                .filter(sms_threads::organization_id.eq(organization_id))
+                .filter(sms_threads::id.eq(id))
+                .select(sms_threads::unread_count)
+        };
+    }
+    // Locked on PostgreSQL, so that two calls at once add one unread reply, not two.
+    let unread: Option<i32> = match conn {
+        DbConn::Postgres(object) => unread!()
+            .for_update()
+            .first(&mut **object)
+            .await
+            .optional()?,
+        DbConn::Sqlite(object) => unread!().first(&mut **object).await.optional()?,
+    };
+    let Some(unread) = unread else {
+        return Ok(MarkedUnread::NoThread);
+    };
+    if unread > 0 {
+        return Ok(MarkedUnread::AlreadyUnread);
+    }
+    let has_reply: bool = run!(conn, |c| diesel::select(diesel::dsl::exists(
+        sms_messages::table
+            .filter(sms_messages::thread_id.eq(id))
+            .filter(sms_messages::organization_id.eq(organization_id))
+            .filter(sms_messages::direction.eq(Direction::Inbound))
+    ))
+    .get_result(c)
+    .await)?;
+    if !has_reply {
+        return Ok(MarkedUnread::NoReply);
+    }
+    run!(conn, |c| diesel::update(
+        sms_threads::table
+            .filter(sms_threads::organization_id.eq(organization_id))
+            .filter(sms_threads::id.eq(id))
+    )
+    .set((
+        sms_threads::unread_count.eq(1),
+        sms_threads::updated_at.eq(now),
+    ))
+    .execute(c)
+    .await)?;
+    crate::repo::threads::add_unread(conn, organization_id, 1).await?;
+    Ok(MarkedUnread::Marked)
 }
 
 /// One page of thread `thread_id`'s messages, newest first (ids are time-ordered), after

@@ -1,5 +1,7 @@
 //! SMS threads: one per candidate phone number within an organization.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -24,6 +26,10 @@ pub struct Thread {
     /// Several of the organization's candidates have this number; `candidate_id` is
     /// the one most recently messaged.
     pub candidate_ambiguous: bool,
+    /// The member who works the thread; `None` while it is the team's.
+    pub assignee_id: Option<String>,
+    /// The latest message is a reply: the candidate waits for an answer.
+    pub needs_reply: bool,
 }
 
 /// Thread `id` of the organization.
@@ -73,27 +79,34 @@ pub struct WantedThread {
 
 const UPSERT_POSTGRES: &str = "
 INSERT INTO sms_threads (id, organization_id, phone, candidate_id, unread_count,
-                         last_message_at, last_message_preview, created_at, updated_at)
-SELECT v.id, $2, v.phone, v.candidate_id, 0, $3, v.preview, $3, $3
+                         last_message_at, last_message_preview, created_at, updated_at,
+                         assignee_id, needs_reply)
+SELECT v.id, $2, v.phone, v.candidate_id, 0, $3, v.preview, $3, $3, $4, FALSE
 FROM jsonb_to_recordset($1::jsonb) AS v(id text, phone text, candidate_id text, preview text)
 ON CONFLICT (organization_id, phone) DO UPDATE
 SET candidate_id = COALESCE(EXCLUDED.candidate_id, sms_threads.candidate_id),
     last_message_at = EXCLUDED.last_message_at,
     last_message_preview = EXCLUDED.last_message_preview,
-    updated_at = EXCLUDED.updated_at
+    updated_at = EXCLUDED.updated_at,
+    assignee_id = COALESCE(sms_threads.assignee_id, EXCLUDED.assignee_id),
+    needs_reply = FALSE
 RETURNING id, phone";
 
 const UPSERT_SQLITE: &str = "
 INSERT INTO sms_threads (id, organization_id, phone, candidate_id, unread_count,
-                         last_message_at, last_message_preview, created_at, updated_at)
+                         last_message_at, last_message_preview, created_at, updated_at,
+                         assignee_id, needs_reply)
 SELECT json_extract(value, '$.id'), ?2, json_extract(value, '$.phone'),
-       json_extract(value, '$.candidate_id'), 0, ?3, json_extract(value, '$.preview'), ?3, ?3
+       json_extract(value, '$.candidate_id'), 0, ?3, json_extract(value, '$.preview'), ?3, ?3,
+       ?4, FALSE
 FROM json_each(?1) WHERE true
 ON CONFLICT (organization_id, phone) DO UPDATE
 SET candidate_id = COALESCE(excluded.candidate_id, sms_threads.candidate_id),
     last_message_at = excluded.last_message_at,
     last_message_preview = excluded.last_message_preview,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at,
+    assignee_id = COALESCE(sms_threads.assignee_id, excluded.assignee_id),
+    needs_reply = FALSE
 RETURNING id, phone";
 
 #[derive(QueryableByName)]
@@ -106,14 +119,16 @@ struct ThreadKey {
 
 /// The thread of each wanted phone (distinct phones), created when missing, linked to
 /// the candidate messaged now (the most recently messaged candidate wins) and showing
-/// the new message as its newest: one statement for the whole set. Returns phone →
-/// thread id.
+/// the new message as its newest (so no longer waiting for an answer): one statement
+/// for the whole set. A thread without an assignee is assigned to `sender_id`; an
+/// assigned one keeps its assignee. Returns phone → thread id.
 pub async fn upsert_for_sending(
     conn: &mut DbConn,
     organization_id: &str,
     wanted: &[WantedThread],
+    sender_id: &str,
     now: NaiveDateTime,
-) -> Result<std::collections::HashMap<String, String>, PersistenceError> {
+) -> Result<HashMap<String, String>, PersistenceError> {
     if wanted.is_empty() {
         return Ok(Default::default());
     }
@@ -125,6 +140,7 @@ pub async fn upsert_for_sending(
                 .bind::<diesel::sql_types::Text, _>(rows)
                 .bind::<diesel::sql_types::Text, _>(organization_id)
                 .bind::<diesel::sql_types::Timestamp, _>(now)
+                .bind::<diesel::sql_types::Text, _>(sender_id)
                 .load(&mut **object)
                 .await?
         }
@@ -133,6 +149,7 @@ pub async fn upsert_for_sending(
                 .bind::<diesel::sql_types::Text, _>(rows)
                 .bind::<diesel::sql_types::Text, _>(organization_id)
                 .bind::<diesel::sql_types::Timestamp, _>(now)
+                .bind::<diesel::sql_types::Text, _>(sender_id)
                 .load(&mut **object)
                 .await?
         }
@@ -277,7 +294,7 @@ pub struct ReplyActivity {
 const RECORD_REPLIES_POSTGRES: &str = "
 UPDATE sms_threads t
 SET unread_count = t.unread_count + v.replies, last_message_at = $2,
-    last_message_preview = v.preview, updated_at = $2
+    last_message_preview = v.preview, updated_at = $2, needs_reply = TRUE
 FROM jsonb_to_recordset($1::jsonb) AS v(thread_id text, replies integer, preview text)
 WHERE t.id = v.thread_id
   -- PostgreSQL cannot see how many rows the JSON holds and would scan every thread;
@@ -287,7 +304,7 @@ WHERE t.id = v.thread_id
 const RECORD_REPLIES_SQLITE: &str = "
 UPDATE sms_threads
 SET unread_count = unread_count + v.replies, last_message_at = ?2,
-    last_message_preview = v.preview, updated_at = ?2
+    last_message_preview = v.preview, updated_at = ?2, needs_reply = TRUE
 FROM (SELECT json_extract(value, '$.thread_id') AS thread_id,
              json_extract(value, '$.replies') AS replies,
              json_extract(value, '$.preview') AS preview
@@ -295,7 +312,7 @@ FROM (SELECT json_extract(value, '$.thread_id') AS thread_id,
 WHERE sms_threads.id = v.thread_id";
 
 /// Counts new replies as unread in their threads and shows the newest as each thread's
-/// last message; the organization's total is the caller's to add ([`add_unread`]).
+/// last message, one that waits for an answer; the organization's total is the caller's to add ([`add_unread`]).
 pub async fn record_replies(
     conn: &mut DbConn,
     activity: &[ReplyActivity],
@@ -353,4 +370,68 @@ pub async fn add_unread(
         .execute(c)
         .await)?;
     Ok(())
+}
+
+/// Assigns thread `id` of the organization to user `assignee_id` (`None`: to nobody).
+/// False when the organization has no such thread.
+pub async fn set_assignee(
+    conn: &mut DbConn,
+    organization_id: &str,
+    id: &str,
+    assignee_id: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<bool, PersistenceError> {
+    let updated = run!(conn, |c| diesel::update(
+        sms_threads::table
+            .filter(sms_threads::organization_id.eq(organization_id))
+            .filter(sms_threads::id.eq(id))
+    )
+    .set((
+        sms_threads::assignee_id.eq(assignee_id),
+        sms_threads::updated_at.eq(now),
+    ))
+    .execute(c)
+    .await)?;
+    Ok(updated > 0)
+}
+
+/// Gives every thread of the organization assigned to `user_id` back to the team (no
+/// assignee); how many there were.
+pub async fn unassign_user(
+    conn: &mut DbConn,
+    organization_id: &str,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<usize, PersistenceError> {
+    Ok(run!(conn, |c| diesel::update(
+        sms_threads::table
+            .filter(sms_threads::organization_id.eq(organization_id))
+            .filter(sms_threads::assignee_id.eq(user_id))
+    )
+    .set((
+        sms_threads::assignee_id.eq(None::<String>),
+        sms_threads::updated_at.eq(now),
+    ))
+    .execute(c)
+    .await)?)
+}
+
+/// The assignee of each of the organization's threads `ids` (absent: no such thread;
+/// `None`: unassigned).
+pub async fn assignees(
+    conn: &mut DbConn,
+    organization_id: &str,
+    ids: &[&str],
+) -> Result<HashMap<String, Option<String>>, PersistenceError> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, Option<String>)> = run!(conn, |c| sms_threads::table
+            .filter(sms_threads::organization_id.eq(organization_id))
+            .filter(sms_threads::id.eq_any(chunk))
+            .select((sms_threads::id, sms_threads::assignee_id))
+            .load(c)
+            .await)?;
+        found.extend(rows);
+    }
+    Ok(found)
 }

@@ -217,6 +217,10 @@ fn table() -> Vec<Row> {
         op("POST", "/sms/threads/{id}/messages", Member, Thread, 202, 404)
             .with(|_, _| json!({"body": "Following up"})),
         op("POST", "/sms/threads/{id}/read", Member, Thread, 200, 404),
+        // A's thread holds no reply yet: access granted, nothing to mark unread.
+        op("POST", "/sms/threads/{id}/unread", Member, Thread, 409, 404),
+        op("PUT", "/sms/threads/{id}/assignee", Member, Thread, 200, 404)
+            .with(|_, _| json!({"user_id": null})),
         op("GET", "/users", Admin, NoId, 200, 200),
         op("POST", "/users", Admin, NoId, 201, 201).with(|_, n| {
             json!({"email": format!("new{n}@matrix.test"), "password": ADMIN_PASSWORD,

@@ -136,6 +136,7 @@ async fn threads_come_newest_activity_first_and_pages_neither_skip_nor_repeat() 
     }
 
     let first = get_json(&app, &admin, "/sms/threads?limit=1").await;
+    let me = get_json(&app, &admin, "/me").await;
     assert_eq!(
         first["items"][0],
         json!({
@@ -148,10 +149,13 @@ async fn threads_come_newest_activity_first_and_pages_neither_skip_nor_repeat() 
             "unread_count": 0,
             "last_message_at": "2026-11-27T11:00:00Z",
             "last_message_preview": "Hello Di",
+            "assignee_id": me["id"],
+            "needs_reply": false,
             "created_at": first["items"][0]["created_at"],
         })
     );
     assert_eq!(first["unread_total"], 0);
+    assert_eq!(first["unread_mine"], 0);
     let unknown = get_json(&app, &admin, &format!("/sms/threads/{idle}")).await;
     assert_eq!(unknown["candidate_id"], Value::Null);
     assert_eq!(unknown["candidate_name"], Value::Null);

@@ -25,6 +25,7 @@ mod quiet_hours;
 mod reconcile;
 mod recovery;
 mod secrets;
+mod team_inbox;
 mod templates;
 mod tenancy;
 mod users;
