@@ -13,7 +13,7 @@ use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
 use diesel::sqlite::Sqlite;
 
-use crate::{Direction, MessageStatus, ProviderKind};
+use crate::{Direction, Encoding, MessageStatus, ProviderKind};
 
 /// Implements `ToSql<Text>`/`FromSql<Text>` for both backends from `as_str` and `FromStr`.
 macro_rules! text_enum {
@@ -48,3 +48,4 @@ macro_rules! text_enum {
 text_enum!(MessageStatus);
 text_enum!(Direction);
 text_enum!(ProviderKind);
+text_enum!(Encoding);
