@@ -36,6 +36,15 @@ pub enum ApiError {
     /// No such resource in the caller's organization.
     #[error("not found")]
     NotFound,
+    /// An id in the request's body or query names nothing in the caller's organization:
+    /// 404 like an unknown path id, with the field named.
+    #[error("unknown reference `{field}`")]
+    UnknownReference {
+        /// The field holding the id.
+        field: &'static str,
+        /// What the id should name, for a person.
+        message: String,
+    },
     /// The path exists, but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed {
@@ -114,6 +123,7 @@ impl ApiError {
             ApiError::InvalidCredentials => ("invalid-credentials", "Invalid credentials"),
             ApiError::Forbidden => ("forbidden", "Not allowed"),
             ApiError::NotFound => ("not-found", "Not found"),
+            ApiError::UnknownReference { .. } => ("unknown-reference", "Not found"),
             ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict { kind, .. } => (kind, "Conflict"),
             ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
@@ -140,6 +150,7 @@ impl ApiError {
             ApiError::InvalidCredentials => "The email or password is not correct.".to_owned(),
             ApiError::Forbidden => "Your role does not allow this action.".to_owned(),
             ApiError::NotFound => "No such resource.".to_owned(),
+            ApiError::UnknownReference { field, message } => format!("`{field}` {message}."),
             ApiError::MethodNotAllowed { allow } => {
                 format!("This path answers {allow} only.")
             }
@@ -185,6 +196,10 @@ impl ApiError {
                         message: error.message.clone(),
                     })
                     .collect(),
+                ApiError::UnknownReference { field, message } => vec![ProblemFieldError {
+                    field: (*field).to_owned(),
+                    message: message.clone(),
+                }],
                 _ => Vec::new(),
             },
         }
@@ -198,7 +213,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::UnknownReference { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } | ApiError::LimitReached { .. } => {
@@ -274,6 +289,9 @@ impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         match error {
             ServiceError::NotFound => ApiError::NotFound,
+            ServiceError::UnknownReference { field, message } => {
+                ApiError::UnknownReference { field, message }
+            }
             ServiceError::Forbidden => ApiError::Forbidden,
             ServiceError::Unauthorized => ApiError::Unauthorized,
             ServiceError::InvalidCredentials => ApiError::InvalidCredentials,

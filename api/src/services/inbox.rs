@@ -35,11 +35,9 @@ pub async fn list(
     if let Some(candidate_id) = &filter.candidate_id {
         candidates::find(&mut conn, organization_id, candidate_id)
             .await?
-            .ok_or_else(|| {
-                ServiceError::invalid_field(
-                    "candidate_id",
-                    "is not a candidate of this organization",
-                )
+            .ok_or_else(|| ServiceError::UnknownReference {
+                field: "candidate_id",
+                message: "is not a candidate of this organization".to_owned(),
             })?;
     }
     let threads = inbox::list(&mut conn, organization_id, filter, after, limit).await?;

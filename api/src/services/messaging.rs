@@ -19,6 +19,7 @@ use nextal_persistence::repo::templates;
 use nextal_persistence::repo::threads::{self, WantedThread};
 use nextal_persistence::{Db, DbConn, PersistenceError};
 use tokio::sync::Notify;
+use utoipa::ToSchema;
 
 use crate::services::auth::CurrentUser;
 use crate::services::send_caps;
@@ -57,13 +58,20 @@ pub enum Accepted<T> {
 }
 
 /// Why a candidate of a bulk send got no message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum SkipReason {
+    /// Not a candidate of this organization.
     NotFound,
+    /// The candidate has no phone number.
     NoPhone,
+    /// The candidate opted out of SMS.
     OptedOut,
+    /// Another candidate of the request has the same number and gets the message.
     DuplicateNumber,
+    /// Over the longest message allowed once merged.
     TooLong,
+    /// Nothing left once merged.
     EmptyText,
 }
 
@@ -129,8 +137,9 @@ pub async fn send_to_candidate(
     }
     let candidate = candidates::find(&mut conn, organization_id, candidate_id)
         .await?
-        .ok_or_else(|| {
-            ServiceError::invalid_field("candidate_id", "is not a candidate of this organization")
+        .ok_or_else(|| ServiceError::UnknownReference {
+            field: "candidate_id",
+            message: "is not a candidate of this organization".to_owned(),
         })?;
     let phone = reachable_phone(&candidate, "candidate_id")?;
     let sender = active_sender(&mut conn, organization_id).await?;
@@ -550,7 +559,7 @@ fn new_message(
         batch_id,
         direction: Direction::Outbound,
         body: body.into_inner(),
-        encoding: segmentation.encoding.as_str().to_owned(),
+        encoding: segmentation.encoding,
         segments: i32::try_from(segmentation.segments).unwrap_or(i32::MAX),
         status: if schedule.is_some() {
             MessageStatus::Scheduled
@@ -658,11 +667,9 @@ async fn load_content(
         Content::Template(id) => {
             let stored = templates::find(conn, organization_id, &id)
                 .await?
-                .ok_or_else(|| {
-                    ServiceError::invalid_field(
-                        "template_id",
-                        "is not a template of this organization",
-                    )
+                .ok_or_else(|| ServiceError::UnknownReference {
+                    field: "template_id",
+                    message: "is not a template of this organization".to_owned(),
                 })?;
             let template = Template::parse(&stored.body)
                 .map_err(|invalid| ServiceError::invalid_field("template_id", invalid.0))?;

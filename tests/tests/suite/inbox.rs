@@ -268,7 +268,8 @@ async fn threads_are_filtered_by_unread_candidate_and_text() {
                 Some(&admin),
             )
             .await;
-        assert_eq!(refused_field(response).await, "candidate_id");
+        let body = problem(response, StatusCode::NOT_FOUND).await;
+        assert_eq!(body["errors"][0]["field"], "candidate_id");
     }
 }
 
