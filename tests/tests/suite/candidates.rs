@@ -142,7 +142,7 @@ async fn candidates_are_listed_page_by_page() {
             Some(&admin),
         )
         .await,
-        StatusCode::NOT_FOUND,
+        StatusCode::CONFLICT,
     )
     .await;
     assert_eq!(unknown_job["errors"][0]["field"], "job_id");
@@ -316,7 +316,7 @@ async fn job_and_stage_must_belong_to_the_organization() {
         uuid::Uuid::now_v7().to_string(),
         "junk".to_owned(),
     ] {
-        // Which jobs exist is no matter of the body's shape: 404 on the field.
+        // Which jobs exist is no matter of the body's shape: 409 on the field.
         let unknown = problem(
             app.post(
                 "/candidates",
@@ -324,7 +324,7 @@ async fn job_and_stage_must_belong_to_the_organization() {
                 &json!({"first_name": "Ann", "last_name": "Lee", "job_id": job}),
             )
             .await,
-            StatusCode::NOT_FOUND,
+            StatusCode::CONFLICT,
         )
         .await;
         assert_eq!(unknown["errors"][0]["field"], "job_id");
@@ -336,7 +336,7 @@ async fn job_and_stage_must_belong_to_the_organization() {
             &json!({"first_name": "Ann", "last_name": "Lee", "job_id": job_id, "stage": "Offer"}),
         )
         .await,
-        StatusCode::NOT_FOUND,
+        StatusCode::CONFLICT,
     )
     .await;
     assert_eq!(unknown["errors"][0]["field"], "stage");
@@ -363,7 +363,7 @@ async fn job_and_stage_must_belong_to_the_organization() {
     let unknown = problem(
         app.patch(&path, Some(&admin), &json!({"job_id": globex_job}))
             .await,
-        StatusCode::NOT_FOUND,
+        StatusCode::CONFLICT,
     )
     .await;
     assert_eq!(unknown["errors"][0]["field"], "job_id");

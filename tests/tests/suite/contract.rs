@@ -185,7 +185,7 @@ async fn ids_are_uuids_names_have_no_transport_suffix_and_every_reference_resolv
 }
 
 #[tokio::test]
-async fn an_id_in_a_body_or_query_that_names_nothing_is_404_naming_the_field() {
+async fn an_id_in_a_body_or_query_that_names_nothing_is_409_naming_the_field() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let nobody = uuid::Uuid::now_v7().to_string();
@@ -241,7 +241,7 @@ async fn an_id_in_a_body_or_query_that_names_nothing_is_404_naming_the_field() {
         ),
     ];
     for (response, field) in cases {
-        let body = problem(response, StatusCode::NOT_FOUND).await;
+        let body = problem(response, StatusCode::CONFLICT).await;
         assert_eq!(
             body["type"], "https://nextal.app/problems/unknown-reference",
             "{body}"
@@ -251,7 +251,7 @@ async fn an_id_in_a_body_or_query_that_names_nothing_is_404_naming_the_field() {
 }
 
 #[tokio::test]
-async fn a_stage_the_job_lacks_is_404_and_a_stage_without_any_job_is_409() {
+async fn a_stage_the_job_lacks_or_a_stage_without_any_job_is_409() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let job: Value = app
@@ -268,7 +268,11 @@ async fn a_stage_the_job_lacks_is_404_and_a_stage_without_any_job_is_409() {
             &json!({"first_name": "Ann", "last_name": "Lee", "job_id": job, "stage": "Orbit"}),
         )
         .await;
-    let body = problem(unknown_stage, StatusCode::NOT_FOUND).await;
+    let body = problem(unknown_stage, StatusCode::CONFLICT).await;
+    assert_eq!(
+        body["type"],
+        "https://nextal.app/problems/unknown-reference"
+    );
     assert_eq!(body["errors"][0]["field"], "stage");
     assert!(
         body["errors"][0]["message"]

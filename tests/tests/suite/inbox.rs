@@ -268,7 +268,7 @@ async fn threads_are_filtered_by_unread_candidate_and_text() {
                 Some(&admin),
             )
             .await;
-        let body = problem(response, StatusCode::NOT_FOUND).await;
+        let body = problem(response, StatusCode::CONFLICT).await;
         assert_eq!(body["errors"][0]["field"], "candidate_id");
     }
 }
