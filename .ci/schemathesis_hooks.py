@@ -1,5 +1,5 @@
-"""Schemathesis hooks of the contract run (.ci/contract): the two rules of the contract
-that JSON Schema cannot state.
+"""Schemathesis hooks of the contract run (.ci/contract): the rules of the contract that
+JSON Schema cannot state.
 
 The contract states phone numbers as `format: phone`: a number the numbering plan knows,
 international (`+…`) or national to the organization's default country. No regular
@@ -30,18 +30,61 @@ VALID_NUMBERS = [
 schemathesis.openapi.format("phone", st.sampled_from(VALID_NUMBERS))
 
 
+# Send operations, whose text must fit in 6 SMS segments once merged.
+SENDS = ("/sms/messages", "/sms/bulk", "/sms/threads/{id}/messages", "/test-sms")
+
+
+def _positive(case):
+    meta = getattr(case, "_meta", None)
+    return meta is None or not meta.generation.mode.is_negative
+
+
 @schemathesis.hook
-def map_body(context, body):
-    """`send_at` may be at most a year ahead of the service's clock: a rule relative to
-    "now", which JSON Schema cannot state (the contract says it in words). A generated
-    `send_at` further ahead becomes tomorrow; anything else the generator made, a
-    malformed time included, is sent as it is."""
-    if isinstance(body, dict) and isinstance(body.get("send_at"), str):
+def map_case(context, case):
+    """Positive cases only, the rules of the contract that depend on the clock or that
+    JSON Schema cannot state, said in words in the descriptions:
+
+    - `send_at` at most a year ahead of the service's clock: a later one becomes
+      tomorrow;
+    - a message's length in segments depends on its encoding and merged values: a text
+      of a send is cut to 160 characters, which fits in 6 segments whatever its
+      characters (a UCS-2 character outside the BMP takes 2 of the 402 units);
+    - job stages distinct ignoring case and surrounding spaces (`uniqueItems` compares
+      exactly): a repeated name gets a number.
+
+    Negative cases go out as generated, so every refusal is still tested."""
+    body = case.body
+    if not _positive(case) or not isinstance(body, dict):
+        return case
+    body = dict(body)
+    send_at = body.get("send_at")
+    if isinstance(send_at, str):
         try:
-            at = datetime.fromisoformat(body["send_at"].replace("Z", "+00:00"))
+            at = datetime.fromisoformat(send_at.replace("Z", "+00:00"))
         except ValueError:
-            return body
+            at = None
         now = datetime.now(timezone.utc)
-        if at.tzinfo is not None and at > now + timedelta(days=300):
-            body = {**body, "send_at": (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    return body
+        if at is not None and at.tzinfo is not None and at > now + timedelta(days=300):
+            body["send_at"] = (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = case.operation.path
+    text = body.get("body")
+    if path.endswith(SENDS) and isinstance(text, str) and len(text) > 160:
+        cut = text[:160]
+        # Cutting must not leave a merge field open.
+        if cut.rfind("{{") > cut.rfind("}}"):
+            cut = cut[: cut.rfind("{{")]
+        body["body"] = cut if cut.strip() else "Hello"
+    stages = body.get("stages")
+    if path == "/jobs" and isinstance(stages, list):
+        seen = set()
+        distinct = []
+        for number, name in enumerate(stages):
+            key = name.strip().lower() if isinstance(name, str) else name
+            if key in seen:
+                name = f"Stage {number}"
+                key = name.lower()
+            seen.add(key)
+            distinct.append(name)
+        body["stages"] = distinct
+    case.body = body
+    return case
