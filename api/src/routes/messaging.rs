@@ -380,10 +380,10 @@ fn accepted<T>(result: Accepted<T>, new: impl FnOnce(T) -> HttpResponse) -> Http
         (status = 202, description = "Queued or scheduled", body = SmsMessage),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No active provider, its credential is missing, the key was used for another request, or `candidate_id` or `template_id` names nothing in this organization (`unknown-reference`, the field in `errors`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No active provider, its credential is missing, the key was used for another request, the candidate has no phone (`candidate-without-phone`), or `candidate_id` or `template_id` names nothing in this organization (`unknown-reference`, the field in `errors`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields; an opted-out candidate or one without a phone", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or an opted-out candidate", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "The organization's daily send cap would be exceeded: nothing was queued; `detail` states the cap and what remains today", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the organization's next midnight, when the count restarts"))),
     )
 )]

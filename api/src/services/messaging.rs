@@ -695,10 +695,15 @@ fn reachable_phone(candidate: &Candidate, field: &str) -> Result<String, Service
     if candidate.sms_opted_out {
         return Err(opted_out(field));
     }
+    // The candidate as it is, not the request, is wrong: a conflict, like a stage
+    // without a job.
     candidate
         .phone
         .clone()
-        .ok_or_else(|| ServiceError::invalid_field(field, "the candidate has no phone number"))
+        .ok_or_else(|| ServiceError::Conflict {
+            kind: "candidate-without-phone",
+            detail: "The candidate has no phone number: add one to text them.".to_owned(),
+        })
 }
 
 fn opted_out(field: &str) -> ServiceError {

@@ -377,3 +377,35 @@ async fn a_whole_number_written_as_a_decimal_is_a_whole_number() {
     let body = problem(fraction, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(body["errors"][0]["field"], "daily_send_cap");
 }
+
+#[tokio::test]
+async fn texting_a_candidate_without_a_phone_is_a_409_conflict() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    crate::messaging::activate_clicksend(&app, &admin).await;
+    let phoneless: Value = app
+        .post(
+            "/candidates",
+            Some(&admin),
+            &json!({"first_name": "Cy", "last_name": "Ro"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let response = app
+        .post(
+            "/sms/messages",
+            Some(&admin),
+            &json!({"candidate_id": phoneless["id"], "body": "Hi"}),
+        )
+        .await;
+
+    let body = problem(response, StatusCode::CONFLICT).await;
+    assert_eq!(
+        body["type"],
+        "https://nextal.app/problems/candidate-without-phone"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sms_messages").await, 0);
+}
