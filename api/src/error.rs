@@ -36,6 +36,16 @@ pub enum ApiError {
     /// No such resource in the caller's organization.
     #[error("not found")]
     NotFound,
+    /// An id in the request's body or query names nothing in the caller's organization:
+    /// 409 with the field named. Not 404, which says the path's own resource is missing:
+    /// a client must tell "this candidate is gone" from "the job you named does not exist".
+    #[error("unknown reference `{field}`")]
+    UnknownReference {
+        /// The field holding the id.
+        field: &'static str,
+        /// What the id should name, for a person.
+        message: String,
+    },
     /// The path exists, but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed {
@@ -114,6 +124,7 @@ impl ApiError {
             ApiError::InvalidCredentials => ("invalid-credentials", "Invalid credentials"),
             ApiError::Forbidden => ("forbidden", "Not allowed"),
             ApiError::NotFound => ("not-found", "Not found"),
+            ApiError::UnknownReference { .. } => ("unknown-reference", "Not found"),
             ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict { kind, .. } => (kind, "Conflict"),
             ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
@@ -140,6 +151,7 @@ impl ApiError {
             ApiError::InvalidCredentials => "The email or password is not correct.".to_owned(),
             ApiError::Forbidden => "Your role does not allow this action.".to_owned(),
             ApiError::NotFound => "No such resource.".to_owned(),
+            ApiError::UnknownReference { field, message } => format!("`{field}` {message}."),
             ApiError::MethodNotAllowed { allow } => {
                 format!("This path answers {allow} only.")
             }
@@ -185,6 +197,10 @@ impl ApiError {
                         message: error.message.clone(),
                     })
                     .collect(),
+                ApiError::UnknownReference { field, message } => vec![ProblemFieldError {
+                    field: (*field).to_owned(),
+                    message: message.clone(),
+                }],
                 _ => Vec::new(),
             },
         }
@@ -200,7 +216,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::UnknownReference { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } | ApiError::LimitReached { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -274,6 +290,9 @@ impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         match error {
             ServiceError::NotFound => ApiError::NotFound,
+            ServiceError::UnknownReference { field, message } => {
+                ApiError::UnknownReference { field, message }
+            }
             ServiceError::Forbidden => ApiError::Forbidden,
             ServiceError::Unauthorized => ApiError::Unauthorized,
             ServiceError::InvalidCredentials => ApiError::InvalidCredentials,

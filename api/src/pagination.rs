@@ -1,7 +1,5 @@
 //! Cursor pagination: `?limit=&cursor=` in, `{items, next_cursor}` out.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDateTime;
 use nextal_persistence::repo::PageRequest;
 use serde::Deserialize;
@@ -21,7 +19,11 @@ pub struct PageQuery {
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page; omit for the first page.
+    /// The `next_cursor` of the previous page; omit for the first page. It is the id of
+    /// the previous page's last item: any id is a position in the list.
+    #[param(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -73,8 +75,10 @@ pub struct TimeAndId {
 }
 
 impl TimeAndId {
-    /// The opaque cursor: `<seconds>.<nanoseconds> <id>` (`-` for no time), base64url.
-    /// Nanoseconds, so that the time read back is exactly the stored one.
+    /// The cursor: `<seconds>.<nanoseconds>_<id>` (`-` for no time), as the contract's
+    /// pattern states it, so that any cursor the contract admits is a position in the
+    /// list. Nanoseconds, so that the time read back is exactly the
+    /// stored one.
     fn encode(&self) -> String {
         let time = match self.time {
             Some(time) => {
@@ -83,19 +87,22 @@ impl TimeAndId {
             }
             None => "-".to_owned(),
         };
-        URL_SAFE_NO_PAD.encode(format!("{time} {}", self.id))
+        format!("{time}_{}", self.id)
     }
 
     fn decode(cursor: &str) -> Option<Self> {
-        let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let (time, id) = text.split_once(' ')?;
-        uuid::Uuid::parse_str(id).ok()?;
+        let (time, id) = cursor.split_once('_')?;
+        let id = hyphenated_id(id)?;
         let time = match time {
             "-" => None,
             time => {
                 let (seconds, nanos) = time.split_once('.')?;
-                if nanos.len() != 9 {
+                let digits = |text: &str| text.bytes().all(|b| b.is_ascii_digit());
+                if nanos.len() != 9
+                    || !digits(nanos)
+                    || !(1..=10).contains(&seconds.len())
+                    || !digits(seconds)
+                {
                     return None;
                 }
                 let time =
@@ -103,10 +110,7 @@ impl TimeAndId {
                 Some(time.naive_utc())
             }
         };
-        Some(Self {
-            time,
-            id: id.to_owned(),
-        })
+        Some(Self { time, id })
     }
 }
 
@@ -153,14 +157,18 @@ pub fn finish_page<T>(
     }
 }
 
+/// The cursor of a list ordered by id: the last id of the page.
 fn encode_cursor(key: &str) -> String {
-    URL_SAFE_NO_PAD.encode(key)
+    key.to_owned()
 }
 
 fn decode_cursor(cursor: &str) -> Option<String> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    let key = String::from_utf8(bytes).ok()?;
-    uuid::Uuid::parse_str(&key).ok().map(|_| key)
+    hyphenated_id(cursor)
+}
+
+/// An id in its hyphenated form only, the one the contract's pattern states.
+fn hyphenated_id(text: &str) -> Option<String> {
+    (text.len() == 36 && uuid::Uuid::parse_str(text).is_ok()).then(|| text.to_owned())
 }
 
 #[cfg(test)]
@@ -207,7 +215,12 @@ mod tests {
             },
             PageQuery {
                 limit: None,
-                cursor: Some(URL_SAFE_NO_PAD.encode("x")),
+                cursor: Some(String::new()),
+            },
+            // An id, but not in the hyphenated form the contract states.
+            PageQuery {
+                limit: None,
+                cursor: Some(uuid::Uuid::now_v7().simple().to_string()),
             },
         ] {
             assert!(matches!(query.into_request(), Err(ApiError::Validation(_))));
@@ -263,13 +276,15 @@ mod tests {
         for text in [
             // An id cursor of another list is not a position here.
             id.clone(),
-            format!("12.5 {id}"),
-            format!("x.000000000 {id}"),
-            "- not-an-id".to_owned(),
+            format!("12.5_{id}"),
+            format!("x.000000000_{id}"),
+            format!("+1.000000000_{id}"),
+            format!("12345678901.000000000_{id}"),
+            "-_not-an-id".to_owned(),
         ] {
             let query = PageQuery {
                 limit: None,
-                cursor: Some(URL_SAFE_NO_PAD.encode(text)),
+                cursor: Some(text),
             };
             assert!(matches!(
                 query.into_time_keyset(),

@@ -52,7 +52,7 @@ impl EmailAddress {
         if email.is_empty() {
             return Err(Invalid::new("must not be empty"));
         }
-        if email.len() > Self::MAX_LENGTH {
+        if email.chars().count() > Self::MAX_LENGTH {
             return Err(Invalid::new(format!(
                 "must be at most {} characters",
                 Self::MAX_LENGTH

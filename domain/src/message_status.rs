@@ -16,6 +16,7 @@ use crate::validation::Invalid;
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "diesel", derive(diesel::AsExpression, diesel::FromSqlRow))]
 #[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Text))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub enum MessageStatus {
     /// Waiting for its `send_at` time.
     Scheduled,

@@ -38,6 +38,15 @@ impl CountryCode {
         self.0.as_ref()
     }
 
+    /// Every code [`CountryCode::parse`] accepts, upper-case, in alphabetical order.
+    pub fn all() -> impl Iterator<Item = CountryCode> {
+        (b'A'..=b'Z')
+            .flat_map(|first| (b'A'..=b'Z').map(move |second| [first, second]))
+            .filter_map(|code| std::str::from_utf8(&code).ok().map(str::to_owned))
+            .filter_map(|code| phonenumber::country::Id::from_str(&code).ok())
+            .map(CountryCode)
+    }
+
     /// The numbering-plan identifier, for phone-number parsing.
     pub fn id(&self) -> phonenumber::country::Id {
         self.0
@@ -70,6 +79,11 @@ impl Timezone {
 
     pub(crate) fn tz(&self) -> chrono_tz::Tz {
         self.0
+    }
+
+    /// Every name [`Timezone::parse`] accepts, as the time zone database spells it.
+    pub fn all_names() -> impl Iterator<Item = &'static str> {
+        chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())
     }
 
     /// The calendar day `at` falls on in this zone, and the instant that day ends: the

@@ -12,6 +12,7 @@ use crate::validation::Invalid;
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "diesel", derive(diesel::AsExpression, diesel::FromSqlRow))]
 #[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Text))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub enum ProviderKind {
     /// ClickSend REST v3.
     ClickSend,
@@ -118,7 +119,7 @@ impl ProviderUsername {
         let username = raw.trim();
         match provider {
             ProviderKind::ClickSend => {
-                if username.is_empty() || username.len() > 254 {
+                if username.is_empty() || username.chars().count() > 254 {
                     return Err(Invalid::new("must be 1 to 254 characters"));
                 }
                 if username

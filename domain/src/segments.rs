@@ -5,6 +5,7 @@
 //! sent in parts that each give 6 octets to a header, leaving 153 septets or 67 units.
 
 use std::fmt;
+use std::str::FromStr;
 
 use crate::validation::Invalid;
 
@@ -13,6 +14,9 @@ pub const MAX_SEGMENTS: usize = 6;
 
 /// How a message's text is carried over the air.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "diesel", derive(diesel::AsExpression, diesel::FromSqlRow))]
+#[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Text))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema), schema(as = SmsEncoding))]
 pub enum Encoding {
     /// The GSM 03.38 7-bit alphabet: 160 characters in one SMS.
     #[serde(rename = "GSM-7")]
@@ -50,6 +54,18 @@ impl Encoding {
     /// The most characters a message of [`MAX_SEGMENTS`] parts can have.
     pub fn max_characters(self) -> usize {
         MAX_SEGMENTS * self.part_limit()
+    }
+}
+
+impl FromStr for Encoding {
+    type Err = Invalid;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw {
+            "GSM-7" => Ok(Encoding::Gsm7),
+            "UCS-2" => Ok(Encoding::Ucs2),
+            _ => Err(Invalid::new("must be `GSM-7` or `UCS-2`")),
+        }
     }
 }
 

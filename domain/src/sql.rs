@@ -13,7 +13,7 @@ use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
 use diesel::sqlite::Sqlite;
 
-use crate::{Direction, FailureReason, MessageStatus, ProviderKind};
+use crate::{Direction, Encoding, FailureReason, MessageStatus, ProviderKind};
 
 /// Implements `ToSql<Text>`/`FromSql<Text>` for both backends from `as_str` and `FromStr`.
 macro_rules! text_enum {
@@ -49,3 +49,4 @@ text_enum!(MessageStatus);
 text_enum!(Direction);
 text_enum!(ProviderKind);
 text_enum!(FailureReason);
+text_enum!(Encoding);

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
-use nextal_domain::{Direction, MessageStatus, ProviderKind};
+use nextal_domain::{Direction, Encoding, MessageStatus, ProviderKind};
 use nextal_persistence::repo::integrations::{self, Integration};
 use nextal_persistence::repo::messages::{self, Message, ReportedChange, SentUpdate};
 use nextal_persistence::repo::organizations::{self, Organization};
@@ -172,7 +172,7 @@ async fn queue(conn: &mut DbConn, phone: &str, ids: &[&str]) {
             batch_id: None,
             direction: Direction::Outbound,
             body: "Hello".to_owned(),
-            encoding: "GSM-7".to_owned(),
+            encoding: Encoding::Gsm7,
             segments: 1,
             status: MessageStatus::Queued,
             status_reason: None,

@@ -66,6 +66,8 @@ pub struct IntegrationDocs {
     pub username_setting: &'static str,
     /// An example username.
     pub username_example: &'static str,
+    /// The pattern a username must match (surrounding spaces are trimmed).
+    pub username_pattern: &'static str,
     /// The card's `{secret}_set` field.
     pub secret_set: &'static str,
     /// The secret panel's body.

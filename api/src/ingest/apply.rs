@@ -273,7 +273,7 @@ impl Batch<'_> {
             batch_id: None,
             direction: Direction::Inbound,
             body: reply.body.clone(),
-            encoding: segmentation.encoding.as_str().to_owned(),
+            encoding: segmentation.encoding,
             segments: i32::try_from(segmentation.segments).unwrap_or(i32::MAX),
             status: MessageStatus::Received,
             status_reason: None,

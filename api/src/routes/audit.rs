@@ -17,9 +17,12 @@ use crate::state::AppState;
 
 /// One recorded change. Never holds a secret.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditEntry)]
 pub struct AuditEntryBody {
+    #[schema(format = Uuid)]
     id: String,
     /// The admin who made the change.
+    #[schema(format = Uuid)]
     actor_user_id: Option<String>,
     /// What was done, e.g. `integration.updated` or `integration.secret_set`.
     #[schema(example = "integration.updated")]

@@ -23,12 +23,13 @@ const MAX_LOGIN_PASSWORD_LENGTH: usize = 1024;
 pub struct LoginRequest {
     #[schema(example = "admin@localhost", max_length = 254)]
     email: String,
-    #[schema(example = "correct horse battery staple", min_length = 1, max_length = 1024, format = Password)]
+    #[schema(example = "correct horse battery staple", pattern = r"^[^\u0000]{1,1024}$", format = Password)]
     password: String,
 }
 
 /// A new session.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Session)]
 pub struct LoginResponse {
     /// Send as `Authorization: Bearer <token>`. Shown once; store it like a password.
     #[schema(example = "nxs_q2v8…")]

@@ -7,20 +7,22 @@ use nextal_domain::{CountryCode, EmailAddress, PersonName, PhoneNumber, Validati
 use nextal_openapi::Problem;
 use nextal_persistence::repo::candidates::Candidate;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::OpenApi;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentUser};
 use crate::pagination::{PageQuery, finish_page};
-use crate::routes::schemas::{nullable, utc};
+use crate::routes::schemas::{Choice, Shape, nullable, shapes, utc};
 use crate::services::candidates::{self, CandidateUpdate, NewCandidateInput};
 use crate::services::organization;
 use crate::state::AppState;
 
 /// A candidate: who recruiters text.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Candidate)]
 pub struct CandidateBody {
-    #[schema(example = "01936b2e-7c1a-7cc0-a6f5-3f0c2b1d9e10")]
+    #[schema(format = Uuid, example = "01936b2e-7c1a-7cc0-a6f5-3f0c2b1d9e10")]
     id: String,
     #[schema(example = "Ann")]
     first_name: String,
@@ -31,6 +33,7 @@ pub struct CandidateBody {
     phone: Option<String>,
     #[schema(example = "ann.lee@example.com")]
     email: Option<String>,
+    #[schema(format = Uuid)]
     job_id: Option<String>,
     /// One of the job's stages; null (shown in the first stage) when not set.
     #[schema(example = "Screening")]
@@ -76,11 +79,15 @@ pub struct CandidatePage {
 #[into_params(parameter_in = Query)]
 pub struct CandidateListQuery {
     /// Only the candidates of this job (one of the organization's jobs).
+    #[param(format = Uuid)]
     job_id: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page; omit for the first page.
+    #[param(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     cursor: Option<String>,
 }
 
@@ -88,50 +95,101 @@ pub struct CandidateListQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCandidateRequest {
-    #[schema(example = "Ann", min_length = 1, max_length = 100)]
+    #[schema(
+        example = "Ann",
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     first_name: String,
-    #[schema(example = "Lee", min_length = 1, max_length = 100)]
+    #[schema(
+        example = "Lee",
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     last_name: String,
     /// International (`+…`) or national to the organization's default country; stored
     /// in E.164.
-    #[schema(example = "(415) 555-2671")]
+    #[schema(example = "+14155552671", format = "phone")]
     phone: Option<String>,
-    #[schema(example = "ann.lee@example.com", max_length = 254)]
+    #[schema(
+        example = "ann.lee@example.com",
+        max_length = 254,
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f]+@(?:[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]|[^@.\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f][^@\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f]*\.[^@\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f]*[^@.\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     email: Option<String>,
     /// One of the organization's jobs.
+    #[schema(format = Uuid)]
     job_id: Option<String>,
     /// One of the job's stages (matched ignoring case); needs `job_id`. Omitted with a
     /// job: the job's first stage.
-    #[schema(example = "Applied")]
+    #[schema(
+        example = "Applied",
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,58}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     stage: Option<String>,
+}
+
+/// States in `document` that a new candidate has a `stage` only with a `job_id`, and
+/// that a change names a `stage` only with a `job_id` or without touching the job (the
+/// candidate's own job then decides: 409 without one).
+pub fn document(document: &mut OpenApi) {
+    let without_stage = Shape {
+        nulls: &["stage"],
+        ..Shape::default()
+    };
+    let with_job = Shape {
+        required: Some("job_id"),
+        ..Shape::default()
+    };
+    shapes(
+        document,
+        &CreateCandidateRequest::name(),
+        Choice::AtLeastOne,
+        &[without_stage, with_job],
+    );
+    shapes(
+        document,
+        &UpdateCandidateRequest::name(),
+        Choice::AtLeastOne,
+        &[
+            without_stage,
+            with_job,
+            Shape {
+                absent: &["job_id"],
+                ..Shape::default()
+            },
+        ],
+    );
 }
 
 /// Changes to a candidate; omitted fields stay as they are, `null` clears a nullable one.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCandidateRequest {
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     first_name: Option<String>,
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     last_name: Option<String>,
     /// International or national to the organization's default country; null removes
     /// the number.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, example = "+447911123456")]
+    #[schema(value_type = Option<String>, example = "+447911123456", format = "phone")]
     phone: Option<Option<String>>,
     /// Null removes the address.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 254)]
+    #[schema(value_type = Option<String>, max_length = 254, pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f]+@(?:[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]|[^@.\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f][^@\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f]*\.[^@\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f]*[^@.\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")]
     email: Option<Option<String>>,
     /// Another of the organization's jobs (the candidate moves to its first stage unless
     /// `stage` says otherwise); null takes the candidate off their job and stage.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(format = Uuid, value_type = Option<String>)]
     job_id: Option<Option<String>>,
     /// One of the job's stages (matched ignoring case); null clears it (the board shows
     /// the candidate in the first stage).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, example = "Interview")]
+    #[schema(value_type = Option<String>, example = "Interview", pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,58}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")]
     stage: Option<Option<String>>,
     /// True stops all SMS to the candidate; false opts them back in (admins only: a
     /// recruiter gets 403).
@@ -146,7 +204,8 @@ pub struct UpdateCandidateRequest {
     responses(
         (status = 200, description = "A page of candidates", body = CandidatePage),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid limit, cursor or job_id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`job_id` names no job of this organization (`unknown-reference`, the field in `errors`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/candidates")]
@@ -178,9 +237,10 @@ pub async fn list_candidates(
         (status = 201, description = "Created", body = CandidateBody),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`job_id` names no job of this organization, or `stage` no stage of the job (`unknown-reference`, the field in `errors`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, an unknown job or a stage the job does not have", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/candidates")]
@@ -223,7 +283,7 @@ pub async fn create_candidate(
 #[utoipa::path(
     tag = "candidates",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The candidate's id")),
+    params(("id" = uuid::Uuid, Path, description = "The candidate's id")),
     responses(
         (status = 200, description = "The candidate", body = CandidateBody),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
@@ -244,7 +304,7 @@ pub async fn get_candidate(
 #[utoipa::path(
     tag = "candidates",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The candidate's id")),
+    params(("id" = uuid::Uuid, Path, description = "The candidate's id")),
     request_body = UpdateCandidateRequest,
     responses(
         (status = 200, description = "The updated candidate", body = CandidateBody),
@@ -252,9 +312,10 @@ pub async fn get_candidate(
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A recruiter tried to undo an opt-out", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such candidate in this organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`job_id` names no job of this organization or `stage` no stage of the job (`unknown-reference`), or `stage` without `job_id` for a candidate without a job (`stage-without-job`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, an unknown job or a stage the job does not have", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/candidates/{id}")]

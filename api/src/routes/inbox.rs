@@ -26,11 +26,11 @@ const MAX_SEARCH_CHARACTERS: usize = 100;
 /// A conversation: one phone number of the organization, usually one candidate's.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SmsThread {
-    #[schema(example = "01936b2e-7c1a-7cc0-a6f5-3f0c2b1d9e10")]
+    #[schema(format = Uuid, example = "01936b2e-7c1a-7cc0-a6f5-3f0c2b1d9e10")]
     id: String,
     /// The candidate the number belongs to; null when no candidate has it (a reply from
     /// an unknown number). With `candidate_ambiguous`, the one most recently messaged.
-    #[schema(example = "01936b2e-7c1a-7cc0-a6f5-3f0c2b1d9e11")]
+    #[schema(format = Uuid, example = "01936b2e-7c1a-7cc0-a6f5-3f0c2b1d9e11")]
     candidate_id: Option<String>,
     /// The candidate's first and last name; null when there is no candidate.
     #[schema(example = "Ann Lee")]
@@ -128,15 +128,22 @@ pub struct ThreadListQuery {
     limit: Option<u32>,
     /// The `next_cursor` of the previous page; omit for the first page. A cursor stays
     /// valid with the same filters.
+    #[param(
+        pattern = r"^(?:-|[0-9]{1,10}\.[0-9]{9})_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     cursor: Option<String>,
     /// `true`: only threads with unread replies. `false` or omitted: all threads.
     unread: Option<bool>,
     /// Only the threads of this candidate (one of the organization's candidates).
+    #[param(format = Uuid)]
     candidate_id: Option<String>,
     /// Text to find, ignoring case, in the thread's phone number, the candidate's name
     /// ("First Last") or the newest message's text. 1 to 100 characters once trimmed;
     /// `%` and `_` match themselves.
-    #[param(min_length = 1, max_length = 100, example = "ann")]
+    #[param(
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000](?:[^\u0000]{0,98}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$",
+        example = "ann"
+    )]
     q: Option<String>,
     /// Only the threads assigned to `me` (the caller), to nobody (`none`: the team's),
     /// or to the member with this id (one of the organization's users).
@@ -204,7 +211,8 @@ impl ThreadListQuery {
     responses(
         (status = 200, description = "A page of threads", body = SmsThreadPage),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid limit, cursor, unread, candidate_id (not a candidate of this organization), q, assignee (not `me`, `none` or a member of this organization) or needs_reply", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`candidate_id` names no candidate, or `assignee` no member, of this organization (`unknown-reference`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit, cursor, unread, q, assignee (not `me`, `none` or a uuid) or needs_reply", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/sms/threads")]
@@ -250,7 +258,7 @@ pub async fn list_threads(
 #[utoipa::path(
     tag = "inbox",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The thread's id")),
+    params(("id" = uuid::Uuid, Path, description = "The thread's id")),
     responses(
         (status = 200, description = "The thread", body = SmsThread),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
@@ -276,7 +284,7 @@ pub async fn get_thread(
 #[utoipa::path(
     tag = "inbox",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The thread's id"), PageQuery),
+    params(("id" = uuid::Uuid, Path, description = "The thread's id"), PageQuery),
     responses(
         (status = 200, description = "A page of messages", body = SmsMessagePage),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
@@ -311,7 +319,7 @@ pub async fn list_thread_messages(
 #[utoipa::path(
     tag = "inbox",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The thread's id")),
+    params(("id" = uuid::Uuid, Path, description = "The thread's id")),
     responses(
         (status = 200, description = "The thread, read", body = SmsThread),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
@@ -357,7 +365,7 @@ pub async fn mark_thread_unread(
 /// Who works a thread.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AssigneeBody {
+pub struct AssigneeRequest {
     /// The member to assign the thread to: an active user of the organization. Null
     /// gives the thread back to the team (unassigned). Required, even when null.
     #[serde(deserialize_with = "Option::deserialize")]
@@ -377,7 +385,7 @@ pub struct AssigneeBody {
     tag = "inbox",
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The thread's id")),
-    request_body = AssigneeBody,
+    request_body = AssigneeRequest,
     responses(
         (status = 200, description = "The thread with its new assignee", body = SmsThread),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
@@ -390,7 +398,7 @@ pub async fn assign_thread(
     state: Data<AppState>,
     current: CurrentUser,
     id: Path<uuid::Uuid>,
-    body: ApiJson<AssigneeBody>,
+    body: ApiJson<AssigneeRequest>,
 ) -> Result<Json<SmsThread>, ApiError> {
     let user_id = body.into_inner()?.user_id.map(|id| id.to_string());
     let thread = inbox::assign(

@@ -21,7 +21,7 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationCard {
     /// The provider's slug, as in its paths (`/integrations/{slug}`).
-    #[schema(value_type = String, example = json!(ProviderKind::ALL[0]))]
+    #[schema(example = json!(ProviderKind::ALL[0]))]
     provider: ProviderKind,
     /// Whether SMS go through this provider. At most one card is active.
     active: bool,
@@ -82,6 +82,7 @@ pub async fn list_integrations(
 
 /// The result of a credential check.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Verification)]
 pub struct VerifyResponse {
     /// True when the provider accepted the credentials.
     verified: bool,
@@ -123,15 +124,19 @@ impl From<Verification> for VerifyResponse {
 #[serde(deny_unknown_fields)]
 pub struct TestSmsRequest {
     /// The recipient; national numbers are read in the organization's default country.
-    #[schema(example = "+61411111111")]
+    #[schema(example = "+61411111111", format = "phone")]
     to: String,
     /// The text (default: a short test message).
-    #[schema(min_length = 1, max_length = 918)]
+    #[schema(
+        max_length = 918,
+        pattern = r"^[^\u0000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000][^\u0000]*$"
+    )]
     body: Option<String>,
 }
 
 /// The provider accepted the test message.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TestSmsSent)]
 pub struct TestSmsResponse {
     provider_message_id: String,
     /// Segments billed, when reported.
@@ -152,6 +157,7 @@ impl From<TestSmsSent> for TestSmsResponse {
 
 /// What `register-webhooks` set up at the provider.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = RegisteredWebhooks)]
 pub struct RegisterWebhooksResponse {
     /// Where replies now arrive.
     inbound_url: String,

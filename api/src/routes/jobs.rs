@@ -10,6 +10,7 @@ use nextal_persistence::repo::jobs::Job;
 use nextal_persistence::repo::threads::Thread;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{Array, ArrayBuilder, ObjectBuilder, SchemaType, Type};
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentUser};
@@ -23,8 +24,9 @@ const PREVIEW_CHARACTERS: usize = 160;
 
 /// A job and its pipeline.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Job)]
 pub struct JobBody {
-    #[schema(example = "01936b2e-7c1a-7cc0-a6f5-3f0c2b1d9e10")]
+    #[schema(format = Uuid, example = "01936b2e-7c1a-7cc0-a6f5-3f0c2b1d9e10")]
     id: String,
     #[schema(example = "Registered Nurse")]
     title: String,
@@ -59,16 +61,37 @@ pub struct JobPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJobRequest {
-    #[schema(example = "Registered Nurse", min_length = 1, max_length = 200)]
+    #[schema(
+        example = "Registered Nurse",
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,198}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     title: String,
     /// 1 to 20 distinct names (ignoring case) of at most 60 characters, in board order.
     /// Omitted: Applied, Screening, Interview, Offer, Hired.
-    #[schema(example = json!(["Applied", "Phone screen", "Interview", "Hired"]), min_items = 1, max_items = 20)]
+    #[schema(schema_with = stage_names, example = json!(["Applied", "Phone screen", "Interview", "Hired"]))]
     stages: Option<Vec<String>>,
+}
+
+/// `stages` as the contract states it: 1 to 20 names of 1 to 60 characters once trimmed,
+/// without control characters, or null (the default stages). That two names may not be
+/// the same ignoring case is said in words: JSON Schema compares case-sensitively.
+fn stage_names() -> Array {
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,58}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")),
+        )
+        .min_items(Some(1))
+        .max_items(Some(JobStages::MAX_STAGES))
+        .unique_items(true)
+        .build()
 }
 
 /// A job's kanban board.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Board)]
 pub struct BoardBody {
     job: JobBody,
     /// Every stage of the job in order, each with its candidates (oldest first). A
@@ -78,6 +101,7 @@ pub struct BoardBody {
 
 /// One column of the board.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BoardStage)]
 pub struct BoardStageBody {
     #[schema(example = "Screening")]
     name: String,
@@ -86,7 +110,9 @@ pub struct BoardStageBody {
 
 /// A candidate's card on the board.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BoardCandidate)]
 pub struct BoardCandidateBody {
+    #[schema(format = Uuid)]
     id: String,
     #[schema(example = "Ann")]
     first_name: String,
@@ -106,8 +132,10 @@ pub struct BoardCandidateBody {
 
 /// The state of a candidate's SMS conversation.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SmsSummary)]
 pub struct SmsSummaryBody {
     /// Open it with `GET /sms/threads/{id}`.
+    #[schema(format = Uuid)]
     thread_id: String,
     /// Inbound messages not yet read.
     #[schema(minimum = 0)]
@@ -229,7 +257,7 @@ fn parse_stages(validation: &mut Validation, raw: &[String]) -> Option<JobStages
 #[utoipa::path(
     tag = "jobs",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The job's id")),
+    params(("id" = uuid::Uuid, Path, description = "The job's id")),
     responses(
         (status = 200, description = "The board", body = BoardBody),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),

@@ -7,20 +7,24 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::web::{Data, Json, Path};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use chrono::{DateTime, Utc};
-use nextal_domain::{Direction, FailureReason, HoldReason, MessageStatus, ProviderKind};
+use nextal_domain::{Direction, Encoding, FailureReason, HoldReason, MessageStatus, ProviderKind};
 use nextal_openapi::Problem;
 use nextal_persistence::repo::messages::{Message, MessageEvent};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
-use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::schema::{
+    AdditionalProperties, AnyOfBuilder, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat,
+    Type,
+};
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentUser};
-use crate::routes::schemas::utc;
+use crate::routes::schemas::{Choice, Shape, shapes, utc};
 use crate::services::messaging::{
     self, Accepted, BatchProgress, BulkAccepted, Content, IdempotencyKey, MAX_BULK_CANDIDATES,
-    Outbox,
+    Outbox, SkipReason,
 };
 use crate::state::AppState;
 
@@ -30,7 +34,7 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// One status a message went through.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusChange {
-    #[schema(value_type = String, example = json!(MessageStatus::Sent))]
+    #[schema(example = json!(MessageStatus::Sent))]
     status: MessageStatus,
     /// Why, when there is more to say (a provider's reason, a retry, a cancellation).
     detail: Option<String>,
@@ -40,18 +44,19 @@ pub struct StatusChange {
 /// An SMS, outbound or inbound.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SmsMessage {
+    #[schema(format = Uuid)]
     id: String,
+    #[schema(format = Uuid)]
     thread_id: String,
+    #[schema(format = Uuid)]
     candidate_id: Option<String>,
     /// The bulk send it belongs to.
+    #[schema(format = Uuid)]
     batch_id: Option<String>,
-    /// `outbound` or `inbound`.
-    #[schema(value_type = String, example = json!(Direction::Outbound))]
+    #[schema(example = json!(Direction::Outbound))]
     direction: Direction,
     body: String,
-    /// `scheduled`, `queued`, `sending`, `sent`, `delivered`, `undelivered`, `failed` or
-    /// `cancelled`.
-    #[schema(value_type = String, example = json!(MessageStatus::Queued))]
+    #[schema(example = json!(MessageStatus::Queued))]
     status: MessageStatus,
     /// Why it is held (`scheduled` by the service, e.g. `quiet_hours`), failed (in the
     /// provider's words or ours), was cancelled or is being retried.
@@ -65,21 +70,21 @@ pub struct SmsMessage {
     #[schema(example = "30003")]
     provider_error_code: Option<String>,
     /// The provider's slug, as in `/integrations/{slug}`.
-    #[schema(value_type = String, example = json!(ProviderKind::ALL[0]))]
+    #[schema(example = json!(ProviderKind::ALL[0]))]
     provider: ProviderKind,
     #[schema(example = "+61411111111")]
     from_number: String,
     #[schema(example = "+61422222222")]
     to_number: String,
     provider_message_id: Option<String>,
-    /// `GSM-7` or `UCS-2`.
-    #[schema(example = "GSM-7")]
-    encoding: String,
+    encoding: Encoding,
     segments: i32,
     /// As the provider states it, once sent.
     price: Option<String>,
     /// The user who sent it.
+    #[schema(format = Uuid)]
     sent_by: Option<String>,
+    #[schema(format = Uuid)]
     template_id: Option<String>,
     /// When it goes (or went) out.
     send_at: DateTime<Utc>,
@@ -143,11 +148,16 @@ impl SmsMessage {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
+    #[schema(format = Uuid)]
     candidate_id: String,
-    /// The text; may use merge fields such as `{{candidate.first_name}}`.
-    #[schema(example = "Hi {{candidate.first_name}}, are you free for a call tomorrow?")]
+    /// The text; may use merge fields such as `{{candidate.first_name}}`. Not blank.
+    #[schema(
+        example = "Hi {{candidate.first_name}}, are you free for a call tomorrow?",
+        pattern = r"^[^\u0000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000][^\u0000]*$"
+    )]
     body: Option<String>,
     /// A template of the organization instead of `body`.
+    #[schema(format = Uuid)]
     template_id: Option<String>,
     /// Send later (UTC, within a year); omitted or past means now.
     send_at: Option<DateTime<Utc>>,
@@ -157,8 +167,12 @@ pub struct SendRequest {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyRequest {
-    #[schema(example = "Thanks, talk soon!")]
+    #[schema(
+        example = "Thanks, talk soon!",
+        pattern = r"^[^\u0000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000][^\u0000]*$"
+    )]
     body: Option<String>,
+    #[schema(format = Uuid)]
     template_id: Option<String>,
     send_at: Option<DateTime<Utc>>,
 }
@@ -168,29 +182,31 @@ pub struct ReplyRequest {
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
     /// 1 to 10,000 candidate ids.
-    #[schema(min_items = 1, max_items = 10000)]
+    #[schema(value_type = Vec<uuid::Uuid>, min_items = 1, max_items = 10000)]
     candidate_ids: Vec<String>,
-    #[schema(example = "Hi {{candidate.first_name}}, the {{job.title}} role is still open.")]
+    #[schema(
+        example = "Hi {{candidate.first_name}}, the {{job.title}} role is still open.",
+        pattern = r"^[^\u0000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000][^\u0000]*$"
+    )]
     body: Option<String>,
+    #[schema(format = Uuid)]
     template_id: Option<String>,
     send_at: Option<DateTime<Utc>>,
 }
 
 /// A candidate that got no message, and why.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SkippedCandidate {
+    #[schema(format = Uuid)]
     candidate_id: String,
-    /// `not_found`, `no_phone`, `opted_out`, `not_mobile` (a provider found the number
-    /// cannot take SMS), `duplicate_number` (another candidate of the
-    /// request has the same number and gets the message), `too_long` (over 6 segments
-    /// once merged) or `empty_text` (nothing left once merged).
-    #[schema(example = "opted_out")]
-    reason: String,
+    reason: SkipReason,
 }
 
 /// The accepted bulk send.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BulkAccepted)]
 pub struct BulkResponse {
+    #[schema(format = Uuid)]
     batch_id: String,
     /// Messages queued or scheduled.
     accepted: usize,
@@ -211,7 +227,7 @@ impl From<&BulkAccepted> for BulkResponse {
                 .iter()
                 .map(|(candidate_id, reason)| SkippedCandidate {
                     candidate_id: candidate_id.clone(),
-                    reason: reason.as_str().to_owned(),
+                    reason: *reason,
                 })
                 .collect(),
         }
@@ -220,44 +236,52 @@ impl From<&BulkAccepted> for BulkResponse {
 
 /// A bulk send's progress.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BatchBody {
+pub struct Batch {
+    #[schema(format = Uuid)]
     id: String,
     /// Candidates in the request.
     requested: i32,
     /// Messages queued.
     accepted: i32,
     skipped: Vec<SkippedCandidate>,
-    /// How many of its messages are in each status.
-    #[schema(value_type = Object, example = json!({
+    /// How many of its messages are in each status; a status none is in is left out.
+    #[schema(schema_with = status_counts, example = json!({
         MessageStatus::Queued.as_str(): 10,
         MessageStatus::Sent.as_str(): 990,
     }))]
-    statuses: BTreeMap<String, i64>,
+    statuses: BTreeMap<&'static str, i64>,
     created_at: DateTime<Utc>,
 }
 
-impl From<BatchProgress> for BatchBody {
+/// `statuses` as the client should see it: a count per message status, each optional,
+/// nothing else.
+fn status_counts() -> Object {
+    let count = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .minimum(Some(1))
+        .build();
+    MessageStatus::ALL
+        .into_iter()
+        .fold(ObjectBuilder::new(), |object, status| {
+            object.property(status.as_str(), count.clone())
+        })
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .build()
+}
+
+impl From<BatchProgress> for Batch {
     fn from(progress: BatchProgress) -> Self {
-        let skipped: Vec<serde_json::Value> =
-            serde_json::from_str(&progress.batch.skipped).unwrap_or_default();
         Self {
             id: progress.batch.id,
             requested: progress.batch.requested,
             accepted: progress.batch.accepted,
-            skipped: skipped
-                .into_iter()
-                .map(|entry| SkippedCandidate {
-                    candidate_id: entry["candidate_id"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    reason: entry["reason"].as_str().unwrap_or_default().to_owned(),
-                })
-                .collect(),
+            // Written by the bulk send in this very shape.
+            skipped: serde_json::from_str(&progress.batch.skipped).unwrap_or_default(),
             statuses: progress
                 .counts
                 .into_iter()
-                .map(|(status, count)| (status.as_str().to_owned(), count))
+                .map(|(status, count)| (status.as_str(), count))
                 .collect(),
             created_at: utc(progress.batch.created_at),
         }
@@ -289,6 +313,34 @@ fn status_reason_schema() -> Schema {
         .item(ObjectBuilder::new().schema_type(Type::Null))
         .build()
         .into()
+}
+
+/// States in `document` that each send request carries exactly one of `body` and
+/// `template_id` (the other absent or null), as [`content`] checks.
+pub fn document(document: &mut OpenApi) {
+    for name in [
+        SendRequest::name(),
+        ReplyRequest::name(),
+        BulkRequest::name(),
+    ] {
+        shapes(
+            document,
+            &name,
+            Choice::ExactlyOne,
+            &[
+                Shape {
+                    required: Some("body"),
+                    nulls: &["template_id"],
+                    ..Shape::default()
+                },
+                Shape {
+                    required: Some("template_id"),
+                    nulls: &["body"],
+                    ..Shape::default()
+                },
+            ],
+        );
+    }
 }
 
 /// The outbox as the sending services need it, from the application state.
@@ -366,16 +418,16 @@ fn accepted<T>(result: Accepted<T>, new: impl FnOnce(T) -> HttpResponse) -> Http
 #[utoipa::path(
     tag = "messaging",
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry: 1 to 255 printable ASCII characters", pattern = r"^[\t -~]*[!-~][\t -~]*$", max_length = 255)),
     request_body = SendRequest,
     responses(
         (status = 202, description = "Queued or scheduled", body = SmsMessage),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No active provider, its credential is missing, or the key was used for another request", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No active provider, its credential is missing, the key was used for another request, the candidate has no phone (`candidate-without-phone`), or `candidate_id` or `template_id` names nothing in this organization (`unknown-reference`, the field in `errors`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields; an opted-out candidate or one without a phone", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or an opted-out candidate", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "The organization's daily send cap would be exceeded: nothing was queued; `detail` states the cap and what remains today", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the organization's next midnight, when the count restarts"))),
     )
 )]
@@ -413,14 +465,14 @@ pub async fn send_message(
 #[utoipa::path(
     tag = "messaging",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The thread's id")),
+    params(("id" = uuid::Uuid, Path, description = "The thread's id")),
     request_body = ReplyRequest,
     responses(
         (status = 202, description = "Queued or scheduled", body = SmsMessage),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such thread in this organization", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No active provider or its credential is missing", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No active provider or its credential is missing, or `template_id` names no template of this organization (`unknown-reference`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or the candidate opted out", body = Problem, content_type = "application/problem+json"),
@@ -456,13 +508,13 @@ pub async fn reply_in_thread(
 #[utoipa::path(
     tag = "messaging",
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry: 1 to 255 printable ASCII characters", pattern = r"^[\t -~]*[!-~][\t -~]*$", max_length = 255)),
     request_body = BulkRequest,
     responses(
         (status = 202, description = "Queued", body = BulkResponse),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No active provider, its credential is missing, or the key was used for another request", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No active provider, its credential is missing, the key was used for another request, or `template_id` names no template of this organization (`unknown-reference`; unknown candidates are `skipped`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -519,7 +571,7 @@ pub async fn send_bulk(
 #[utoipa::path(
     tag = "messaging",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The message's id")),
+    params(("id" = uuid::Uuid, Path, description = "The message's id")),
     responses(
         (status = 200, description = "The message", body = SmsMessage),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
@@ -540,7 +592,7 @@ pub async fn get_message(
 #[utoipa::path(
     tag = "messaging",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The message's id")),
+    params(("id" = uuid::Uuid, Path, description = "The message's id")),
     responses(
         (status = 200, description = "Cancelled", body = SmsMessage),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
@@ -562,9 +614,9 @@ pub async fn cancel_message(
 #[utoipa::path(
     tag = "messaging",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The batch's id")),
+    params(("id" = uuid::Uuid, Path, description = "The batch's id")),
     responses(
-        (status = 200, description = "The batch", body = BatchBody),
+        (status = 200, description = "The batch", body = Batch),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such batch in this organization", body = Problem, content_type = "application/problem+json"),
     )
@@ -574,7 +626,7 @@ pub async fn get_batch(
     state: Data<AppState>,
     current: CurrentUser,
     id: Path<uuid::Uuid>,
-) -> Result<Json<BatchBody>, ApiError> {
+) -> Result<Json<Batch>, ApiError> {
     Ok(Json(
         messaging::batch(&state.db, &current, &id.to_string())
             .await?

@@ -88,5 +88,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     panel_docs::document(&mut document);
     webhooks::document(&mut document);
+    messaging::document(&mut document);
+    candidates::document(&mut document);
     document
 }

@@ -9,18 +9,22 @@ use nextal_domain::{
 };
 use nextal_openapi::Problem;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 
 use crate::error::ApiError;
 use crate::extract::{AdminUser, ApiJson, CurrentUser};
-use crate::routes::schemas::{nullable, utc};
+use crate::routes::schemas::{nullable, nullable_whole_number, utc};
 use crate::services::organization::{self, OrganizationDetails, OrganizationUpdate};
 use crate::services::send_caps::DailySends;
 use crate::state::AppState;
 
 /// The caller's organization.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Organization)]
 pub struct OrganizationBody {
+    #[schema(format = Uuid)]
     id: String,
     #[schema(example = "Acme Recruiting")]
     name: String,
@@ -44,6 +48,7 @@ pub struct OrganizationBody {
 /// Messages sent today against the daily send cap. Every message accepted for sending
 /// counts on the day it is accepted (scheduled ones included); replies received do not.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DailySends)]
 pub struct DailySendsBody {
     /// The cap in force today: the organization's own, or the service's default. 0 stops
     /// sending.
@@ -68,6 +73,7 @@ pub struct DailySendsBody {
 /// (status `scheduled`, `status_reason` `quiet_hours`), except a reply in a thread whose
 /// candidate wrote within the last hour, and the test SMS of an integration.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = QuietHours)]
 pub struct QuietHoursBody {
     #[schema(example = "21:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     start: String,
@@ -123,15 +129,20 @@ impl From<OrganizationDetails> for OrganizationBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganizationRequest {
-    #[schema(example = "Acme Recruiting", min_length = 1, max_length = 200)]
+    #[schema(
+        example = "Acme Recruiting",
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,198}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     name: Option<String>,
-    #[schema(example = "GB", min_length = 2, max_length = 2)]
+    /// An ISO 3166-1 alpha-2 code the numbering plan knows, e.g. `GB`.
+    #[schema(schema_with = country_codes)]
     default_country: Option<String>,
-    #[schema(example = "Europe/London")]
+    /// An IANA time zone, e.g. `Europe/London`.
+    #[schema(schema_with = time_zones)]
     timezone: Option<String>,
     /// The organization's own daily send cap, 0 to 1,000,000 messages per calendar day
     /// (0 stops sending); null goes back to the service's default.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_whole_number")]
     #[schema(value_type = Option<u32>, example = 500, minimum = 0, maximum = 1_000_000)]
     daily_send_cap: Option<Option<i64>>,
     /// The organization's quiet hours; null removes them. Messages already held keep
@@ -139,6 +150,34 @@ pub struct UpdateOrganizationRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(nullable)]
     quiet_hours: Option<Option<QuietHoursRequest>>,
+}
+
+/// `default_country` as the contract states it: one of the codes the service accepts, or
+/// null (unchanged).
+fn country_codes() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(
+            CountryCode::all()
+                .map(|code| Value::from(code.as_str()))
+                .chain([Value::Null]),
+        ))
+        .description(Some(
+            "An ISO 3166-1 alpha-2 code the numbering plan knows, e.g. `GB`.",
+        ))
+        .build()
+}
+
+/// `timezone` as the contract states it: one of the IANA zones the service accepts, or
+/// null (unchanged).
+fn time_zones() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(
+            Timezone::all_names().map(Value::from).chain([Value::Null]),
+        ))
+        .description(Some("An IANA time zone, e.g. `Europe/London`."))
+        .build()
 }
 
 /// The caller's organization (any role).

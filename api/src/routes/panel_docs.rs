@@ -1,7 +1,7 @@
 //! The OpenAPI paths and schemas of every provider's card and panels
 //! (`/integrations/{slug}/…`), made from its descriptor and its own texts
 //! ([`IntegrationDocs`]) with utoipa's builders, as the handlers in `panels.rs` serve
-//! them. The shared bodies (`VerifyResponse`, `TestSmsRequest`, …) are documented where
+//! them. The shared bodies (`Verification`, `TestSmsRequest`, …) are documented where
 //! they are defined, in `integrations.rs`.
 
 use nextal_providers::docs::IntegrationDocs;
@@ -9,7 +9,9 @@ use nextal_providers::{Descriptor, Provider, registry};
 use serde_json::json;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, PathItemBuilder};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{AdditionalProperties, KnownFormat, SchemaFormat, SchemaType, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, KnownFormat, OneOfBuilder, Schema, SchemaFormat, SchemaType, Type,
+};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{
     ContentBuilder, Object, ObjectBuilder, OpenApi, Ref, Required, ResponseBuilder,
@@ -94,6 +96,8 @@ struct Words {
     others: String,
     /// The same by slug, as `deactivated` reports them.
     other_slugs: String,
+    /// Those slugs as values.
+    other_slug_values: Vec<&'static str>,
 }
 
 impl Words {
@@ -118,6 +122,7 @@ impl Words {
                 .map(|other| format!("`{}`", other.slug()))
                 .collect::<Vec<_>>()
                 .join(" or "),
+            other_slug_values: others.iter().map(|other| other.slug()).collect(),
         }
     }
 
@@ -288,7 +293,7 @@ fn verify(words: &Words) -> Operation {
              it failed (refused credentials, {} unreachable, …).",
             words.name
         )),
-        responses("The check's result", "VerifyResponse", &problems),
+        responses("The check's result", &VerifyResponse::name(), &problems),
     )
     .build()
 }
@@ -317,7 +322,7 @@ fn test_sms(words: &Words) -> Operation {
         None,
         responses(
             &format!("{} accepted the message", words.name),
-            "TestSmsResponse",
+            &TestSmsResponse::name(),
             &problems,
         ),
     )
@@ -354,7 +359,11 @@ fn register_webhooks(words: &Words) -> Operation {
         format!("register_{}_webhooks", words.slug),
         words.docs.register_summary,
         None,
-        responses(words.docs.registered, "RegisterWebhooksResponse", &problems),
+        responses(
+            words.docs.registered,
+            &RegisterWebhooksResponse::name(),
+            &problems,
+        ),
     )
     .build()
 }
@@ -376,6 +385,80 @@ fn optional_text(description: Option<&str>, example: &str) -> Object {
         .description(description)
         .example(Some(json!(example)))
         .min_length(Some(1))
+        .build()
+}
+
+/// The Edit panel's body with `active` false (any field may be null) or true (the number
+/// and the username are needed).
+fn settings_shape(words: &Words, active: bool) -> Object {
+    let docs = words.docs;
+    let username = words.descriptor.username.field;
+    let mut phone = optional_phone(
+        &format!(
+            "The {} number messages are sent from; needed to activate. Null clears it.",
+            words.name
+        ),
+        docs.phone_example,
+    );
+    let mut name = optional_matching(
+        docs.username_setting,
+        docs.username_example,
+        docs.username_pattern,
+    );
+    if active {
+        phone.schema_type = SchemaType::from(Type::String);
+        name.schema_type = SchemaType::from(Type::String);
+    }
+    ObjectBuilder::new()
+        .required("active")
+        .required("phone_number")
+        .required(username)
+        .property(
+            "active",
+            ObjectBuilder::new()
+                .schema_type(Type::Boolean)
+                .enum_values(Some([active]))
+                .description(Some(if active {
+                    format!(
+                        "On: SMS go through {} and {} is switched off.",
+                        words.name, words.others
+                    )
+                } else {
+                    "Off: all outbound SMS stop.".to_owned()
+                })),
+        )
+        .property("phone_number", phone)
+        .property(username, name)
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .build()
+}
+
+/// A nullable phone number: international (`+…`) or national to the organization's
+/// default country, as `format: phone` (valid by the numbering plan) states it.
+#[allow(
+    deprecated,
+    reason = "the document carries `example`, as the derived schemas do"
+)]
+fn optional_phone(description: &str, example: &str) -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .format(Some(SchemaFormat::Custom("phone".to_owned())))
+        .description(Some(description))
+        .example(Some(json!(example)))
+        .build()
+}
+
+/// A nullable string that must match `pattern`.
+#[allow(
+    deprecated,
+    reason = "the document carries `example`, as the derived schemas do"
+)]
+fn optional_matching(description: &str, example: &str, pattern: &str) -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some(description))
+        .example(Some(json!(example)))
+        .pattern(Some(pattern))
         .build()
 }
 
@@ -402,7 +485,7 @@ fn boolean(description: Option<&str>) -> Object {
     deprecated,
     reason = "the document carries `example`, as the derived schemas do"
 )]
-fn schemas(words: &Words) -> Vec<(String, Object)> {
+fn schemas(words: &Words) -> Vec<(String, Schema)> {
     let descriptor = words.descriptor;
     let docs = words.docs;
     let username = descriptor.username.field;
@@ -425,6 +508,7 @@ fn schemas(words: &Words) -> Vec<(String, Object)> {
             "provider",
             ObjectBuilder::new()
                 .schema_type(Type::String)
+                .enum_values(Some([words.slug]))
                 .example(Some(json!(words.slug))),
         )
         .property("active", boolean(None))
@@ -438,37 +522,15 @@ fn schemas(words: &Words) -> Vec<(String, Object)> {
         .property("updated_at", date_time(false))
         .property("webhooks", Ref::from_schema_name(words.schema("Webhooks")))
         .build();
-    let settings = ObjectBuilder::new()
+    // Activating needs the number and the username: one shape per value of `active`.
+    let settings = OneOfBuilder::new()
         .description(Some(format!(
-            "The Edit panel, saved whole: every field is required, and null clears a value. The\n\
-             {} is not accepted here.",
-            descriptor.secret.label
+            "The Edit panel, saved whole: every field is required, and null clears a value; \
+             activating needs the number and the {}. The {} is not accepted here.",
+            descriptor.username.label, descriptor.secret.label
         )))
-        .required("active")
-        .required("phone_number")
-        .required(username)
-        .property(
-            "active",
-            boolean(Some(&format!(
-                "On: SMS go through {} and {} is switched off. Off: all outbound SMS stop.",
-                words.name, words.others
-            ))),
-        )
-        .property(
-            "phone_number",
-            optional_text(
-                Some(&format!(
-                    "The {} number messages are sent from; needed to activate. Null clears it.",
-                    words.name
-                )),
-                docs.phone_example,
-            ),
-        )
-        .property(
-            username,
-            optional_text(Some(docs.username_setting), docs.username_example),
-        )
-        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .item(settings_shape(words, false))
+        .item(settings_shape(words, true))
         .build();
     let saved = ObjectBuilder::new()
         .description(Some(
@@ -483,6 +545,13 @@ fn schemas(words: &Words) -> Vec<(String, Object)> {
             "deactivated",
             ObjectBuilder::new()
                 .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .enum_values(Some(
+                    words
+                        .other_slug_values
+                        .iter()
+                        .map(|slug| json!(slug))
+                        .chain([serde_json::Value::Null]),
+                ))
                 .description(Some(format!(
                     "{} when this save deactivated it, else null.",
                     words.other_slugs
@@ -498,16 +567,15 @@ fn schemas(words: &Words) -> Vec<(String, Object)> {
                 .schema_type(Type::String)
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
                 .description(Some(docs.secret_field))
-                .max_length(Some(256))
-                .min_length(Some(8)),
+                .pattern(Some(r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f]{8,256}[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")),
         )
         .additional_properties(Some(AdditionalProperties::FreeForm(false)))
         .build();
     vec![
-        (words.schema("Webhooks"), webhooks),
-        (words.schema("Integration"), integration),
-        (settings_name(descriptor), settings),
-        (words.schema("Saved"), saved),
-        (secret_name(descriptor), secret),
+        (words.schema("Webhooks"), webhooks.into()),
+        (words.schema("Integration"), integration.into()),
+        (settings_name(descriptor), Schema::OneOf(settings)),
+        (words.schema("Saved"), saved.into()),
+        (secret_name(descriptor), secret.into()),
     ]
 }

@@ -4,7 +4,7 @@
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpResponse, delete, get, post, put};
 use chrono::{DateTime, Utc};
-use nextal_domain::{MAX_SEGMENTS, Template, TemplateName, Validation};
+use nextal_domain::{Encoding, MAX_SEGMENTS, Template, TemplateName, Validation};
 use nextal_openapi::Problem;
 use nextal_persistence::repo::templates::SmsTemplate;
 use serde::{Deserialize, Serialize};
@@ -13,14 +13,15 @@ use utoipa::ToSchema;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentUser};
 use crate::pagination::{PageQuery, finish_page};
-use crate::routes::schemas::{SmsEncoding, utc};
+use crate::routes::schemas::utc;
 use crate::services::templates::{self, TemplateInput};
 use crate::state::AppState;
 
 /// An SMS template.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Template)]
 pub struct TemplateBody {
-    #[schema(example = "01936b2e-7c1a-7cc0-a6f5-3f0c2b1d9e10")]
+    #[schema(format = Uuid, example = "01936b2e-7c1a-7cc0-a6f5-3f0c2b1d9e10")]
     id: String,
     #[schema(example = "Interview invite")]
     name: String,
@@ -73,7 +74,10 @@ pub struct TemplatePage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateRequest {
-    #[schema(example = "Interview invite", min_length = 1, max_length = 100)]
+    #[schema(
+        example = "Interview invite",
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     name: String,
     /// At most 2000 characters. Merge fields: `{{candidate.first_name}}`,
     /// `{{candidate.last_name}}`, `{{job.title}}`, `{{recruiter.first_name}}`,
@@ -81,8 +85,8 @@ pub struct TemplateRequest {
     /// refused with the list of known fields.
     #[schema(
         example = "Hi {{candidate.first_name}}, are you free for a call about the {{job.title}} role?",
-        min_length = 1,
-        max_length = 2000
+        max_length = 2000,
+        pattern = r"^[^\u0000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000][^\u0000]*$"
     )]
     body: String,
 }
@@ -92,15 +96,17 @@ pub struct TemplateRequest {
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
     /// One of the organization's candidates.
+    #[schema(format = Uuid)]
     candidate_id: String,
 }
 
 /// A template rendered for one candidate, as the caller would send it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Preview)]
 pub struct PreviewBody {
     #[schema(example = "Hi Ann, are you free for a call about the Registered Nurse role?")]
     text: String,
-    encoding: SmsEncoding,
+    encoding: Encoding,
     /// The length in the encoding: GSM-7 septets (`^{}\[~]|€` count 2) or UTF-16 units
     /// (an emoji counts 2).
     #[schema(example = 62)]
@@ -185,7 +191,7 @@ pub async fn create_template(
 #[utoipa::path(
     tag = "templates",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The template's id")),
+    params(("id" = uuid::Uuid, Path, description = "The template's id")),
     responses(
         (status = 200, description = "The template", body = TemplateBody),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
@@ -206,7 +212,7 @@ pub async fn get_template(
 #[utoipa::path(
     tag = "templates",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The template's id")),
+    params(("id" = uuid::Uuid, Path, description = "The template's id")),
     request_body = TemplateRequest,
     responses(
         (status = 200, description = "The updated template", body = TemplateBody),
@@ -234,7 +240,7 @@ pub async fn update_template(
 #[utoipa::path(
     tag = "templates",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The template's id")),
+    params(("id" = uuid::Uuid, Path, description = "The template's id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
@@ -260,16 +266,17 @@ pub async fn delete_template(
 #[utoipa::path(
     tag = "templates",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The template's id")),
+    params(("id" = uuid::Uuid, Path, description = "The template's id")),
     request_body = PreviewRequest,
     responses(
         (status = 200, description = "The rendered text", body = PreviewBody),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such template in this organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`candidate_id` names no candidate of this organization (`unknown-reference`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No such candidate in this organization", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/sms-templates/{id}/preview")]
@@ -285,7 +292,7 @@ pub async fn preview_template(
     let segmentation = preview.segmentation;
     Ok(Json(PreviewBody {
         text: preview.text,
-        encoding: segmentation.encoding.into(),
+        encoding: segmentation.encoding,
         characters: segmentation.characters,
         segments: segmentation.segments,
         too_long: segmentation.segments > MAX_SEGMENTS,

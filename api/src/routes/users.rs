@@ -27,14 +27,24 @@ pub struct UserPage {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
-    #[schema(example = "sam.ray@example.com")]
+    #[schema(
+        example = "sam.ray@example.com",
+        max_length = 254,
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f]+@(?:[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]|[^@.\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f][^@\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f]*\.[^@\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f]*[^@.\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     email: String,
     /// 12 to 128 characters.
-    #[schema(example = "a long passphrase", format = Password, min_length = 12, max_length = 128)]
+    #[schema(example = "a long passphrase", format = Password, pattern = r"^[^\u0000]{12,128}$")]
     password: String,
-    #[schema(example = "Sam", min_length = 1, max_length = 100)]
+    #[schema(
+        example = "Sam",
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     first_name: String,
-    #[schema(example = "Ray", min_length = 1, max_length = 100)]
+    #[schema(
+        example = "Ray",
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     last_name: String,
     role: UserRole,
 }
@@ -44,15 +54,19 @@ pub struct CreateUserRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     first_name: Option<String>,
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     last_name: Option<String>,
     role: Option<UserRole>,
     /// False deactivates the user and ends their sessions.
     active: Option<bool>,
     /// A new password (12 to 128 characters); ends the user's sessions.
-    #[schema(format = Password, min_length = 12, max_length = 128)]
+    #[schema(format = Password, pattern = r"^[^\u0000]{12,128}$")]
     password: Option<String>,
 }
 
@@ -134,7 +148,7 @@ pub async fn create_user(
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The user's id")),
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
     responses(
         (status = 200, description = "The user", body = UserBody),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
@@ -158,7 +172,7 @@ pub async fn get_user(
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The user's id")),
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
     request_body = UpdateUserRequest,
     responses(
         (status = 200, description = "The updated user", body = UserBody),

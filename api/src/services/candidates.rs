@@ -1,6 +1,6 @@
 //! Candidates: who recruiters text. Names, phone (E.164), job and stage, SMS consent.
 
-use nextal_domain::{EmailAddress, PersonName, PhoneNumber, Role, ValidationErrors};
+use nextal_domain::{EmailAddress, PersonName, PhoneNumber, Role};
 use nextal_persistence::repo::PageRequest;
 use nextal_persistence::repo::candidates::{self, Candidate, CandidateChanges};
 use nextal_persistence::repo::consent::{self, ConsentEvent};
@@ -183,7 +183,15 @@ pub async fn update(
         },
     };
     let stage: Option<Option<String>> = match (&update.stage, &job) {
-        (Some(Some(_)), None) => return Err(stage_without_job()),
+        // The request itself removes the job.
+        (Some(Some(_)), None) if update.job_id.is_some() => return Err(stage_without_job()),
+        (Some(Some(_)), None) => {
+            return Err(ServiceError::Conflict {
+                kind: "stage-without-job",
+                detail: "The candidate has no job, so no stage: send a job_id with the stage."
+                    .to_owned(),
+            });
+        }
         (Some(Some(stage)), Some(job)) => Some(Some(stage_of(job, stage)?)),
         (Some(None), _) => Some(None),
         (None, Some(job)) if job_changed => Some(stages_of(job)?.into_iter().next()),
@@ -254,8 +262,9 @@ async fn find_job(
         .ok_or_else(unknown_job)
 }
 
-/// The job's own spelling of `stage` (matched ignoring case and surrounding spaces), or a
-/// refused `stage` field listing the job's stages.
+/// The job's own spelling of `stage` (matched ignoring case and surrounding spaces), or
+/// an unknown reference listing the job's stages: like an id, a stage names something
+/// that exists or not, which no schema can say.
 fn stage_of(job: &Job, stage: &str) -> Result<String, ServiceError> {
     let stages = stages_of(job)?;
     let wanted = stage.trim().to_lowercase();
@@ -263,16 +272,17 @@ fn stage_of(job: &Job, stage: &str) -> Result<String, ServiceError> {
         .iter()
         .find(|name| name.to_lowercase() == wanted)
         .cloned()
-        .ok_or_else(|| {
-            ServiceError::Validation(ValidationErrors::single(
-                "stage",
-                format!("must be one of the job's stages: {}", stages.join(", ")),
-            ))
+        .ok_or_else(|| ServiceError::UnknownReference {
+            field: "stage",
+            message: format!("is not one of the job's stages: {}", stages.join(", ")),
         })
 }
 
 fn unknown_job() -> ServiceError {
-    ServiceError::invalid_field("job_id", "is not a job of this organization")
+    ServiceError::UnknownReference {
+        field: "job_id",
+        message: "is not a job of this organization".to_owned(),
+    }
 }
 
 fn stage_without_job() -> ServiceError {

@@ -11,6 +11,15 @@ pub enum ServiceError {
     /// No such resource in the caller's organization.
     #[error("not found")]
     NotFound,
+    /// An id the request refers to (not the path's) names nothing in the caller's
+    /// organization: `field` is the request's field, `message` says what it should name.
+    #[error("unknown reference `{field}`: {message}")]
+    UnknownReference {
+        /// The field holding the id.
+        field: &'static str,
+        /// What the id should name, for a person.
+        message: String,
+    },
     /// The caller's role does not allow the action.
     #[error("forbidden")]
     Forbidden,

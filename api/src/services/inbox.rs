@@ -52,11 +52,9 @@ pub async fn list(
     if let Some(candidate_id) = &filter.candidate_id {
         candidates::find(&mut conn, organization_id, candidate_id)
             .await?
-            .ok_or_else(|| {
-                ServiceError::invalid_field(
-                    "candidate_id",
-                    "is not a candidate of this organization",
-                )
+            .ok_or_else(|| ServiceError::UnknownReference {
+                field: "candidate_id",
+                message: "is not a candidate of this organization".to_owned(),
             })?;
     }
     let assignee = match assignee {
@@ -66,8 +64,9 @@ pub async fn list(
         Some(AssigneeQuery::User(user_id)) => {
             users::find(&mut conn, organization_id, &user_id)
                 .await?
-                .ok_or_else(|| {
-                    ServiceError::invalid_field("assignee", "is not a member of this organization")
+                .ok_or_else(|| ServiceError::UnknownReference {
+                    field: "assignee",
+                    message: "is not a member of this organization".to_owned(),
                 })?;
             Some(AssigneeFilter::User(user_id))
         }

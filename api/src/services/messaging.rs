@@ -20,6 +20,7 @@ use nextal_persistence::repo::templates;
 use nextal_persistence::repo::threads::{self, WantedThread};
 use nextal_persistence::{Db, DbConn, PersistenceError};
 use tokio::sync::Notify;
+use utoipa::ToSchema;
 
 use crate::clock::Clock;
 use crate::services::auth::CurrentUser;
@@ -62,14 +63,22 @@ pub enum Accepted<T> {
 }
 
 /// Why a candidate of a bulk send got no message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum SkipReason {
+    /// Not a candidate of this organization.
     NotFound,
+    /// The candidate has no phone number.
     NoPhone,
+    /// The candidate opted out of SMS.
     OptedOut,
+    /// A provider found the candidate's number cannot take SMS (a landline).
     NotMobile,
+    /// Another candidate of the request has the same number and gets the message.
     DuplicateNumber,
+    /// Over the longest message allowed once merged.
     TooLong,
+    /// Nothing left once merged.
     EmptyText,
 }
 
@@ -140,8 +149,9 @@ pub async fn send_to_candidate(
     }
     let candidate = candidates::find(&mut conn, organization_id, candidate_id)
         .await?
-        .ok_or_else(|| {
-            ServiceError::invalid_field("candidate_id", "is not a candidate of this organization")
+        .ok_or_else(|| ServiceError::UnknownReference {
+            field: "candidate_id",
+            message: "is not a candidate of this organization".to_owned(),
         })?;
     let phone = reachable_phone(&candidate, "candidate_id")?;
     let sender = active_sender(&mut conn, organization_id).await?;
@@ -602,7 +612,7 @@ fn new_message(
         batch_id,
         direction: Direction::Outbound,
         body: body.into_inner(),
-        encoding: segmentation.encoding.as_str().to_owned(),
+        encoding: segmentation.encoding,
         segments: i32::try_from(segmentation.segments).unwrap_or(i32::MAX),
         status: if timing.send_at.is_some() {
             MessageStatus::Scheduled
@@ -710,11 +720,9 @@ async fn load_content(
         Content::Template(id) => {
             let stored = templates::find(conn, organization_id, &id)
                 .await?
-                .ok_or_else(|| {
-                    ServiceError::invalid_field(
-                        "template_id",
-                        "is not a template of this organization",
-                    )
+                .ok_or_else(|| ServiceError::UnknownReference {
+                    field: "template_id",
+                    message: "is not a template of this organization".to_owned(),
                 })?;
             let template = Template::parse(&stored.body)
                 .map_err(|invalid| ServiceError::invalid_field("template_id", invalid.0))?;
@@ -740,10 +748,15 @@ fn reachable_phone(candidate: &Candidate, field: &str) -> Result<String, Service
     if candidate.sms_opted_out {
         return Err(opted_out(field));
     }
+    // The candidate as it is, not the request, is wrong: a conflict, like a stage
+    // without a job.
     candidate
         .phone
         .clone()
-        .ok_or_else(|| ServiceError::invalid_field(field, "the candidate has no phone number"))
+        .ok_or_else(|| ServiceError::Conflict {
+            kind: "candidate-without-phone",
+            detail: "The candidate has no phone number: add one to text them.".to_owned(),
+        })
 }
 
 fn opted_out(field: &str) -> ServiceError {

@@ -196,8 +196,9 @@ pub async fn preview(
     let template = parse_stored(&stored)?;
     let candidate = candidates::find(&mut conn, organization_id, candidate_id)
         .await?
-        .ok_or_else(|| {
-            ServiceError::invalid_field("candidate_id", "is not a candidate of this organization")
+        .ok_or_else(|| ServiceError::UnknownReference {
+            field: "candidate_id",
+            message: "is not a candidate of this organization".to_owned(),
         })?;
     let organization = organizations::find(&mut conn, organization_id)
         .await?

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 use diesel_async::RunQueryDsl;
-use nextal_domain::{Direction, Failure, FailureReason, MessageStatus, ProviderKind};
+use nextal_domain::{Direction, Encoding, Failure, FailureReason, MessageStatus, ProviderKind};
 
 use crate::db::{batch_insert, run};
 use crate::schema::{sms_message_events, sms_messages};
@@ -21,7 +21,7 @@ pub struct Message {
     pub batch_id: Option<String>,
     pub direction: Direction,
     pub body: String,
-    pub encoding: String,
+    pub encoding: Encoding,
     pub segments: i32,
     pub status: MessageStatus,
     pub status_reason: Option<String>,

@@ -21,12 +21,27 @@ pub struct WebhookAccepted {
     /// `applied`, `duplicate` (seen before; nothing changed), `provider_inactive` (kept in
     /// the raw log only), `unmatched` (a receipt for an unknown message) or `stale` (a
     /// receipt older than the status already known).
-    #[schema(example = "applied")]
+    #[schema(schema_with = outcome, example = "applied")]
     outcome: &'static str,
 }
 
+/// The outcomes `WebhookAccepted` names, as an enum.
+fn outcome() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([
+            "applied",
+            "duplicate",
+            "provider_inactive",
+            "unmatched",
+            "stale",
+        ]))
+        .build()
+}
+
 /// A ClickSend inbound SMS, as its `URL` inbound rule sends it (JSON, form or query
-/// string; `timestamp` may be `timestamp_send` and numbers may come as strings).
+/// string; `timestamp` may be `timestamp_send` and numbers may come as strings). The text
+/// fields are strings: in JSON, a number or an object there is refused (400).
 #[derive(Debug, ToSchema)]
 #[allow(
     dead_code,
@@ -39,11 +54,12 @@ pub struct ClickSendInbound {
     /// The candidate's number; blank (whitespace only) is refused.
     #[schema(example = "+61422222222", pattern = r"\S")]
     from: String,
-    /// Our number.
+    /// Our number; may be missing.
     #[schema(example = "+61411111111")]
-    to: String,
+    to: Option<String>,
+    /// The reply's text; may be missing or empty.
     #[schema(example = "Yes, Tuesday works")]
-    body: String,
+    body: Option<String>,
     /// Unix seconds, as a number or a string (`timestamp_send` is read too); a value
     /// that is not a time is ignored.
     #[schema(example = 1764200000)]
@@ -52,7 +68,8 @@ pub struct ClickSendInbound {
     custom_string: Option<String>,
 }
 
-/// A ClickSend delivery receipt.
+/// A ClickSend delivery receipt. The text fields are strings: in JSON, a number or an
+/// object there is refused (400).
 #[derive(Debug, ToSchema)]
 #[allow(
     dead_code,
@@ -197,6 +214,7 @@ pub(super) static INTEGRATION_DOCS: IntegrationDocs = IntegrationDocs {
     username: "ClickSend API username.",
     username_setting: "ClickSend API username; needed to activate. Null clears it.",
     username_example: "ops@acme.example",
+    username_pattern: r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f]{1,254}[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$",
     secret_set: "Whether the API key has been entered. The key itself is never shown.",
     secret_panel: "The Edit API Key panel. No `Debug`: it holds the key.",
     secret_field: "From the ClickSend dashboard, API Credentials. Stored encrypted; never shown again.",

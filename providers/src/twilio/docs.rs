@@ -84,10 +84,11 @@ pub(super) fn webhook_docs() -> WebhookDocs {
 
 /// Twilio's card and panels.
 pub(super) static INTEGRATION_DOCS: IntegrationDocs = IntegrationDocs {
-    phone_example: "+14155550100",
+    phone_example: "+14155552671",
     username: "Twilio Account SID.",
     username_setting: "Twilio Account SID (`AC…`); needed to activate. Null clears it.",
     username_example: "AC0123456789abcdef0123456789abcdef",
+    username_pattern: r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*AC[0-9a-fA-F]{32}[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$",
     secret_set: "Whether the auth token has been entered. The token itself is never shown.",
     secret_panel: "The auth-token panel. No `Debug`: it holds the token.",
     secret_field: "From the Twilio console. Stored encrypted; never shown again.",

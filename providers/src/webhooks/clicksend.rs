@@ -10,11 +10,38 @@ use super::{
     first_present, parse_integer, required, unknown_status,
 };
 
+/// The inbound fields documented as text: in a JSON body, a number or an object there
+/// is a malformed delivery.
+const INBOUND_TEXT: [&str; 11] = [
+    "message_id",
+    "from",
+    "sms",
+    "to",
+    "originalsenderid",
+    "body",
+    "message",
+    "original_message_id",
+    "originalmessageid",
+    "custom_string",
+    "customstring",
+];
+
+/// The receipt fields documented as text.
+const RECEIPT_TEXT: [&str; 5] = [
+    "message_id",
+    "status_text",
+    "error_text",
+    "custom_string",
+    "customstring",
+];
+
 /// Reads an inbound SMS (a reply). Needs `message_id` and `from` (or `sms`); everything
 /// else is optional. `to` falls back to `originalsenderid` (our number the candidate
 /// replied to) and may end up empty; `body` falls back to `message` and may be empty;
-/// an unreadable `timestamp`/`timestamp_send` is `None`, not an error.
+/// an unreadable `timestamp`/`timestamp_send` is `None`, not an error. In JSON, the
+/// text fields must be strings (or null).
 pub fn inbound(params: &Params) -> Result<InboundSms, WebhookError> {
+    params.expect_text(&INBOUND_TEXT)?;
     let message_id = required(params, &["message_id"])?;
     let from = required(params, &["from", "sms"])?;
     let to = first_present(params, &["to", "originalsenderid"]).unwrap_or_default();
@@ -47,9 +74,13 @@ pub fn inbound(params: &Params) -> Result<InboundSms, WebhookError> {
 /// `Cancelled`/`CancelledAfterReview`); an unknown word is `Invalid`, and neither field
 /// is [`WebhookError::Missing`] (`status_code`).
 ///
+/// In JSON, `message_id`, `status_text`, `error_text` and `custom_string` must be strings
+/// (or null); `status_code` and `error_code` may be numbers.
+///
 /// `Completed` (a history status) is deliberately not mapped: no source says whether it
 /// means delivered or merely sent.
 pub fn receipt(params: &Params) -> Result<DeliveryReport, WebhookError> {
+    params.expect_text(&RECEIPT_TEXT)?;
     let message_id = required(params, &["message_id"])?;
     let reference = first_present(params, &["custom_string", "customstring"]);
     let (state, raw_status) = if let Some(code) = first_present(params, &["status_code"]) {
@@ -243,6 +274,43 @@ mod tests {
         assert_eq!(reply.body, " stop ");
         assert_eq!(reply.from, "+61411111111");
         assert_eq!(reply.message_id, MESSAGE_ID);
+    }
+
+    #[test]
+    fn json_text_fields_must_be_strings() {
+        let invalid = |field| WebhookError::Invalid {
+            field,
+            reason: "must be a string".to_owned(),
+        };
+        let reply = |extra: &str| {
+            json(&format!(
+                r#"{{"message_id": "{MESSAGE_ID}", "from": "+61411111111", {extra}}}"#
+            ))
+        };
+        assert_eq!(
+            inbound(&reply(r#""to": 61480000000"#)).unwrap_err(),
+            invalid("to")
+        );
+        assert_eq!(
+            inbound(&reply(r#""body": ["hi"]"#)).unwrap_err(),
+            invalid("body")
+        );
+        assert_eq!(
+            inbound(&reply(r#""body": null, "to": null, "user_id": 5"#))
+                .unwrap()
+                .body,
+            ""
+        );
+        let params = json(r#"{"message_id": 12345, "from": "+61411111111"}"#);
+        assert_eq!(inbound(&params).unwrap_err(), invalid("message_id"));
+        let params = json(&format!(
+            r#"{{"message_id": "{MESSAGE_ID}", "status_code": 201, "status_text": false}}"#
+        ));
+        assert_eq!(receipt(&params).unwrap_err(), invalid("status_text"));
+        let params = json(&format!(
+            r#"{{"message_id": "{MESSAGE_ID}", "status_code": 201, "error_code": 0}}"#
+        ));
+        assert_eq!(receipt(&params).unwrap().state, ReportedState::Delivered);
     }
 
     #[test]

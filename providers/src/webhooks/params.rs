@@ -27,12 +27,19 @@ pub enum ParamSource {
 pub struct Params {
     pairs: Vec<(String, String)>,
     source: ParamSource,
+    /// The names of a JSON body's members that were neither a string nor null (a
+    /// number, a boolean, an array, an object): see [`Params::expect_text`].
+    not_text: Vec<String>,
 }
 
 impl Params {
     /// Wraps pairs already parsed elsewhere (e.g. by a test or another framework).
     pub fn new(source: ParamSource, pairs: Vec<(String, String)>) -> Self {
-        Self { pairs, source }
+        Self {
+            pairs,
+            source,
+            not_text: Vec::new(),
+        }
     }
 
     /// Reads a delivery. An empty body means the parameters are in the query string
@@ -80,7 +87,11 @@ impl Params {
         } else if essence == "application/json"
             || (essence.starts_with("application/") && essence.ends_with("+json"))
         {
-            Ok(Self::new(ParamSource::Json, without_nul(parse_json(body)?)))
+            let JsonPairs { pairs, not_text } = parse_json(body)?;
+            Ok(Self {
+                not_text,
+                ..Self::new(ParamSource::Json, without_nul(pairs))
+            })
         } else {
             Err(WebhookError::Unreadable(format!(
                 "unsupported content type `{}`",
@@ -106,6 +117,23 @@ impl Params {
     /// Where the pairs came from.
     pub fn source(&self) -> ParamSource {
         self.source
+    }
+
+    /// [`WebhookError::Invalid`] naming the first of `names` that a JSON body gave as
+    /// something other than a string or null: a payload documented with text there is
+    /// malformed with a number, a boolean, an array or an object. Forms and query
+    /// strings carry only text.
+    pub fn expect_text(&self, names: &[&'static str]) -> Result<(), WebhookError> {
+        match names
+            .iter()
+            .find(|name| self.not_text.iter().any(|other| other == *name))
+        {
+            Some(name) => Err(WebhookError::Invalid {
+                field: name,
+                reason: "must be a string".to_owned(),
+            }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -154,9 +182,9 @@ fn decode_component(raw: &[u8]) -> Result<String, ()> {
 
 /// Reads a JSON object's scalar members as pairs in document order (a `Value` map would
 /// lose the order unless serde_json's `preserve_order` happened to be on).
-fn parse_json(body: &[u8]) -> Result<Vec<(String, String)>, WebhookError> {
+fn parse_json(body: &[u8]) -> Result<JsonPairs, WebhookError> {
     match serde_json::from_slice::<JsonPairs>(body) {
-        Ok(JsonPairs(pairs)) => Ok(pairs),
+        Ok(pairs) => Ok(pairs),
         // serde_json's own text can quote the body, so only its category is used: a
         // data error means well-formed JSON of the wrong shape.
         Err(err) if err.is_data() => Err(unreadable("the JSON body is not an object")),
@@ -164,7 +192,12 @@ fn parse_json(body: &[u8]) -> Result<Vec<(String, String)>, WebhookError> {
     }
 }
 
-struct JsonPairs(Vec<(String, String)>);
+/// A JSON object's string, number and boolean members as pairs, and the names of the
+/// members that were not strings (or null).
+struct JsonPairs {
+    pairs: Vec<(String, String)>,
+    not_text: Vec<String>,
+}
 
 impl<'de> Deserialize<'de> for JsonPairs {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -183,7 +216,11 @@ impl<'de> Visitor<'de> for PairsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut pairs = Vec::new();
+        let mut not_text = Vec::new();
         while let Some((name, value)) = map.next_entry::<String, Value>()? {
+            if !matches!(value, Value::String(_) | Value::Null) {
+                not_text.push(name.clone());
+            }
             let text = match value {
                 Value::String(s) => s,
                 Value::Number(n) => n.to_string(),
@@ -192,7 +229,7 @@ impl<'de> Visitor<'de> for PairsVisitor {
             };
             pairs.push((name, text));
         }
-        Ok(JsonPairs(pairs))
+        Ok(JsonPairs { pairs, not_text })
     }
 }
 

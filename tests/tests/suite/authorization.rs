@@ -113,8 +113,8 @@ fn table() -> Vec<Row> {
             .with(|f, _| json!({"email": f.admin_email, "password": ADMIN_PASSWORD})),
         op("POST", "/auth/logout", Member, NoId, 204, 204).ending_the_session(),
         op("GET", "/candidates", Member, NoId, 200, 200),
-        // B names A's job: refused on the field, as for an unknown job.
-        op("POST", "/candidates", Member, NoId, 201, 422).with(|f, _| {
+        // B names A's job: 409 on the field (`unknown-reference`), as for an unknown job.
+        op("POST", "/candidates", Member, NoId, 201, 409).with(|f, _| {
             json!({"first_name": "Matt", "last_name": "Rix", "job_id": f.job, "stage": "Applied"})
         }),
         op("GET", "/candidates/{id}", Member, Candidate, 200, 404),
@@ -199,8 +199,8 @@ fn table() -> Vec<Row> {
         op("POST", "/sms/bulk", Member, NoId, 202, 202)
             .with(|f, _| json!({"candidate_ids": [f.candidate], "body": "Quick one"})),
         op("GET", "/sms/events", Member, NoId, 200, 200),
-        // B names A's candidate: refused on the field, as for an unknown candidate.
-        op("POST", "/sms/messages", Member, NoId, 202, 422)
+        // B names A's candidate: 409 on the field, as for an unknown candidate.
+        op("POST", "/sms/messages", Member, NoId, 202, 409)
             .with(|f, _| json!({"candidate_id": f.candidate, "body": "Are you free?"})),
         op("GET", "/sms/messages/{id}", Member, Message, 200, 404),
         op(

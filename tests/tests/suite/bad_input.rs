@@ -509,15 +509,16 @@ async fn escapes_that_are_not_utf8_in_a_query_or_a_path_are_refused_as_problems(
     let admin = app.admin_token().await;
 
     // A query parameter that decodes to no text is refused on its field, like any
-    // value that is not one (the query extractor reads `%FF` as U+FFFD).
-    for (query, field) in [
-        ("job_id=%FF", "job_id"),
-        ("cursor=%FF%FE", "cursor"),
-        ("limit=%FF", "query"),
+    // value that is not one (the query extractor reads `%FF` as U+FFFD); an id that
+    // names nothing is a 404 on its field.
+    for (query, field, status) in [
+        ("job_id=%FF", "job_id", StatusCode::CONFLICT),
+        ("cursor=%FF%FE", "cursor", StatusCode::UNPROCESSABLE_ENTITY),
+        ("limit=%FF", "query", StatusCode::UNPROCESSABLE_ENTITY),
     ] {
         let refused = problem(
             app.get(&format!("/candidates?{query}"), Some(&admin)).await,
-            StatusCode::UNPROCESSABLE_ENTITY,
+            status,
         )
         .await;
         assert_eq!(refused["errors"][0]["field"], field, "{query}");

@@ -136,15 +136,16 @@ async fn candidates_are_listed_page_by_page() {
     }
     assert_eq!(seen, expected);
 
-    let fields = refused_fields(
+    let unknown_job = problem(
         app.get(
             &format!("/candidates?job_id={}", uuid::Uuid::now_v7()),
             Some(&admin),
         )
         .await,
+        StatusCode::CONFLICT,
     )
     .await;
-    assert_eq!(fields[0].0, "job_id");
+    assert_eq!(unknown_job["errors"][0]["field"], "job_id");
     let fields = refused_fields(app.get("/candidates?limit=0", Some(&admin)).await).await;
     assert_eq!(fields[0].0, "limit");
 }
@@ -315,32 +316,32 @@ async fn job_and_stage_must_belong_to_the_organization() {
         uuid::Uuid::now_v7().to_string(),
         "junk".to_owned(),
     ] {
-        let fields = refused_fields(
+        // Which jobs exist is no matter of the body's shape: 409 on the field.
+        let unknown = problem(
             app.post(
                 "/candidates",
                 Some(&admin),
                 &json!({"first_name": "Ann", "last_name": "Lee", "job_id": job}),
             )
             .await,
+            StatusCode::CONFLICT,
         )
         .await;
-        assert_eq!(fields[0].0, "job_id");
+        assert_eq!(unknown["errors"][0]["field"], "job_id");
     }
-    let fields = refused_fields(
+    let unknown = problem(
         app.post(
             "/candidates",
             Some(&admin),
             &json!({"first_name": "Ann", "last_name": "Lee", "job_id": job_id, "stage": "Offer"}),
         )
         .await,
+        StatusCode::CONFLICT,
     )
     .await;
-    assert_eq!(fields[0].0, "stage");
-    assert!(
-        fields[0].1.contains("Applied, Interview, Hired"),
-        "{}",
-        fields[0].1
-    );
+    assert_eq!(unknown["errors"][0]["field"], "stage");
+    let message = unknown["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("Applied, Interview, Hired"), "{message}");
     let fields = refused_fields(
         app.post(
             "/candidates",
@@ -359,18 +360,24 @@ async fn job_and_stage_must_belong_to_the_organization() {
     )
     .await;
     let path = format!("/candidates/{}", ann["id"].as_str().unwrap());
-    let fields = refused_fields(
+    let unknown = problem(
         app.patch(&path, Some(&admin), &json!({"job_id": globex_job}))
             .await,
+        StatusCode::CONFLICT,
     )
     .await;
-    assert_eq!(fields[0].0, "job_id");
-    let fields = refused_fields(
+    assert_eq!(unknown["errors"][0]["field"], "job_id");
+    // A stage for a candidate without a job conflicts with the candidate as it is.
+    let conflict = problem(
         app.patch(&path, Some(&admin), &json!({"stage": "Applied"}))
             .await,
+        StatusCode::CONFLICT,
     )
     .await;
-    assert_eq!(fields[0].0, "stage");
+    assert_eq!(
+        conflict["type"],
+        "https://nextal.app/problems/stage-without-job"
+    );
     let after: Value = app.get(&path, Some(&admin)).await.json().await.unwrap();
     assert_eq!(after["job_id"], Value::Null);
 }

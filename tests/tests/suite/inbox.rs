@@ -272,7 +272,8 @@ async fn threads_are_filtered_by_unread_candidate_and_text() {
                 Some(&admin),
             )
             .await;
-        assert_eq!(refused_field(response).await, "candidate_id");
+        let body = problem(response, StatusCode::CONFLICT).await;
+        assert_eq!(body["errors"][0]["field"], "candidate_id");
     }
 }
 

@@ -381,16 +381,24 @@ async fn invalid_assignee_filters_are_refused() {
         .create_other_organization("Globex", "admin@globex.test")
         .await;
     let other_admin_id = my_id(&app, &other_admin).await;
-    for query in [
-        "assignee=someone".to_owned(),
-        "assignee=".to_owned(),
-        format!("assignee={other_admin_id}"),
-        format!("assignee={}", uuid::Uuid::now_v7()),
-    ] {
+    for query in ["assignee=someone", "assignee="] {
         let response = app
             .get(&format!("/sms/threads?{query}"), Some(&admin))
             .await;
         assert_eq!(refused_field(response).await, "assignee", "{query}");
+    }
+    // A well-formed id that names no member of ours is an unknown reference, as any id
+    // in a query that names nothing.
+    for user_id in [other_admin_id, uuid::Uuid::now_v7().to_string()] {
+        let response = app
+            .get(&format!("/sms/threads?assignee={user_id}"), Some(&admin))
+            .await;
+        let body = problem(response, StatusCode::CONFLICT).await;
+        assert_eq!(
+            body["type"],
+            "https://nextal.app/problems/unknown-reference"
+        );
+        assert_eq!(body["errors"][0]["field"], "assignee", "{user_id}");
     }
     let response = app
         .get("/sms/threads?needs_reply=maybe", Some(&admin))

@@ -296,7 +296,7 @@ async fn the_preview_counts_the_encoding_and_segments() {
 }
 
 #[tokio::test]
-async fn the_preview_of_an_unknown_candidate_is_refused_on_its_field() {
+async fn the_preview_of_an_unknown_candidate_is_a_409_on_its_field() {
     let app = spawn_app().await;
     let acme = app.admin_token().await;
     let template = create_template(&app, &acme, "Hi", "Hi {{candidate.first_name}}").await;
@@ -318,7 +318,7 @@ async fn the_preview_of_an_unknown_candidate_is_refused_on_its_field() {
     ] {
         let body = problem(
             preview(&app, &acme, id, &candidate).await,
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::CONFLICT,
         )
         .await;
         assert_eq!(body["errors"][0]["field"], "candidate_id");

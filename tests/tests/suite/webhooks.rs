@@ -342,6 +342,59 @@ async fn a_garbage_body_is_400_kept_raw_and_adds_nothing_to_threads() {
 }
 
 #[tokio::test]
+async fn a_json_delivery_with_a_number_where_the_contract_says_text_is_400() {
+    let app = spawn_app().await;
+    let (admin, inbound, receipts) = clicksend_inbox(&app).await;
+    ann(&app, &admin).await;
+
+    // The contract documents `message_id`, `to`, `body` and `status_text` as strings.
+    let numeric_id = post_json(
+        &app,
+        &inbound,
+        &json!({"message_id": 12345, "from": phone(1), "body": "Hi"}),
+    )
+    .await;
+    let list_body = post_json(
+        &app,
+        &inbound,
+        &json!({"message_id": "CS-1", "from": phone(1), "body": ["Hi"]}),
+    )
+    .await;
+    let numeric_text = post_json(
+        &app,
+        &receipts,
+        &json!({"message_id": "CS-2", "status_code": 201, "status_text": 7}),
+    )
+    .await;
+
+    for (response, field) in [
+        (numeric_id, "message_id"),
+        (list_body, "body"),
+        (numeric_text, "status_text"),
+    ] {
+        let body = problem(response, StatusCode::BAD_REQUEST).await;
+        assert!(body["detail"].as_str().unwrap().contains(field), "{body}");
+    }
+    assert_eq!(count(&app, "sms_messages").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE outcome = 'unreadable'")
+            .await,
+        3
+    );
+
+    // Numbers stay welcome where the contract allows them, and null is absent.
+    let fine = post_json(
+        &app,
+        &inbound,
+        &json!({"message_id": "CS-3", "from": phone(1), "body": "Hi", "to": null,
+                "timestamp": 1764200000, "user_id": 5}),
+    )
+    .await;
+    assert_eq!(fine.status(), StatusCode::OK);
+    assert_eq!(count(&app, "sms_messages").await, 1);
+}
+
+#[tokio::test]
 async fn a_reply_while_its_provider_is_inactive_is_kept_raw_only() {
     let app = spawn_app().await;
     let (admin, inbound, _) = clicksend_inbox(&app).await;
