@@ -73,10 +73,29 @@ export function skipText(reason: LiteralUnion<Schemas["SkipReason"]>): string {
     case "not_found":
     case "no_phone":
     case "opted_out":
+    case "not_mobile":
     case "duplicate_number":
     case "too_long":
     case "empty_text":
       return reason.replace("_", " ");
+    default:
+      return unreachable(reason);
+  }
+}
+
+export function failureAdvice(reason: LiteralUnion<Schemas["FailureReason"]>): string {
+  switch (reason) {
+    case "unreachable":
+    case "expired":
+      return "try again later";
+    case "not_mobile":
+      return "call instead";
+    case "opted_out":
+      return "do not text";
+    case "carrier_blocked":
+    case "invalid_number":
+    case "unknown":
+      return "check the number";
     default:
       return unreachable(reason);
   }
@@ -99,6 +118,9 @@ statusLabel(message.status);
 directionArrow(message.direction);
 providerName(message.provider);
 charactersPerSms(message.encoding);
+if (message.failure_reason) {
+  failureAdvice(message.failure_reason);
+}
 statusLabel(message.history[0]?.status ?? "queued");
 providerName((null as unknown as Schemas["IntegrationCard"]).provider);
 charactersPerSms((null as unknown as Schemas["Preview"]).encoding);
@@ -129,6 +151,12 @@ const login: Schemas["LoginRequest"] = {
   remember_me: true,
 };
 void login;
+
+// Each error answer's body carries its own status.
+const gone: Schemas["Problem404"]["status"] = 404;
+// @ts-expect-error a 404 problem is no 409.
+const conflict: Schemas["Problem404"]["status"] = 409;
+void [gone, conflict];
 
 // The typed client: paths, parameters and answers come from the contract.
 const client = createClient<paths>({ baseUrl: "http://localhost:8080" });

@@ -15,6 +15,7 @@ mod organization;
 mod panel_bodies;
 mod panel_docs;
 mod panels;
+mod problem_docs;
 mod schemas;
 mod templates;
 mod users;
@@ -90,5 +91,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     webhooks::document(&mut document);
     messaging::document(&mut document);
     candidates::document(&mut document);
+    // Last: it types the error responses every other part added.
+    problem_docs::document(&mut document);
     document
 }

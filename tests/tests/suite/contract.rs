@@ -198,6 +198,40 @@ async fn ids_are_uuids_names_have_no_transport_suffix_and_every_reference_resolv
 }
 
 #[tokio::test]
+async fn each_error_response_names_the_problem_of_its_status_and_the_body_carries_it() {
+    let app = spawn_app().await;
+    let document = document(&app).await;
+    let schemas = &document["components"]["schemas"];
+
+    let mut typed = 0;
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let Some(problem) = response["content"].get("application/problem+json") else {
+                    continue;
+                };
+                let name = format!("Problem{status}");
+                assert_eq!(
+                    problem["schema"]["$ref"],
+                    format!("#/components/schemas/{name}"),
+                    "{method} {path} {status}"
+                );
+                let pinned = &schemas[&name]["allOf"][1]["properties"]["status"]["enum"];
+                assert_eq!(pinned, &json!([status.parse::<u16>().unwrap()]), "{name}");
+                typed += 1;
+            }
+        }
+    }
+    assert!(typed > 100, "only {typed} error responses");
+
+    // What the schema says is what the server sends.
+    let response = app.get("/sms/threads", None).await;
+    assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], 401);
+}
+
+#[tokio::test]
 async fn an_id_in_a_body_or_query_that_names_nothing_is_409_naming_the_field() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
