@@ -323,6 +323,32 @@ pub async fn unread_of_assignee(
     Ok(total.unwrap_or(0))
 }
 
+/// The unread count of the organization's thread `id`, its row locked until the
+/// transaction ends (`FOR UPDATE` on PostgreSQL; SQLite's write transaction already
+/// holds the database's lock). `None` when the organization has no such thread.
+async fn locked_unread_count(
+    conn: &mut DbConn,
+    organization_id: &str,
+    id: &str,
+) -> Result<Option<i32>, PersistenceError> {
+    macro_rules! unread {
+        () => {
+            sms_threads::table
+                .filter(sms_threads::organization_id.eq(organization_id))
+                .filter(sms_threads::id.eq(id))
+                .select(sms_threads::unread_count)
+        };
+    }
+    Ok(match conn {
+        DbConn::Postgres(object) => unread!()
+            .for_update()
+            .first(&mut **object)
+            .await
+            .optional()?,
+        DbConn::Sqlite(object) => unread!().first(&mut **object).await.optional()?,
+    })
+}
+
 /// Marks thread `id` of the organization read (no unread replies) and takes its count
 /// off the organization's total; run it in a transaction. A thread already read is left
 /// untouched. False when the organization has no such thread or it was already read.
@@ -332,24 +358,8 @@ pub async fn mark_read(
     id: &str,
     now: NaiveDateTime,
 ) -> Result<bool, PersistenceError> {
-    macro_rules! unread {
-        () => {
-            sms_threads::table
-                .filter(sms_threads::organization_id.eq(organization_id))
-                .filter(sms_threads::id.eq(id))
-                .select(sms_threads::unread_count)
-        };
-    }
-    // Locked on PostgreSQL, so that a reply counted meanwhile is not taken off with it;
-    // SQLite's transaction already holds the write lock.
-    let unread: Option<i32> = match conn {
-        DbConn::Postgres(object) => unread!()
-            .for_update()
-            .first(&mut **object)
-            .await
-            .optional()?,
-        DbConn::Sqlite(object) => unread!().first(&mut **object).await.optional()?,
-    };
+    // Locked, so that a reply counted meanwhile is not taken off with it.
+    let unread = locked_unread_count(conn, organization_id, id).await?;
     let Some(unread) = unread.filter(|unread| *unread != 0) else {
         return Ok(false);
     };
@@ -377,23 +387,8 @@ pub async fn mark_unread(
     id: &str,
     now: NaiveDateTime,
 ) -> Result<MarkedUnread, PersistenceError> {
-    macro_rules! unread {
-        () => {
-            sms_threads::table
-                .filter(sms_threads::organization_id.eq(organization_id))
-                .filter(sms_threads::id.eq(id))
-                .select(sms_threads::unread_count)
-        };
-    }
-    // Locked on PostgreSQL, so that two calls at once add one unread reply, not two.
-    let unread: Option<i32> = match conn {
-        DbConn::Postgres(object) => unread!()
-            .for_update()
-            .first(&mut **object)
-            .await
-            .optional()?,
-        DbConn::Sqlite(object) => unread!().first(&mut **object).await.optional()?,
-    };
+    // Locked, so that two calls at once add one unread reply, not two.
+    let unread = locked_unread_count(conn, organization_id, id).await?;
     let Some(unread) = unread else {
         return Ok(MarkedUnread::NoThread);
     };
