@@ -388,8 +388,11 @@ pub struct AssigneeRequest {
     request_body = AssigneeRequest,
     responses(
         (status = 200, description = "The thread with its new assignee", body = SmsThread),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such thread in this organization", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`user_id` missing, not a uuid, or not an active member of this organization", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -232,6 +232,29 @@ async fn each_error_response_names_the_problem_of_its_status_and_the_body_carrie
 }
 
 #[tokio::test]
+async fn every_operation_taking_json_documents_its_refusals_of_the_body() {
+    let app = spawn_app().await;
+    let document = document(&app).await;
+
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let takes_json = operation["requestBody"]["content"]
+                .as_object()
+                .is_some_and(|content| content.keys().any(|kind| kind == "application/json"));
+            if !takes_json || path.starts_with("/webhooks/") {
+                continue;
+            }
+            for status in ["400", "413", "415"] {
+                assert!(
+                    operation["responses"].get(status).is_some(),
+                    "{method} {path} does not document {status}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn an_id_in_a_body_or_query_that_names_nothing_is_409_naming_the_field() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
