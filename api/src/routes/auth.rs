@@ -71,13 +71,14 @@ pub async fn login(
     body: ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let LoginRequest { email, password } = body.into_inner()?;
-    if email.trim().is_empty() || email.len() > nextal_domain::EmailAddress::MAX_LENGTH {
+    // Lengths count characters, as the contract's maxLength and pattern do.
+    if email.trim().is_empty() || email.chars().count() > nextal_domain::EmailAddress::MAX_LENGTH {
         return Err(ApiError::invalid_field("email", "must be an email address"));
     }
-    if password.is_empty() || password.len() > MAX_LOGIN_PASSWORD_LENGTH {
+    if password.is_empty() || password.chars().count() > MAX_LOGIN_PASSWORD_LENGTH {
         return Err(ApiError::invalid_field(
             "password",
-            format!("must be 1 to {MAX_LOGIN_PASSWORD_LENGTH} bytes"),
+            format!("must be 1 to {MAX_LOGIN_PASSWORD_LENGTH} characters"),
         ));
     }
     let client = request.peer_addr().map(|address| address.ip());

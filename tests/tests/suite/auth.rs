@@ -32,6 +32,27 @@ async fn email_is_matched_without_regard_to_case_or_spaces() {
 }
 
 #[tokio::test]
+async fn login_lengths_count_characters_as_the_contract_does() {
+    // The contract bounds email and password in characters. Counting bytes refused,
+    // as invalid (422), an email padded with 200 two-byte spaces (U+0085), which
+    // Schemathesis sent, and a password of 1000 two-byte letters.
+    let app = spawn_app().await;
+    let padded_email = format!("{}{}", app.admin_email, "\u{85}".repeat(200));
+
+    let padded = app.login(&padded_email, &app.admin_password).await;
+    let long_password = app.login(&app.admin_email, &"é".repeat(1000)).await;
+
+    assert_eq!(padded.status(), StatusCode::OK);
+    assert_eq!(long_password.status(), StatusCode::UNAUTHORIZED);
+    let too_long = problem(
+        app.login(&app.admin_email, &"é".repeat(1025)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(too_long["errors"][0]["field"], "password");
+}
+
+#[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     let app = spawn_app().await;
 
