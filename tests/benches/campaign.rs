@@ -18,24 +18,26 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
+#[path = "common/candidates.rs"]
+mod candidates;
 #[path = "common/measure.rs"]
 mod measure;
+#[path = "common/service.rs"]
+mod service;
 
+use candidates::insert_candidates;
 use measure::{CpuSample, peak_rss_mib, percentile_ms};
+use service::{Service, passed_through};
 
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::Utc;
-use clap::Parser;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use nextal_api::Application;
-use nextal_api::config::Cli;
+use nextal_tests::TestDatabase;
 use nextal_tests::fakes::clicksend_creates_webhook_rules;
-use nextal_tests::{ADMIN_PASSWORD, TestDatabase, random_master_key};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -64,27 +66,13 @@ const OUR_NUMBER: &str = "+61411111111";
 const CAMPAIGN: &str = "Hi {{candidate.first_name}}, a role for you: can you talk on Tuesday?";
 const REPLY: &str = "Yes, Tuesday works";
 const USERNAME: &str = "bench";
-const ADMIN_EMAIL: &str = "admin@bench.test";
 /// The fake account's ids, as ClickSend puts them on every record.
 const USER_ID: u32 = 41_000;
 const SUBACCOUNT_ID: u32 = 41_001;
 const DELIVERED_TEXT: &str = "Success: Message received on handset.";
-/// Marks the server process.
-const ROLE_VARIABLE: &str = "NEXTAL_BENCH_ROLE";
-/// The settings [`start_server`] sets, and the test harness's own variable.
-const SET_BY_BENCH: &[&str] = &[
-    "NEXTAL_TEST_DATABASE_URL",
-    "NEXTAL_BIND",
-    "NEXTAL_PUBLIC_URL",
-    "NEXTAL_CLICKSEND_BASE_URL",
-    "NEXTAL_BOOTSTRAP_ADMIN_EMAIL",
-    "NEXTAL_BOOTSTRAP_ADMIN_PASSWORD",
-    "NEXTAL_MASTER_KEY",
-];
 
 fn main() {
-    if std::env::var(ROLE_VARIABLE).as_deref() == Ok("server") {
-        serve();
+    if service::serve_if_server() {
         return;
     }
     let Some(server_url) = std::env::var("NEXTAL_TEST_DATABASE_URL")
@@ -115,55 +103,21 @@ fn main() {
     }
 }
 
-/// The server role: the service as `nextal-sms serve` runs it, configured from the
-/// environment.
-fn serve() {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-        .block_on(async {
-            let settings = Cli::parse_from(["nextal-sms"]).settings;
-            nextal_api::telemetry::init(settings.log_format, std::io::stderr);
-            let application = Application::build(&settings)
-                .await
-                .expect("the service starts");
-            application
-                .run_until_stopped()
-                .await
-                .expect("the service runs");
-        });
-}
-
-/// The service process; killed when dropped.
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Runs the round trip and prints its figures; true when nothing was lost or doubled.
 async fn run(server_url: &str, connections: usize) -> bool {
     let fake = FakeClickSend::default();
     let clicksend = fake.start().await;
     let database = TestDatabase::create().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let server = start_server(database.url(), port, &clicksend.uri());
+    let server = Service::start(
+        database.url(),
+        &[("NEXTAL_CLICKSEND_BASE_URL", clicksend.uri())],
+    );
     let client = reqwest::Client::new();
-    wait_until_ready(&client, &base, server.child.id()).await;
+    server.wait_until_ready(&client).await;
     let api = Api {
-        token: login(&client, &base).await,
+        token: server.login(&client).await,
         client,
-        base,
+        base: server.base.clone(),
     };
 
     // What an operator does: settings, key, verify, register the webhooks.
@@ -212,7 +166,7 @@ async fn run(server_url: &str, connections: usize) -> bool {
     let mut db = AsyncPgConnection::establish(database.url())
         .await
         .expect("the bench database");
-    let candidate_ids = insert_candidates(&mut db, &organization).await;
+    let candidate_ids = insert_candidates(&mut db, &organization, MESSAGES).await;
 
     // The campaign, in as few requests as the API allows.
     let started = Instant::now();
@@ -263,7 +217,7 @@ async fn run(server_url: &str, connections: usize) -> bool {
 
     // The pushes, once each, paced at PUSH_RATE over `connections` connections.
     let plan = Arc::new(Plan::new(&fake, receipt_url, inbound_url, connections));
-    let cpu_from = CpuSample::take(server.child.id());
+    let cpu_from = CpuSample::take(server.pid());
     let first_push = Instant::now();
     let workers: Vec<_> = (0..connections)
         .map(|_| {
@@ -276,7 +230,7 @@ async fn run(server_url: &str, connections: usize) -> bool {
         tally.merge(worker.await.expect("the push task ends"));
     }
     let pushing_took = first_push.elapsed();
-    let cpu_to = CpuSample::take(server.child.id());
+    let cpu_to = CpuSample::take(server.pid());
     let pushed_until = unix_now();
 
     // Then what the database holds, until everything is there or the deadline passes.
@@ -306,7 +260,7 @@ async fn run(server_url: &str, connections: usize) -> bool {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let peak_rss = peak_rss_mib(server.child.id());
+    let peak_rss = peak_rss_mib(server.pid());
     let sends = fake.account().sends;
     drop(server);
     drop(db);
@@ -322,7 +276,10 @@ async fn run(server_url: &str, connections: usize) -> bool {
         redact(server_url),
         Utc::now().format("%Y-%m-%d"),
     );
-    println!("  service settings:             {}", passed_through());
+    println!(
+        "  service settings:             {}",
+        passed_through(&["NEXTAL_CLICKSEND_BASE_URL"])
+    );
     println!(
         "  campaign:                     {bulk_requests} POST /sms/bulk, accepted in {:.1} s, \
          all {sends} at ClickSend after {:.1} s, all sent after {:.1} s",
@@ -401,76 +358,6 @@ async fn run(server_url: &str, connections: usize) -> bool {
     !lost && !doubled
 }
 
-fn start_server(database_url: &str, port: u16, clicksend_url: &str) -> Server {
-    let child = Command::new(std::env::current_exe().expect("the bench binary"))
-        .env(ROLE_VARIABLE, "server")
-        .env("DATABASE_URL", database_url)
-        .env("NEXTAL_BIND", format!("127.0.0.1:{port}"))
-        .env("NEXTAL_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-        .env("NEXTAL_CLICKSEND_BASE_URL", clicksend_url)
-        .env("NEXTAL_BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL)
-        .env("NEXTAL_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("NEXTAL_MASTER_KEY", random_master_key())
-        .env(
-            "RUST_LOG",
-            std::env::var("BENCH_SERVICE_LOG").unwrap_or_else(|_| "warn".to_owned()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the service process starts");
-    Server { child }
-}
-
-/// The `NEXTAL_*` settings the service inherits from the bench's environment (those the
-/// bench sets itself are overridden), secrets hidden.
-fn passed_through() -> String {
-    let set: Vec<String> = std::env::vars()
-        .filter(|(name, _)| name.starts_with("NEXTAL_") && !SET_BY_BENCH.contains(&name.as_str()))
-        .map(|(name, value)| {
-            if name.contains("KEY") || name.contains("PASSWORD") {
-                format!("{name}=(hidden)")
-            } else {
-                format!("{name}={value}")
-            }
-        })
-        .collect();
-    if set.is_empty() {
-        "defaults (NEXTAL_RECONCILE_INTERVAL and the webhook limits unset)".to_owned()
-    } else {
-        format!("defaults, plus {}", set.join(" "))
-    }
-}
-
-async fn wait_until_ready(client: &reqwest::Client, base: &str, pid: u32) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
-            && response.status().is_success()
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the service (pid {pid}) did not become ready"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn login(client: &reqwest::Client, base: &str) -> String {
-    let response = client
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .expect("the service answers");
-    assert!(response.status().is_success(), "signing in");
-    let body: Value = response.json().await.expect("JSON");
-    body["token"].as_str().expect("a token").to_owned()
-}
-
 /// The service's API, signed in as the admin.
 struct Api {
     client: reqwest::Client,
@@ -497,28 +384,6 @@ impl Api {
 }
 
 /// Stores the candidates in one statement and returns their ids.
-async fn insert_candidates(db: &mut AsyncPgConnection, organization: &str) -> Vec<String> {
-    #[derive(diesel::QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        id: String,
-    }
-    let rows: Vec<Id> = diesel::sql_query(format!(
-        "INSERT INTO candidates (id, organization_id, job_id, stage, first_name, last_name, phone,
-                                 email, sms_opted_out, created_at, updated_at)
-         SELECT gen_random_uuid()::text, '{organization}', NULL, NULL, 'Candidate' || n, 'Tester',
-                '+614' || (10000000 + n), NULL, false, now() AT TIME ZONE 'UTC',
-                now() AT TIME ZONE 'UTC'
-         FROM generate_series(0, {last}) AS n
-         RETURNING id",
-        last = MESSAGES - 1
-    ))
-    .load(db)
-    .await
-    .expect("candidates are stored");
-    rows.into_iter().map(|row| row.id).collect()
-}
-
 async fn count(db: &mut AsyncPgConnection, sql: &str) -> i64 {
     #[derive(diesel::QueryableByName)]
     struct Count {

@@ -2,7 +2,8 @@
 //!
 //! `NEXTAL_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p nextal-tests --bench inbox`
 //!
-//! Seeds organization A with 100,000 threads and 1,000,000 messages and organization B
+//! Seeds organization A with 1,000,000 threads and 10,000,000 messages (`BENCH_THREADS`
+//! sets the threads; the 1M-message figures of the team inbox issue used 100000) and organization B
 //! with 1,000 threads and 10,000 messages (set-based SQL), then, for each, pages through
 //! the inbox over HTTP one request at a time: the first page, the following pages by
 //! `next_cursor` (20 pages deep), and the first page of `unread=true`, `assignee=me`,
@@ -21,8 +22,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use nextal_tests::{TestApp, spawn_app};
 use serde_json::Value;
 
-/// Threads (and, ten times as many, messages) of the large organization.
-const THREADS_A: u32 = 100_000;
+/// Threads (and, ten times as many, messages) of the large organization, unless
+/// `BENCH_THREADS` says otherwise.
+const THREADS_A: u32 = 1_000_000;
 /// Threads of the small organization.
 const THREADS_B: u32 = 1_000;
 /// Messages per thread.
@@ -102,6 +104,8 @@ async fn main() {
     }
     let iterations = env_number("BENCH_ITERATIONS", 500);
     let warm_up = env_number("BENCH_WARMUP", 20);
+    let threads_a = u32::try_from(env_number("BENCH_THREADS", THREADS_A as usize))
+        .expect("BENCH_THREADS fits in 32 bits");
 
     let app = spawn_app().await;
     let admin_a = app.admin_token().await;
@@ -120,7 +124,7 @@ async fn main() {
     seed(
         &mut db,
         &[
-            (&organization_a, "a", THREADS_A, &members_a),
+            (&organization_a, "a", threads_a, &members_a),
             (&organization_b, "b", THREADS_B, &members_b),
         ],
     )
@@ -141,7 +145,7 @@ async fn main() {
     .await
     .expect("the threads");
     assert!(
-        distinct.n > i64::from(THREADS_A) * 9 / 10,
+        distinct.n > i64::from(threads_a) * 9 / 10,
         "threads' activity is spread: {} distinct times",
         distinct.n
     );
@@ -158,11 +162,11 @@ async fn main() {
         PAGES - 1
     );
     println!(
-        "  seeded in {:.1} s: A {THREADS_A} threads / {} messages, B {THREADS_B} threads / {} \
+        "  seeded in {:.1} s: A {threads_a} threads / {} messages, B {THREADS_B} threads / {} \
          messages (10% unread, 90% with a candidate, 1/12 the caller's, 1/6 unassigned, \
          about half waiting for a reply)",
         seeded_after.as_secs_f64(),
-        THREADS_A * MESSAGES_PER_THREAD,
+        threads_a * MESSAGES_PER_THREAD,
         THREADS_B * MESSAGES_PER_THREAD
     );
     for (name, timings) in [("A", &timings_a), ("B", &timings_b)] {
@@ -199,7 +203,7 @@ async fn main() {
     let p99_b = percentile_ms(&timings_b.sorted(None), 0.99);
     let ratio = p99_a / p99_b;
     println!("  targets:");
-    verdict("p99(A) <= 25 ms", &format!("{p99_a:.2} ms"), p99_a <= 25.0);
+    verdict("p99(A) <= 10 ms", &format!("{p99_a:.2} ms"), p99_a <= 10.0);
     verdict(
         "p99(A) / p99(B) <= 1.5",
         &format!("{p99_a:.2} / {p99_b:.2} = {ratio:.2}"),

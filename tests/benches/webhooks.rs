@@ -17,21 +17,21 @@
 
 #[path = "common/measure.rs"]
 mod measure;
+#[path = "common/service.rs"]
+mod service;
 
 use measure::{CpuSample, peak_rss_mib, percentile_ms};
+use service::Service;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use clap::Parser;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use nextal_api::Application;
-use nextal_api::config::Cli;
-use nextal_tests::{ADMIN_PASSWORD, TestDatabase, random_master_key};
+use nextal_tests::TestDatabase;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -48,13 +48,9 @@ const WARM_UP: Duration = Duration::from_secs(1);
 const OUR_NUMBER: &str = "+61411111111";
 /// The reply's text.
 const REPLY: &str = "Yes, Tuesday works";
-const ADMIN_EMAIL: &str = "admin@bench.test";
-/// Marks the server process.
-const ROLE_VARIABLE: &str = "NEXTAL_BENCH_ROLE";
 
 fn main() {
-    if std::env::var(ROLE_VARIABLE).as_deref() == Ok("server") {
-        serve();
+    if service::serve_if_server() {
         return;
     }
     let Some(server_url) = std::env::var("NEXTAL_TEST_DATABASE_URL")
@@ -80,44 +76,6 @@ fn main() {
         .block_on(run(&server_url, Duration::from_secs(seconds)));
 }
 
-/// The server role: the service as `nextal-sms serve` runs it, configured from the
-/// environment.
-fn serve() {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-        .block_on(async {
-            let settings = Cli::parse_from(["nextal-sms"]).settings;
-            nextal_api::telemetry::init(settings.log_format, std::io::stderr);
-            let application = Application::build(&settings)
-                .await
-                .expect("the service starts");
-            application
-                .run_until_stopped()
-                .await
-                .expect("the service runs");
-        });
-}
-
-/// The service process; killed when dropped.
-struct Server {
-    child: Child,
-}
-
-impl Server {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// What one connection saw.
 #[derive(Default)]
 struct Report {
@@ -133,14 +91,22 @@ struct Report {
 
 async fn run(server_url: &str, measured: Duration) {
     let database = TestDatabase::create().await;
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let server = start_server(database.url(), port);
+    let server = Service::start(
+        database.url(),
+        &[
+            ("NEXTAL_DISPATCHER", "false".to_owned()),
+            // One organization's URL takes every delivery: measure ingestion, not its
+            // rate limit.
+            ("NEXTAL_WEBHOOK_RATE_PER_SEC", "1000000".to_owned()),
+            ("NEXTAL_WEBHOOK_BURST", "1000000".to_owned()),
+        ],
+    );
+    let base = server.base.clone();
     let client = reqwest::Client::new();
-    wait_until_ready(&client, &base, &server).await;
+    server.wait_until_ready(&client).await;
 
     // Arrange: ClickSend active, its inbound URL, candidates at some senders' numbers.
-    let token = login(&client, &base).await;
+    let token = server.login(&client).await;
     let put = |path: &str, body: Value| {
         client
             .put(format!("{base}{path}"))
@@ -188,7 +154,7 @@ async fn run(server_url: &str, measured: Duration) {
     .expect("candidates are stored");
 
     // Load: 64 connections, warm-up, then the measured window.
-    let target = Rc::new(Target::new(port, inbound_path));
+    let target = Rc::new(Target::new(server.port, inbound_path));
     let run_id: u64 = rand::random();
     let started = Instant::now();
     let warm_end = started + WARM_UP;
@@ -408,68 +374,6 @@ fn describe_failures(failures: &[u16]) -> String {
         })
         .collect();
     format!(" ({})", listed.join(", "))
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-fn start_server(database_url: &str, port: u16) -> Server {
-    let child = Command::new(std::env::current_exe().expect("the bench binary"))
-        .env(ROLE_VARIABLE, "server")
-        .env("DATABASE_URL", database_url)
-        .env("NEXTAL_BIND", format!("127.0.0.1:{port}"))
-        .env("NEXTAL_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-        .env("NEXTAL_BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL)
-        .env("NEXTAL_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("NEXTAL_MASTER_KEY", random_master_key())
-        .env("NEXTAL_DISPATCHER", "false")
-        // One organization's URL takes every delivery: measure ingestion, not its rate limit.
-        .env("NEXTAL_WEBHOOK_RATE_PER_SEC", "1000000")
-        .env("NEXTAL_WEBHOOK_BURST", "1000000")
-        .env(
-            "RUST_LOG",
-            std::env::var("BENCH_SERVICE_LOG").unwrap_or_else(|_| "warn".to_owned()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the service process starts");
-    Server { child }
-}
-
-async fn wait_until_ready(client: &reqwest::Client, base: &str, server: &Server) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
-            && response.status().is_success()
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the service (pid {}) did not become ready",
-            server.pid()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn login(client: &reqwest::Client, base: &str) -> String {
-    let response = client
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .expect("the service answers");
-    assert!(response.status().is_success(), "signing in");
-    let body: Value = response.json().await.expect("JSON");
-    body["token"].as_str().expect("a token").to_owned()
 }
 
 async fn get_json(client: &reqwest::Client, base: &str, path: &str, token: &str) -> Value {

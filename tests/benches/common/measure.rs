@@ -1,6 +1,8 @@
 //! What the benches measure of the processes they run, read from /proc (Linux): latency
 //! quantiles, peak memory and CPU time. Shared by the benches through `#[path]`.
 
+#![allow(dead_code, reason = "each bench uses a part of this module")]
+
 use std::time::Instant;
 
 /// The `p` quantile of sorted microseconds, in ms.
