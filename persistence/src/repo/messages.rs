@@ -6,6 +6,7 @@ use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use nextal_domain::{Direction, Encoding, Failure, FailureReason, MessageStatus, ProviderKind};
 
+use super::ROWS_PER_STATEMENT;
 use crate::db::{batch_insert, run};
 use crate::schema::{sms_message_events, sms_messages};
 use crate::{DbConn, PersistenceError};
@@ -106,10 +107,12 @@ FROM jsonb_to_recordset($1::jsonb) AS v(id text, message_id text, status text, d
 pub async fn insert_many(conn: &mut DbConn, messages: &[Message]) -> Result<(), PersistenceError> {
     match conn {
         DbConn::Postgres(object) => {
-            diesel::sql_query(INSERT_MESSAGES_POSTGRES)
-                .bind::<Text, _>(to_json(messages)?)
-                .execute(&mut **object)
-                .await?;
+            for chunk in messages.chunks(ROWS_PER_STATEMENT) {
+                diesel::sql_query(INSERT_MESSAGES_POSTGRES)
+                    .bind::<Text, _>(to_json(chunk)?)
+                    .execute(&mut **object)
+                    .await?;
+            }
         }
         DbConn::Sqlite(_) => batch_insert!(conn, sms_messages::table, messages, MESSAGE_COLUMNS),
     }
@@ -123,10 +126,12 @@ pub async fn insert_events(
 ) -> Result<(), PersistenceError> {
     match conn {
         DbConn::Postgres(object) => {
-            diesel::sql_query(INSERT_EVENTS_POSTGRES)
-                .bind::<Text, _>(to_json(events)?)
-                .execute(&mut **object)
-                .await?;
+            for chunk in events.chunks(ROWS_PER_STATEMENT) {
+                diesel::sql_query(INSERT_EVENTS_POSTGRES)
+                    .bind::<Text, _>(to_json(chunk)?)
+                    .execute(&mut **object)
+                    .await?;
+            }
         }
         DbConn::Sqlite(_) => batch_insert!(conn, sms_message_events::table, events, EVENT_COLUMNS),
     }

@@ -21,6 +21,12 @@ pub mod threads;
 pub mod users;
 pub mod webhook_deliveries;
 
+/// Rows per statement when a set of rows goes to the database as one JSON parameter.
+/// A 10,000-message bulk send in one statement per table built an 8 MB parameter, copied
+/// on its way out, and the service's peak memory was 161 MiB (outbox bench); a thousand
+/// rows a statement brought it to 125 MiB, in the same time.
+pub(crate) const ROWS_PER_STATEMENT: usize = 1_000;
+
 /// A keyset page request: rows after `after` (an id), at most `limit` of them.
 #[derive(Debug, Clone)]
 pub struct PageRequest {

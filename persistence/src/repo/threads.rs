@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::ROWS_PER_STATEMENT;
 use crate::db::run;
 use crate::schema::{sms_threads, sms_unread_totals};
 use crate::{DbConn, PersistenceError};
@@ -120,7 +121,7 @@ struct ThreadKey {
 /// The thread of each wanted phone (distinct phones), created when missing, linked to
 /// the candidate messaged now (the most recently messaged candidate wins) and showing
 /// the new message as its newest (so no longer waiting for an answer): one statement
-/// for the whole set. A thread without an assignee is assigned to `sender_id`; an
+/// per [`ROWS_PER_STATEMENT`] threads. A thread without an assignee is assigned to `sender_id`; an
 /// assigned one keeps its assignee. Returns phone → thread id.
 pub async fn upsert_for_sending(
     conn: &mut DbConn,
@@ -132,28 +133,32 @@ pub async fn upsert_for_sending(
     if wanted.is_empty() {
         return Ok(Default::default());
     }
-    let rows = serde_json::to_string(wanted)
-        .map_err(|error| PersistenceError::Encoding(error.to_string()))?;
-    let keys: Vec<ThreadKey> = match conn {
-        DbConn::Postgres(object) => {
-            diesel::sql_query(UPSERT_POSTGRES)
-                .bind::<diesel::sql_types::Text, _>(rows)
-                .bind::<diesel::sql_types::Text, _>(organization_id)
-                .bind::<diesel::sql_types::Timestamp, _>(now)
-                .bind::<diesel::sql_types::Text, _>(sender_id)
-                .load(&mut **object)
-                .await?
-        }
-        DbConn::Sqlite(object) => {
-            diesel::sql_query(UPSERT_SQLITE)
-                .bind::<diesel::sql_types::Text, _>(rows)
-                .bind::<diesel::sql_types::Text, _>(organization_id)
-                .bind::<diesel::sql_types::Timestamp, _>(now)
-                .bind::<diesel::sql_types::Text, _>(sender_id)
-                .load(&mut **object)
-                .await?
-        }
-    };
+    let mut keys: Vec<ThreadKey> = Vec::with_capacity(wanted.len());
+    for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
+        let rows = serde_json::to_string(chunk)
+            .map_err(|error| PersistenceError::Encoding(error.to_string()))?;
+        let found: Vec<ThreadKey> = match conn {
+            DbConn::Postgres(object) => {
+                diesel::sql_query(UPSERT_POSTGRES)
+                    .bind::<diesel::sql_types::Text, _>(rows)
+                    .bind::<diesel::sql_types::Text, _>(organization_id)
+                    .bind::<diesel::sql_types::Timestamp, _>(now)
+                    .bind::<diesel::sql_types::Text, _>(sender_id)
+                    .load(&mut **object)
+                    .await?
+            }
+            DbConn::Sqlite(object) => {
+                diesel::sql_query(UPSERT_SQLITE)
+                    .bind::<diesel::sql_types::Text, _>(rows)
+                    .bind::<diesel::sql_types::Text, _>(organization_id)
+                    .bind::<diesel::sql_types::Timestamp, _>(now)
+                    .bind::<diesel::sql_types::Text, _>(sender_id)
+                    .load(&mut **object)
+                    .await?
+            }
+        };
+        keys.extend(found);
+    }
     Ok(keys.into_iter().map(|key| (key.phone, key.id)).collect())
 }
 
