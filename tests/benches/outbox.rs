@@ -128,7 +128,7 @@ fn main() {
         each(&|run| cpu(run.handing_over_cpu))
     );
     println!(
-        "  floor: the same batch, threads, messages and events by one INSERT each: {}",
+        "  floor: its threads, messages and events written again, one INSERT a table: {}",
         each(&|run| ms(run.floor))
     );
     let worst = |figure: fn(&Run) -> f64| results.iter().map(figure).fold(f64::NAN, f64::max);

@@ -217,6 +217,68 @@ async fn concurrent_repeats_of_one_reply_store_it_once() {
 }
 
 #[tokio::test]
+async fn a_reply_the_database_refuses_costs_only_itself_not_the_replies_written_with_it() {
+    // Webhooks that arrive together are written in one transaction; when it fails, each
+    // is written on its own. A trigger refuses one reply, as a constraint would.
+    let app = spawn_app().await;
+    let (_admin, inbound, _) = clicksend_inbox(&app).await;
+    if nextal_tests::backend_name() == "postgres" {
+        app.execute_sql(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.body = 'poison' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$",
+        )
+        .await;
+        app.execute_sql(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON sms_messages \
+             FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+        )
+        .await;
+    } else {
+        app.execute_sql(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON sms_messages \
+             WHEN NEW.body = 'poison' BEGIN SELECT RAISE(ABORT, 'poison'); END",
+        )
+        .await;
+    }
+    let replies: Vec<Value> = (0..12)
+        .map(|n| {
+            clicksend_reply_json(
+                &format!("A1B2C3D4-0000-4000-8000-0000000001{n:02}"),
+                &phone(n),
+                if n == 5 { "poison" } else { "Hello" },
+            )
+        })
+        .collect();
+
+    let responses = futures_util::future::join_all(
+        replies.iter().map(|reply| post_json(&app, &inbound, reply)),
+    )
+    .await;
+
+    let statuses: Vec<StatusCode> = responses.iter().map(reqwest::Response::status).collect();
+    for (n, status) in statuses.iter().enumerate() {
+        let wanted = if n == 5 {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(*status, wanted, "reply {n}: {statuses:?}");
+    }
+    assert_eq!(count(&app, "sms_messages").await, 11);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE outcome = 'applied'")
+            .await,
+        11
+    );
+    // The refused one is kept raw for inspection; its provider delivers it again.
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE outcome = 'failed' AND payload LIKE '%poison%'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
 async fn a_query_string_reply_is_read_like_a_form() {
     let app = spawn_app().await;
     let (admin, inbound, _) = clicksend_inbox(&app).await;
