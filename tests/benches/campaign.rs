@@ -20,6 +20,8 @@
 
 #[path = "common/candidates.rs"]
 mod candidates;
+#[path = "common/environment.rs"]
+mod environment;
 #[path = "common/measure.rs"]
 mod measure;
 #[path = "common/service.rs"]
@@ -75,21 +77,10 @@ fn main() {
     if service::serve_if_server() {
         return;
     }
-    let Some(server_url) = std::env::var("NEXTAL_TEST_DATABASE_URL")
-        .ok()
-        .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
-    else {
-        println!(
-            "campaign benchmark: skipped; set NEXTAL_TEST_DATABASE_URL to a PostgreSQL server, \
-             e.g. postgres://postgres@127.0.0.1:5432/postgres"
-        );
+    let Some(server_url) = environment::postgres_server_or_skip("campaign") else {
         return;
     };
-    let connections = std::env::var("BENCH_CONNECTIONS")
-        .ok()
-        .and_then(|value| value.parse::<usize>().ok())
-        .filter(|&value| value > 0)
-        .unwrap_or(CONNECTIONS);
+    let connections = environment::positive_number("BENCH_CONNECTIONS", CONNECTIONS);
     // Two threads carry the pushes and the fake; the service and PostgreSQL need the
     // cores more.
     let passed = tokio::runtime::Builder::new_multi_thread()

@@ -15,6 +15,8 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
+#[path = "common/environment.rs"]
+mod environment;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -93,19 +95,16 @@ impl Timings {
 
 #[tokio::main]
 async fn main() {
-    if !std::env::var("NEXTAL_TEST_DATABASE_URL")
-        .is_ok_and(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
-    {
-        println!(
-            "inbox benchmark: skipped; set NEXTAL_TEST_DATABASE_URL to a PostgreSQL server, \
-             e.g. postgres://postgres@127.0.0.1:5432/postgres"
-        );
+    if environment::postgres_server_or_skip("inbox").is_none() {
         return;
     }
-    let iterations = env_number("BENCH_ITERATIONS", 500);
-    let warm_up = env_number("BENCH_WARMUP", 20);
-    let threads_a = u32::try_from(env_number("BENCH_THREADS", THREADS_A as usize))
-        .expect("BENCH_THREADS fits in 32 bits");
+    let iterations = environment::positive_number("BENCH_ITERATIONS", 500);
+    let warm_up = environment::positive_number("BENCH_WARMUP", 20);
+    let threads_a = u32::try_from(environment::positive_number(
+        "BENCH_THREADS",
+        THREADS_A as usize,
+    ))
+    .expect("BENCH_THREADS fits in 32 bits");
 
     let app = spawn_app().await;
     let admin_a = app.admin_token().await;
@@ -212,13 +211,6 @@ async fn main() {
 
     explain_queries(&mut db, &organization_a, &members_a[0]).await;
     drop(db);
-}
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
 }
 
 fn verdict(name: &str, figure: &str, pass: bool) {

@@ -20,6 +20,8 @@
 
 #[path = "common/candidates.rs"]
 mod candidates;
+#[path = "common/environment.rs"]
+mod environment;
 #[path = "common/measure.rs"]
 mod measure;
 #[path = "common/service.rs"]
@@ -65,20 +67,10 @@ fn main() {
     if service::serve_if_server() {
         return;
     }
-    if !std::env::var("NEXTAL_TEST_DATABASE_URL")
-        .is_ok_and(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
-    {
-        println!(
-            "outbox benchmark: skipped; set NEXTAL_TEST_DATABASE_URL to a PostgreSQL server, \
-             e.g. postgres://postgres@127.0.0.1:5432/postgres"
-        );
+    if environment::postgres_server_or_skip("outbox").is_none() {
         return;
     }
-    let runs = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|value| value.parse::<usize>().ok())
-        .filter(|&value| value > 0)
-        .unwrap_or(3);
+    let runs = environment::positive_number("BENCH_RUNS", 3);
     // One thread for the fake and the polling: the service and PostgreSQL need the cores.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -15,6 +15,8 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
+#[path = "common/environment.rs"]
+mod environment;
 #[path = "common/measure.rs"]
 mod measure;
 #[path = "common/service.rs"]
@@ -53,21 +55,10 @@ fn main() {
     if service::serve_if_server() {
         return;
     }
-    let Some(server_url) = std::env::var("NEXTAL_TEST_DATABASE_URL")
-        .ok()
-        .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
-    else {
-        println!(
-            "webhooks benchmark: skipped; set NEXTAL_TEST_DATABASE_URL to a PostgreSQL server, \
-             e.g. postgres://postgres@127.0.0.1:5432/postgres"
-        );
+    let Some(server_url) = environment::postgres_server_or_skip("webhooks") else {
         return;
     };
-    let seconds = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|value| value.parse::<u64>().ok())
-        .filter(|&value| value > 0)
-        .unwrap_or(20);
+    let seconds = environment::positive_number("BENCH_SECONDS", 20_u64);
     // One thread drives all the connections: the service and PostgreSQL get the cores.
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
