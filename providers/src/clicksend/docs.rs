@@ -49,10 +49,10 @@ fn outcome() -> Object {
 )]
 pub struct ClickSendInbound {
     /// The inbound message's id; blank (whitespace only) is refused.
-    #[schema(example = "6B8F2A10-1C2D-4E5F-8A9B-0C1D2E3F4A5B", pattern = r"\S")]
+    #[schema(example = "6B8F2A10-1C2D-4E5F-8A9B-0C1D2E3F4A5B", pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     message_id: String,
     /// The candidate's number; blank (whitespace only) is refused.
-    #[schema(example = "+61422222222", pattern = r"\S")]
+    #[schema(example = "+61422222222", pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     from: String,
     /// Our number; may be missing.
     #[schema(example = "+61411111111")]
@@ -77,7 +77,7 @@ pub struct ClickSendInbound {
 )]
 pub struct ClickSendReceipt {
     /// Our outbound message's ClickSend id; blank (whitespace only) is refused.
-    #[schema(pattern = r"\S")]
+    #[schema(pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     message_id: String,
     /// 200 pending, 201 delivered, 300 temporary failure (ClickSend retries), 301 failed;
     /// a number or a numeric string.
@@ -102,13 +102,18 @@ fn status_code() -> Object {
         .build()
 }
 
-/// A non-blank string.
+/// A non-blank string: one character at least that is not whitespace, as Rust's `trim`
+/// reads it, spelled out (an engine's `\S` may differ; ECMAScript's lets U+0085 through).
 fn not_blank() -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some(r"\S"))
+        .pattern(Some(NOT_BLANK))
         .build()
 }
+
+/// The pattern of [`not_blank`], written out again in the `#[schema]` attributes above
+/// (they take a literal).
+const NOT_BLANK: &str = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
 
 fn query(name: &str, required: bool, description: &str, schema: Object) -> Parameter {
     ParameterBuilder::new()
