@@ -1,8 +1,10 @@
 //! SMS messages and their status history: the outbox the dispatcher drains.
 
 use chrono::NaiveDateTime;
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use nextal_domain::{Direction, Encoding, Failure, FailureReason, MessageStatus, ProviderKind};
 
@@ -91,25 +93,23 @@ const INSERT_CHUNK: usize = 500;
 const MESSAGE_COLUMNS: usize = 26;
 const EVENT_COLUMNS: usize = 5;
 
-/// PostgreSQL takes a whole bulk send as one JSON parameter: one statement, no
-/// bind-parameter limit, and much less per-row work than a multi-row VALUES list.
+/// PostgreSQL takes a set of rows as one array per column, unnested into rows: no
+/// bind-parameter limit, and much less work per row than a multi-row VALUES list or a
+/// JSON document (`jsonb_to_recordset` took three times as long for 10,000 messages).
 const INSERT_MESSAGES_POSTGRES: &str = "
 INSERT INTO sms_messages (id, organization_id, thread_id, candidate_id, batch_id, direction, body, encoding, segments, status, status_reason, provider, from_number, to_number, provider_message_id, price, sent_by, template_id, send_at, next_attempt_at, attempts, lease_expires_at, created_at, updated_at, failure_reason, provider_error_code)
-SELECT id, organization_id, thread_id, candidate_id, batch_id, direction, body, encoding, segments, status, status_reason, provider, from_number, to_number, provider_message_id, price, sent_by, template_id, send_at, next_attempt_at, attempts, lease_expires_at, created_at, updated_at, failure_reason, provider_error_code
-FROM jsonb_to_recordset($1::jsonb) AS v(id text, organization_id text, thread_id text, candidate_id text, batch_id text, direction text, body text, encoding text, segments integer, status text, status_reason text, provider text, from_number text, to_number text, provider_message_id text, price text, sent_by text, template_id text, send_at timestamp, next_attempt_at timestamp, attempts integer, lease_expires_at timestamp, created_at timestamp, updated_at timestamp, failure_reason text, provider_error_code text)";
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::timestamp[], $20::timestamp[], $21::integer[], $22::timestamp[], $23::timestamp[], $24::timestamp[], $25::text[], $26::text[])";
 
 const INSERT_EVENTS_POSTGRES: &str = "
 INSERT INTO sms_message_events (id, message_id, status, detail, created_at)
-SELECT id, message_id, status, detail, created_at
-FROM jsonb_to_recordset($1::jsonb) AS v(id text, message_id text, status text, detail text, created_at timestamp)";
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamp[])";
 
 /// Stores new messages.
 pub async fn insert_many(conn: &mut DbConn, messages: &[Message]) -> Result<(), PersistenceError> {
     match conn {
         DbConn::Postgres(object) => {
             for chunk in messages.chunks(ROWS_PER_STATEMENT) {
-                diesel::sql_query(INSERT_MESSAGES_POSTGRES)
-                    .bind::<Text, _>(to_json(chunk)?)
+                bind_messages(INSERT_MESSAGES_POSTGRES.to_owned(), chunk)
                     .execute(&mut **object)
                     .await?;
             }
@@ -117,6 +117,51 @@ pub async fn insert_many(conn: &mut DbConn, messages: &[Message]) -> Result<(), 
         DbConn::Sqlite(_) => batch_insert!(conn, sms_messages::table, messages, MESSAGE_COLUMNS),
     }
     Ok(())
+}
+
+/// `sql`, an insert of [`INSERT_MESSAGES_POSTGRES`]'s shape, with `chunk` bound as one
+/// array per column.
+fn bind_messages(sql: String, chunk: &[Message]) -> BoxedSqlQuery<'_, Pg, SqlQuery> {
+    let text = |field: fn(&Message) -> &str| chunk.iter().map(field).collect::<Vec<_>>();
+    let optional =
+        |field: fn(&Message) -> Option<&str>| chunk.iter().map(field).collect::<Vec<_>>();
+    let time = |field: fn(&Message) -> NaiveDateTime| chunk.iter().map(field).collect::<Vec<_>>();
+    let number = |field: fn(&Message) -> i32| chunk.iter().map(field).collect::<Vec<_>>();
+    diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<Array<Text>, _>(text(|m| &m.id))
+        .bind::<Array<Text>, _>(text(|m| &m.organization_id))
+        .bind::<Array<Text>, _>(text(|m| &m.thread_id))
+        .bind::<Array<Nullable<Text>>, _>(optional(|m| m.candidate_id.as_deref()))
+        .bind::<Array<Nullable<Text>>, _>(optional(|m| m.batch_id.as_deref()))
+        .bind::<Array<Text>, _>(text(|m| m.direction.as_str()))
+        .bind::<Array<Text>, _>(text(|m| &m.body))
+        .bind::<Array<Text>, _>(text(|m| m.encoding.as_str()))
+        .bind::<Array<Integer>, _>(number(|m| m.segments))
+        .bind::<Array<Text>, _>(text(|m| m.status.as_str()))
+        .bind::<Array<Nullable<Text>>, _>(optional(|m| m.status_reason.as_deref()))
+        .bind::<Array<Text>, _>(text(|m| m.provider.as_str()))
+        .bind::<Array<Text>, _>(text(|m| &m.from_number))
+        .bind::<Array<Text>, _>(text(|m| &m.to_number))
+        .bind::<Array<Nullable<Text>>, _>(optional(|m| m.provider_message_id.as_deref()))
+        .bind::<Array<Nullable<Text>>, _>(optional(|m| m.price.as_deref()))
+        .bind::<Array<Nullable<Text>>, _>(optional(|m| m.sent_by.as_deref()))
+        .bind::<Array<Nullable<Text>>, _>(optional(|m| m.template_id.as_deref()))
+        .bind::<Array<Timestamp>, _>(time(|m| m.send_at))
+        .bind::<Array<Timestamp>, _>(time(|m| m.next_attempt_at))
+        .bind::<Array<Integer>, _>(number(|m| m.attempts))
+        .bind::<Array<Nullable<Timestamp>>, _>(
+            chunk.iter().map(|m| m.lease_expires_at).collect::<Vec<_>>(),
+        )
+        .bind::<Array<Timestamp>, _>(time(|m| m.created_at))
+        .bind::<Array<Timestamp>, _>(time(|m| m.updated_at))
+        .bind::<Array<Nullable<Text>>, _>(
+            chunk
+                .iter()
+                .map(|m| m.failure_reason.map(FailureReason::as_str))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Text>>, _>(optional(|m| m.provider_error_code.as_deref()))
 }
 
 /// Appends status history.
@@ -128,7 +173,25 @@ pub async fn insert_events(
         DbConn::Postgres(object) => {
             for chunk in events.chunks(ROWS_PER_STATEMENT) {
                 diesel::sql_query(INSERT_EVENTS_POSTGRES)
-                    .bind::<Text, _>(to_json(chunk)?)
+                    .bind::<Array<Text>, _>(chunk.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
+                    .bind::<Array<Text>, _>(
+                        chunk
+                            .iter()
+                            .map(|e| e.message_id.as_str())
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind::<Array<Text>, _>(
+                        chunk.iter().map(|e| e.status.as_str()).collect::<Vec<_>>(),
+                    )
+                    .bind::<Array<Nullable<Text>>, _>(
+                        chunk
+                            .iter()
+                            .map(|e| e.detail.as_deref())
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind::<Array<Timestamp>, _>(
+                        chunk.iter().map(|e| e.created_at).collect::<Vec<_>>(),
+                    )
                     .execute(&mut **object)
                     .await?;
             }
@@ -711,10 +774,10 @@ pub async fn insert_replies(
     }
     match conn {
         DbConn::Postgres(object) => {
-            let inserted: Vec<InsertedId> = diesel::sql_query(format!(
-                "{INSERT_MESSAGES_POSTGRES} ON CONFLICT DO NOTHING RETURNING id"
-            ))
-            .bind::<Text, _>(to_json(replies)?)
+            let inserted: Vec<InsertedId> = bind_messages(
+                format!("{INSERT_MESSAGES_POSTGRES} ON CONFLICT DO NOTHING RETURNING id"),
+                replies,
+            )
             .load(&mut **object)
             .await?;
             Ok(inserted.into_iter().map(|row| row.id).collect())

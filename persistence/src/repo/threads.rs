@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 
 use super::ROWS_PER_STATEMENT;
@@ -82,8 +83,8 @@ const UPSERT_POSTGRES: &str = "
 INSERT INTO sms_threads (id, organization_id, phone, candidate_id, unread_count,
                          last_message_at, last_message_preview, created_at, updated_at,
                          assignee_id, needs_reply)
-SELECT v.id, $2, v.phone, v.candidate_id, 0, $3, v.preview, $3, $3, $4, FALSE
-FROM jsonb_to_recordset($1::jsonb) AS v(id text, phone text, candidate_id text, preview text)
+SELECT v.id, $5, v.phone, v.candidate_id, 0, $6, v.preview, $6, $6, $7, FALSE
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS v(id, phone, candidate_id, preview)
 ON CONFLICT (organization_id, phone) DO UPDATE
 SET candidate_id = COALESCE(EXCLUDED.candidate_id, sms_threads.candidate_id),
     last_message_at = EXCLUDED.last_message_at,
@@ -135,24 +136,34 @@ pub async fn upsert_for_sending(
     }
     let mut keys: Vec<ThreadKey> = Vec::with_capacity(wanted.len());
     for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
-        let rows = serde_json::to_string(chunk)
-            .map_err(|error| PersistenceError::Encoding(error.to_string()))?;
         let found: Vec<ThreadKey> = match conn {
             DbConn::Postgres(object) => {
+                let text =
+                    |field: fn(&WantedThread) -> &str| chunk.iter().map(field).collect::<Vec<_>>();
                 diesel::sql_query(UPSERT_POSTGRES)
-                    .bind::<diesel::sql_types::Text, _>(rows)
-                    .bind::<diesel::sql_types::Text, _>(organization_id)
-                    .bind::<diesel::sql_types::Timestamp, _>(now)
-                    .bind::<diesel::sql_types::Text, _>(sender_id)
+                    .bind::<Array<Text>, _>(text(|thread| &thread.id))
+                    .bind::<Array<Text>, _>(text(|thread| &thread.phone))
+                    .bind::<Array<Nullable<Text>>, _>(
+                        chunk
+                            .iter()
+                            .map(|thread| thread.candidate_id.as_deref())
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind::<Array<Text>, _>(text(|thread| &thread.preview))
+                    .bind::<Text, _>(organization_id)
+                    .bind::<Timestamp, _>(now)
+                    .bind::<Text, _>(sender_id)
                     .load(&mut **object)
                     .await?
             }
             DbConn::Sqlite(object) => {
+                let rows = serde_json::to_string(chunk)
+                    .map_err(|error| PersistenceError::Encoding(error.to_string()))?;
                 diesel::sql_query(UPSERT_SQLITE)
-                    .bind::<diesel::sql_types::Text, _>(rows)
-                    .bind::<diesel::sql_types::Text, _>(organization_id)
-                    .bind::<diesel::sql_types::Timestamp, _>(now)
-                    .bind::<diesel::sql_types::Text, _>(sender_id)
+                    .bind::<Text, _>(rows)
+                    .bind::<Text, _>(organization_id)
+                    .bind::<Timestamp, _>(now)
+                    .bind::<Text, _>(sender_id)
                     .load(&mut **object)
                     .await?
             }

@@ -49,10 +49,16 @@ fn outcome() -> Object {
 )]
 pub struct ClickSendInbound {
     /// The inbound message's id; blank (whitespace only) is refused.
-    #[schema(example = "6B8F2A10-1C2D-4E5F-8A9B-0C1D2E3F4A5B", pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    #[schema(
+        example = "6B8F2A10-1C2D-4E5F-8A9B-0C1D2E3F4A5B",
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     message_id: String,
     /// The candidate's number; blank (whitespace only) is refused.
-    #[schema(example = "+61422222222", pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    #[schema(
+        example = "+61422222222",
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     from: String,
     /// Our number; may be missing.
     #[schema(example = "+61411111111")]
