@@ -11,58 +11,9 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::messaging::{message, phone, send_one};
 use crate::webhooks::{
-    TWILIO_SID, clicksend_inbox, receipt, sent_to_ann, twilio_inbox, twilio_post, twilio_signature,
+    CY, TWILIO_SID, clicksend_inbox, receipt, sent_to_ann, sent_to_cy_through_twilio,
+    twilio_callback, twilio_inbox,
 };
-
-const TWILIO_MESSAGE_SID: &str = "SM55555555555555555555555555555555";
-const CY: &str = "+14155550123";
-
-/// Twilio active and taking every message as `TWILIO_MESSAGE_SID`; one message sent
-/// to Cy. Returns (admin token, status path, Cy's id, our message id).
-async fn sent_to_cy_through_twilio(app: &TestApp) -> (String, String, String, String) {
-    let (admin, _, status) = twilio_inbox(app).await;
-    Mock::given(method("POST"))
-        .and(path(format!(
-            "/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
-        )))
-        .respond_with(ResponseTemplate::new(201).set_body_json(
-            json!({"sid": TWILIO_MESSAGE_SID, "status": "queued", "num_segments": "1"}),
-        ))
-        .mount(&app.twilio)
-        .await;
-    let organization = app.organization_id(&admin).await;
-    let cy = app
-        .insert_candidates(&organization, vec![NewCandidate::new("Cy", CY)])
-        .await
-        .remove(0);
-    let id = send_one(app, &admin, &cy, "Hello").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.drain_at(Utc::now()).await;
-    assert_eq!(message(app, &admin, &id).await["status"], "sent");
-    (admin, status, cy, id)
-}
-
-/// Posts Twilio's signed status callback for `TWILIO_MESSAGE_SID`: `state` with
-/// `error_code` and Twilio's `ErrorMessage`.
-async fn twilio_callback(app: &TestApp, status: &str, state: &str, error_code: &str) {
-    let url = format!("{}{status}", app.settings.public_url);
-    let fields = [
-        ("MessageSid", TWILIO_MESSAGE_SID),
-        ("SmsSid", TWILIO_MESSAGE_SID),
-        ("AccountSid", TWILIO_SID),
-        ("From", "+14155550100"),
-        ("To", CY),
-        ("MessageStatus", state),
-        ("SmsStatus", state),
-        ("ErrorCode", error_code),
-        ("ErrorMessage", "Twilio's explanation"),
-        ("ApiVersion", "2010-04-01"),
-    ];
-    let response = twilio_post(app, status, &fields, &twilio_signature(&url, &fields)).await;
-    assert_eq!(response.status(), StatusCode::OK);
-}
 
 async fn candidate(app: &TestApp, token: &str, id: &str) -> Value {
     app.get(&format!("/candidates/{id}"), Some(token))
@@ -89,7 +40,7 @@ async fn an_undelivered_twilio_message_says_unreachable_with_twilios_code() {
     let app = spawn_app().await;
     let (admin, status, _, id) = sent_to_cy_through_twilio(&app).await;
 
-    twilio_callback(&app, &status, "undelivered", "30003").await;
+    twilio_callback(&app, &status, "undelivered", Some("30003")).await;
 
     let stored = message(&app, &admin, &id).await;
     assert_eq!(stored["status"], "undelivered");
@@ -110,7 +61,7 @@ async fn a_carrier_opt_out_in_a_status_callback_opts_the_candidate_out() {
     let (admin, status, cy, id) = sent_to_cy_through_twilio(&app).await;
     assert_eq!(candidate(&app, &admin, &cy).await["sms_opted_out"], false);
 
-    twilio_callback(&app, &status, "failed", "21610").await;
+    twilio_callback(&app, &status, "failed", Some("21610")).await;
 
     let stored = message(&app, &admin, &id).await;
     assert_eq!(stored["status"], "failed");
@@ -133,7 +84,7 @@ async fn a_landline_is_flagged_and_skipped_by_bulk_until_its_number_changes() {
         .await
         .remove(0);
 
-    twilio_callback(&app, &status, "undelivered", "30006").await;
+    twilio_callback(&app, &status, "undelivered", Some("30006")).await;
 
     assert_eq!(
         message(&app, &admin, &id).await["failure_reason"],
@@ -262,7 +213,7 @@ async fn a_delivered_message_has_no_failure_reason() {
     let app = spawn_app().await;
     let (admin, status, _, id) = sent_to_cy_through_twilio(&app).await;
 
-    twilio_callback(&app, &status, "delivered", "0").await;
+    twilio_callback(&app, &status, "delivered", Some("0")).await;
 
     let stored = message(&app, &admin, &id).await;
     assert_eq!(stored["status"], "delivered");

@@ -2,15 +2,12 @@
 //! the assignee and needs-reply filters with the caller's unread count, marking a thread
 //! unread again, and event streams kept to the caller's threads.
 
-use std::time::Duration;
-
-use futures_util::StreamExt;
 use nextal_tests::{NewCandidate, TestApp, problem, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::messaging::{activate_clicksend, phone, send_one};
-use crate::webhooks::{clicksend_inbox, reply_form};
+use crate::webhooks::{clicksend_inbox, event_stream, read_until, reply_form};
 
 /// The caller's user id.
 async fn my_id(app: &TestApp, token: &str) -> String {
@@ -525,41 +522,13 @@ async fn deactivating_a_member_gives_their_threads_back_to_the_team() {
     .await;
 }
 
-/// The open event stream at `path` for `token`, past its `: connected` greeting.
-async fn event_stream(
-    app: &TestApp,
-    path: &str,
-    token: &str,
-) -> impl futures_util::Stream<Item = reqwest::Result<impl AsRef<[u8]>>> + Unpin {
-    let stream = app
-        .client
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), StatusCode::OK);
-    let mut chunks = stream.bytes_stream();
-    let hello = chunks.next().await.unwrap().unwrap();
-    assert!(String::from_utf8_lossy(&hello).starts_with(": connected"));
-    chunks
-}
-
 /// The events the stream sends until one containing `wanted`, each as (name, data);
 /// fails after a second.
 async fn events_until<B: AsRef<[u8]>>(
     chunks: &mut (impl futures_util::Stream<Item = reqwest::Result<B>> + Unpin),
     wanted: &str,
 ) -> Vec<(String, Value)> {
-    let mut received = String::new();
-    tokio::time::timeout(Duration::from_secs(1), async {
-        while !received.contains(wanted) || !received.ends_with("\n\n") {
-            let chunk = chunks.next().await.unwrap().unwrap();
-            received.push_str(&String::from_utf8_lossy(chunk.as_ref()));
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("`{wanted}` within a second; got {received:?}"));
+    let received = read_until(chunks, wanted).await;
     received
         .split("\n\n")
         .filter_map(|frame| {
@@ -581,8 +550,8 @@ async fn a_mine_event_stream_carries_only_the_callers_and_the_teams_threads() {
     let people = candidates(&app, &admin, 1, &["Ann", "Bob"]).await;
     let ann = text(&app, &rita, &people[0]).await;
     let bob = text(&app, &admin, &people[1]).await;
-    let mut mine = event_stream(&app, "/sms/events?scope=mine", &admin).await;
-    let mut everything = event_stream(&app, "/sms/events", &admin).await;
+    let mut mine = event_stream(&app, app.url("/sms/events?scope=mine"), &admin).await;
+    let mut everything = event_stream(&app, app.url("/sms/events"), &admin).await;
 
     // Rita's thread, then the admin's, then a new one nobody has.
     reply_form(

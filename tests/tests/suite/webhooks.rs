@@ -871,44 +871,72 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[tokio::test]
-async fn twilio_status_callbacks_move_a_message_forward_only() {
-    let app = spawn_app().await;
-    let (admin, _, status) = twilio_inbox(&app).await;
+pub(crate) const TWILIO_MESSAGE_SID: &str = "SM55555555555555555555555555555555";
+pub(crate) const CY: &str = "+14155550123";
+
+/// Twilio active and taking every message as `TWILIO_MESSAGE_SID`; one message sent
+/// to Cy. Returns (admin token, status path, Cy's id, our message id).
+pub(crate) async fn sent_to_cy_through_twilio(app: &TestApp) -> (String, String, String, String) {
+    let (admin, _, status) = twilio_inbox(app).await;
     Mock::given(method("POST"))
-        .and(path(format!("/2010-04-01/Accounts/{TWILIO_SID}/Messages.json")))
+        .and(path(format!(
+            "/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+        )))
         .respond_with(ResponseTemplate::new(201).set_body_json(
-            json!({"sid": "SM44444444444444444444444444444444", "status": "queued", "num_segments": "1"}),
+            json!({"sid": TWILIO_MESSAGE_SID, "status": "queued", "num_segments": "1"}),
         ))
         .mount(&app.twilio)
         .await;
     let organization = app.organization_id(&admin).await;
-    let ids = app
-        .insert_candidates(&organization, vec![NewCandidate::new("Cy", "+14155550123")])
-        .await;
-    let id = send_one(&app, &admin, &ids[0], "Hello").await["id"]
+    let cy = app
+        .insert_candidates(&organization, vec![NewCandidate::new("Cy", CY)])
+        .await
+        .remove(0);
+    let id = send_one(app, &admin, &cy, "Hello").await["id"]
         .as_str()
         .unwrap()
         .to_owned();
     app.drain_at(Utc::now()).await;
+    assert_eq!(message(app, &admin, &id).await["status"], "sent");
+    (admin, status, cy, id)
+}
+
+/// Posts Twilio's signed status callback for `TWILIO_MESSAGE_SID`: `state`, with
+/// `error_code` and Twilio's `ErrorMessage` when there is one.
+pub(crate) async fn twilio_callback(
+    app: &TestApp,
+    status: &str,
+    state: &str,
+    error_code: Option<&str>,
+) {
     let url = format!("{}{status}", app.settings.public_url);
-    let callback = |state: &'static str| {
-        vec![
-            ("MessageSid", "SM44444444444444444444444444444444"),
-            ("SmsSid", "SM44444444444444444444444444444444"),
-            ("AccountSid", TWILIO_SID),
-            ("From", "+14155550100"),
-            ("To", "+14155550123"),
-            ("MessageStatus", state),
-            ("SmsStatus", state),
-            ("ApiVersion", "2010-04-01"),
-        ]
-    };
+    let mut fields = vec![
+        ("MessageSid", TWILIO_MESSAGE_SID),
+        ("SmsSid", TWILIO_MESSAGE_SID),
+        ("AccountSid", TWILIO_SID),
+        ("From", "+14155550100"),
+        ("To", CY),
+        ("MessageStatus", state),
+        ("SmsStatus", state),
+        ("ApiVersion", "2010-04-01"),
+    ];
+    if let Some(code) = error_code {
+        fields.extend([
+            ("ErrorCode", code),
+            ("ErrorMessage", "Twilio's explanation"),
+        ]);
+    }
+    let response = twilio_post(app, status, &fields, &twilio_signature(&url, &fields)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn twilio_status_callbacks_move_a_message_forward_only() {
+    let app = spawn_app().await;
+    let (admin, status, _, id) = sent_to_cy_through_twilio(&app).await;
 
     for state in ["sent", "delivered", "sent"] {
-        let fields = callback(state);
-        let response = twilio_post(&app, &status, &fields, &twilio_signature(&url, &fields)).await;
-        assert_eq!(response.status(), StatusCode::OK);
+        twilio_callback(&app, &status, state, None).await;
     }
 
     assert_eq!(message(&app, &admin, &id).await["status"], "delivered");
@@ -951,20 +979,14 @@ async fn twilio_refusing_an_unsubscribed_recipient_opts_the_candidate_out() {
     );
 }
 
-/// The open `GET /sms/events` stream of `base` (a replica's address), past its
-/// `: connected` greeting.
-async fn event_stream(
+/// The open event stream at `url` (`GET /sms/events` of a replica) for `token`, past
+/// its `: connected` greeting.
+pub(crate) async fn event_stream(
     app: &TestApp,
-    base: &str,
+    url: String,
     token: &str,
 ) -> impl futures_util::Stream<Item = reqwest::Result<impl AsRef<[u8]>>> + Unpin {
-    let stream = app
-        .client
-        .get(format!("{base}/sms/events"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let stream = app.client.get(url).bearer_auth(token).send().await.unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
     let mut chunks = stream.bytes_stream();
@@ -975,7 +997,7 @@ async fn event_stream(
 
 /// What the stream sends until a complete event containing `wanted`; fails after a
 /// second.
-async fn read_until<B: AsRef<[u8]>>(
+pub(crate) async fn read_until<B: AsRef<[u8]>>(
     chunks: &mut (impl futures_util::Stream<Item = reqwest::Result<B>> + Unpin),
     wanted: &str,
 ) -> String {
@@ -996,7 +1018,7 @@ async fn the_event_stream_announces_a_reply_within_a_second() {
     let app = spawn_app().await;
     let (admin, inbound, _) = clicksend_inbox(&app).await;
     ann(&app, &admin).await;
-    let mut chunks = event_stream(&app, &app.address, &admin).await;
+    let mut chunks = event_stream(&app, app.url("/sms/events"), &admin).await;
 
     reply_form(
         &app,
@@ -1047,7 +1069,7 @@ async fn a_reply_received_by_one_replica_reaches_event_streams_on_another() {
     let replica = nextal_api::Application::build(&app.settings).await.unwrap();
     let replica_address = format!("http://127.0.0.1:{}", replica.port());
     tokio::spawn(replica.run_until_stopped());
-    let mut chunks = event_stream(&app, &replica_address, &admin).await;
+    let mut chunks = event_stream(&app, format!("{replica_address}/sms/events"), &admin).await;
 
     reply_form(
         &app,
