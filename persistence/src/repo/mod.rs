@@ -21,7 +21,8 @@ pub mod threads;
 pub mod users;
 pub mod webhook_deliveries;
 
-/// Rows per statement when a set of rows goes to the database as one JSON parameter.
+/// Rows per statement when a set of rows goes to the database as parameters (arrays or
+/// JSON).
 /// A 10,000-message bulk send in one statement per table built an 8 MB parameter, copied
 /// on its way out, and the service's peak memory was 161 MiB (outbox bench); a thousand
 /// rows a statement brought it to 125 MiB, in the same time.
