@@ -105,11 +105,7 @@ async fn run(server_url: &str, connections: usize) -> bool {
     );
     let client = reqwest::Client::new();
     server.wait_until_ready(&client).await;
-    let api = Api {
-        token: server.login(&client).await,
-        client,
-        base: server.base.clone(),
-    };
+    let api = server.api(&client).await;
 
     // What an operator does: settings, key, verify, register the webhooks.
     api.call(
@@ -347,31 +343,6 @@ async fn run(server_url: &str, connections: usize) -> bool {
         }
     );
     !lost && !doubled
-}
-
-/// The service's API, signed in as the admin.
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    /// Calls `path`, asserts a 2xx answer and returns its JSON.
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the service answers");
-        let status = response.status();
-        let text = response.text().await.expect("a body");
-        assert!(status.is_success(), "{method} {path}: {status} {text}");
-        serde_json::from_str(&text).expect("JSON")
-    }
 }
 
 /// Stores the candidates in one statement and returns their ids.

@@ -39,7 +39,7 @@ use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use nextal_tests::TestDatabase;
 use nextal_tests::fakes::ClickSendAccepts;
-use serde_json::{Value, json};
+use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer};
 
@@ -180,16 +180,7 @@ async fn run() -> Run {
     let client = reqwest::Client::new();
     server.wait_until_ready(&client).await;
     let ready_rss_mib = peak_rss_mib(server.pid());
-    let token = server.login(&client).await;
-    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
-        let mut request = client
-            .request(method, format!("{}{path}", server.base))
-            .bearer_auth(&token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send()
-    };
+    let api = server.api(&client).await;
     for (path, body) in [
         (
             "/integrations/clicksend",
@@ -200,18 +191,12 @@ async fn run() -> Run {
             json!({"api_key": "bench-key-123"}),
         ),
     ] {
-        let response = call(reqwest::Method::PUT, path, Some(body))
-            .await
-            .expect("the service answers");
-        assert!(response.status().is_success(), "PUT {path}");
+        api.call(reqwest::Method::PUT, path, Some(body)).await;
     }
-    let organization: Value = call(reqwest::Method::GET, "/organization", None)
-        .await
-        .expect("the service answers")
-        .json()
-        .await
-        .expect("JSON");
-    let organization = organization["id"].as_str().expect("an id").to_owned();
+    let organization = api.call(reqwest::Method::GET, "/organization", None).await["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
     let mut db = AsyncPgConnection::establish(database.url())
         .await
         .expect("the bench database");
@@ -219,30 +204,23 @@ async fn run() -> Run {
 
     let cpu_before = CpuSample::take(server.pid());
     let started = Instant::now();
-    let response = call(
-        reqwest::Method::POST,
-        "/sms/bulk",
-        Some(json!({"candidate_ids": ids, "body": CAMPAIGN})),
-    )
-    .await
-    .expect("the service answers");
+    let batch = api
+        .call(
+            reqwest::Method::POST,
+            "/sms/bulk",
+            Some(json!({"candidate_ids": ids, "body": CAMPAIGN})),
+        )
+        .await;
     let accepted = started.elapsed();
     let cpu_accepted = CpuSample::take(server.pid());
     let accepted_rss_mib = peak_rss_mib(server.pid());
-    assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
-    let batch: Value = response.json().await.expect("JSON");
     assert_eq!(batch["accepted"], MESSAGES, "{batch}");
     let batch_path = format!(
         "/sms/batches/{}",
         batch["batch_id"].as_str().expect("an id")
     );
     let handed_over = loop {
-        let progress: Value = call(reqwest::Method::GET, &batch_path, None)
-            .await
-            .expect("the service answers")
-            .json()
-            .await
-            .expect("JSON");
+        let progress = api.call(reqwest::Method::GET, &batch_path, None).await;
         if progress["statuses"]["sent"].as_u64() == Some(MESSAGES as u64) {
             break started.elapsed();
         }

@@ -15,6 +15,8 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
+#[path = "common/candidates.rs"]
+mod candidates;
 #[path = "common/environment.rs"]
 mod environment;
 #[path = "common/measure.rs"]
@@ -22,6 +24,7 @@ mod measure;
 #[path = "common/service.rs"]
 mod service;
 
+use candidates::insert_candidates;
 use measure::{CpuSample, peak_rss_mib, percentile_ms};
 use service::Service;
 
@@ -34,7 +37,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use nextal_tests::TestDatabase;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -92,57 +95,38 @@ async fn run(server_url: &str, measured: Duration) {
             ("NEXTAL_WEBHOOK_BURST", "1000000".to_owned()),
         ],
     );
-    let base = server.base.clone();
     let client = reqwest::Client::new();
     server.wait_until_ready(&client).await;
 
     // Arrange: ClickSend active, its inbound URL, candidates at some senders' numbers.
-    let token = server.login(&client).await;
-    let put = |path: &str, body: Value| {
-        client
-            .put(format!("{base}{path}"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-    };
-    let activated = put(
+    let api = server.api(&client).await;
+    api.call(
+        reqwest::Method::PUT,
         "/integrations/clicksend",
-        json!({"active": true, "phone_number": OUR_NUMBER, "username": "bench"}),
+        Some(json!({"active": true, "phone_number": OUR_NUMBER, "username": "bench"})),
     )
-    .await
-    .expect("the service answers");
-    assert!(activated.status().is_success(), "activating ClickSend");
-    let keyed = put(
+    .await;
+    api.call(
+        reqwest::Method::PUT,
         "/integrations/clicksend/api-key",
-        json!({"api_key": "bench-key-123"}),
+        Some(json!({"api_key": "bench-key-123"})),
     )
-    .await
-    .expect("the service answers");
-    assert!(keyed.status().is_success(), "setting the API key");
-    let card = get_json(&client, &base, "/integrations/clicksend", &token).await;
+    .await;
+    let card = api
+        .call(reqwest::Method::GET, "/integrations/clicksend", None)
+        .await;
     let inbound_url = card["webhooks"]["inbound_url"]
         .as_str()
         .expect("an inbound URL");
     let inbound_path = &inbound_url[inbound_url.find("/webhooks/").expect("a webhook path")..];
-    let organization = get_json(&client, &base, "/organization", &token).await["id"]
+    let organization = api.call(reqwest::Method::GET, "/organization", None).await["id"]
         .as_str()
         .expect("an organization id")
         .to_owned();
     let mut db = AsyncPgConnection::establish(database.url())
         .await
         .expect("the bench database");
-    diesel::sql_query(format!(
-        "INSERT INTO candidates (id, organization_id, job_id, stage, first_name, last_name, phone,
-                                 email, sms_opted_out, created_at, updated_at)
-         SELECT gen_random_uuid()::text, '{organization}', NULL, NULL, 'Candidate' || n, 'Tester',
-                '+614' || (10000000 + n), NULL, false, now() AT TIME ZONE 'UTC',
-                now() AT TIME ZONE 'UTC'
-         FROM generate_series(0, {last}) AS n",
-        last = CANDIDATES - 1
-    ))
-    .execute(&mut db)
-    .await
-    .expect("candidates are stored");
+    insert_candidates(&mut db, &organization, CANDIDATES as usize).await;
 
     // Load: 64 connections, warm-up, then the measured window.
     let target = Rc::new(Target::new(server.port, inbound_path));
@@ -365,17 +349,6 @@ fn describe_failures(failures: &[u16]) -> String {
         })
         .collect();
     format!(" ({})", listed.join(", "))
-}
-
-async fn get_json(client: &reqwest::Client, base: &str, path: &str, token: &str) -> Value {
-    let response = client
-        .get(format!("{base}{path}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("the service answers");
-    assert!(response.status().is_success(), "GET {path}");
-    response.json().await.expect("JSON")
 }
 
 async fn count(db: &mut AsyncPgConnection, sql: &str) -> i64 {

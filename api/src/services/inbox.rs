@@ -187,10 +187,7 @@ pub async fn mark_unread(
         tracing::info!(thread_id = %id, marked_by = %current.user.id, "thread marked unread");
         events.committed(unread);
     }
-    let mut conn = db.conn().await?;
-    inbox::find(&mut conn, organization_id, id)
-        .await?
-        .ok_or(ServiceError::NotFound)
+    get(db, current, id).await
 }
 
 /// Assigns thread `id` to member `user_id`, or gives it back to the team (`None`); an
@@ -249,8 +246,5 @@ pub async fn assign(
         );
         events.committed(assigned);
     }
-    let mut conn = db.conn().await?;
-    inbox::find(&mut conn, organization_id, id)
-        .await?
-        .ok_or(ServiceError::NotFound)
+    get(db, current, id).await
 }

@@ -21,8 +21,9 @@ pub async fn insert_candidates(
          SELECT gen_random_uuid()::text, '{organization}', NULL, NULL, 'Candidate' || n, 'Tester',
                 '+614' || (10000000 + n), NULL, false, now() AT TIME ZONE 'UTC',
                 now() AT TIME ZONE 'UTC'
-         FROM generate_series(1, {count}) AS n
-         RETURNING id"
+         FROM generate_series(0, {last}) AS n
+         RETURNING id",
+        last = count - 1
     ))
     .load(db)
     .await

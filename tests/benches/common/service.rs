@@ -112,8 +112,17 @@ impl Service {
         }
     }
 
+    /// The API as the bootstrap admin, signed in.
+    pub async fn api(&self, client: &reqwest::Client) -> Api {
+        Api {
+            token: self.login(client).await,
+            client: client.clone(),
+            base: self.base.clone(),
+        }
+    }
+
     /// Signs in as the bootstrap admin; the bearer token.
-    pub async fn login(&self, client: &reqwest::Client) -> String {
+    async fn login(&self, client: &reqwest::Client) -> String {
         let response = client
             .post(format!("{}/auth/login", self.base))
             .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
@@ -123,6 +132,31 @@ impl Service {
         assert!(response.status().is_success(), "signing in");
         let body: Value = response.json().await.expect("JSON");
         body["token"].as_str().expect("a token").to_owned()
+    }
+}
+
+/// The service's API, signed in as the admin.
+pub struct Api {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    /// Calls `path`, asserts a 2xx answer and returns its JSON.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the service answers");
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).expect("JSON")
     }
 }
 
