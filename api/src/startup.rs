@@ -104,6 +104,7 @@ impl Application {
             public_url: settings.public_url.trim_end_matches('/').to_owned(),
             gates: HandoverGates::default(),
             outbox_signal: Arc::new(tokio::sync::Notify::new()),
+            chunk_signal: Arc::new(tokio::sync::Notify::new()),
             dispatch: DispatchSettings {
                 claim_limit: settings.dispatch_batch,
                 settle_delay: Duration::from_secs(settings.settle_delay_secs),

@@ -41,6 +41,8 @@ pub struct AppState {
     pub gates: HandoverGates,
     /// Wakes the dispatcher when a message is queued.
     pub outbox_signal: OutboxSignal,
+    /// Wakes the writer of bulk sends' chunks when a batch is accepted.
+    pub chunk_signal: OutboxSignal,
     /// How the dispatcher paces itself.
     pub dispatch: DispatchSettings,
     /// Live inbox events.

@@ -14,7 +14,7 @@ use crate::validation::Invalid;
 
 /// Why the service, not the sender, chose a message's `send_at`: its `status_reason`
 /// while it is `scheduled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldReason {
     /// It would have gone out inside the organization's quiet hours.

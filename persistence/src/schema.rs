@@ -143,6 +143,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    sms_batch_chunks (batch_id, seq) {
+        batch_id -> Text,
+        seq -> Integer,
+        organization_id -> Text,
+        provider -> Text,
+        from_number -> Text,
+        template_id -> Nullable<Text>,
+        sent_by -> Text,
+        messages -> Text,
+        queued -> Integer,
+        scheduled -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     sms_batches (id) {
         id -> Text,
         organization_id -> Text,

@@ -465,6 +465,15 @@ impl TestApp {
             .expect("the dispatch round runs")
     }
 
+    /// Writes accepted bulk sends' messages, as the outbox does right after a bulk send
+    /// (every dispatch round does it too); how many it wrote.
+    pub async fn write_bulk_messages(&self) -> usize {
+        self.dispatcher
+            .write_waiting_chunks()
+            .await
+            .expect("the bulk messages are written")
+    }
+
     /// One reconciliation round at `now`.
     pub async fn reconcile_at(&self, now: DateTime<Utc>) -> ReconcileReport {
         self.reconciler
@@ -552,6 +561,40 @@ impl TestApp {
         }
         .expect("the count runs");
         row.n
+    }
+
+    /// Makes the database refuse, as a constraint would, every row inserted into `table`
+    /// for which `condition` (SQL over `NEW`, read alike by both backends) holds.
+    pub async fn refuse_inserts(&self, table: &str, condition: &str) {
+        if backend_name() == "postgres" {
+            self.execute_sql(&format!(
+                "CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN IF {condition} THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
+            ))
+            .await;
+            self.execute_sql(&format!(
+                "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_{table}()"
+            ))
+            .await;
+        } else {
+            self.execute_sql(&format!(
+                "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} \
+                 WHEN {condition} BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            ))
+            .await;
+        }
+    }
+
+    /// Ends [`TestApp::refuse_inserts`] on `table`.
+    pub async fn accept_inserts(&self, table: &str) {
+        let on = if backend_name() == "postgres" {
+            format!(" ON {table}")
+        } else {
+            String::new()
+        };
+        self.execute_sql(&format!("DROP TRIGGER refuse_{table}{on}"))
+            .await;
     }
 
     /// Runs one SQL statement against the service's database.

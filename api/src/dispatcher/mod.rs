@@ -20,8 +20,8 @@ use nextal_providers::{InDoubt, OutboundSms, ProviderError, SendOutcome, SmsProv
 use leases::{HOLD_LEASE, Held, RoundClock, while_renewing};
 
 use crate::events::{EventKind, InboxEvent};
-use crate::services::ServiceError;
 use crate::services::integrations::{client_for, webhook_urls_for};
+use crate::services::{ServiceError, messaging};
 use crate::services::{new_id, truncate_to_micros};
 use crate::state::AppState;
 
@@ -145,34 +145,71 @@ impl Dispatcher {
         }
     }
 
-    /// Runs rounds until the process ends: at once after a send, else every poll interval.
+    /// Runs until the process ends: rounds at once after a send, else every poll
+    /// interval, and, beside them, the writing of bulk sends' chunks as messages, so that
+    /// the first thousand messages of a batch are handed over while the next are written.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        let writer = self.clone();
         tokio::spawn(async move {
-            let settings = self.state.dispatch;
-            loop {
-                match self.run_once(Utc::now()).await {
-                    Ok(report) if report.claimed as i64 >= settings.claim_limit => continue,
-                    Ok(report) => {
-                        if report != DispatchReport::default() {
-                            tracing::info!(?report, "dispatch round");
-                        }
-                    }
-                    Err(error) => {
-                        tracing::warn!(error = %format!("{error:#}"), "dispatch round failed")
-                    }
-                }
-                tokio::select! {
-                    () = self.state.outbox_signal.notified() => {}
-                    () = tokio::time::sleep(settings.poll_interval) => {}
-                }
-            }
+            tokio::join!(writer.write_chunks_forever(), self.dispatch_forever());
         })
     }
 
-    /// One round at time `now`: settle what is in doubt, then claim and hand over what
-    /// is due. Claimed messages waiting for their provider request keep a short lease,
-    /// renewed while the round runs, so that a crash lets go of them quickly.
+    async fn dispatch_forever(&self) {
+        let settings = self.state.dispatch;
+        loop {
+            match self.dispatch_due(Utc::now()).await {
+                Ok(report) if report.claimed as i64 >= settings.claim_limit => continue,
+                Ok(report) => {
+                    if report != DispatchReport::default() {
+                        tracing::info!(?report, "dispatch round");
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "dispatch round failed")
+                }
+            }
+            tokio::select! {
+                () = self.state.outbox_signal.notified() => {}
+                () = tokio::time::sleep(settings.poll_interval) => {}
+            }
+        }
+    }
+
+    /// Writes bulk sends' chunks as messages whenever a batch is accepted, and every
+    /// poll interval (chunks a failed write or another process left).
+    async fn write_chunks_forever(&self) {
+        loop {
+            match self.write_waiting_chunks().await {
+                Ok(0) => {}
+                Ok(written) => tracing::info!(written, "bulk messages written"),
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "writing bulk messages failed; retried")
+                }
+            }
+            tokio::select! {
+                () = self.state.chunk_signal.notified() => {}
+                () = tokio::time::sleep(self.state.dispatch.poll_interval) => {}
+            }
+        }
+    }
+
+    /// Writes the bulk sends' chunks waiting in the outbox as messages; how many it wrote.
+    pub async fn write_waiting_chunks(&self) -> anyhow::Result<usize> {
+        Ok(messaging::write_waiting_chunks(&self.state.db, &self.state.outbox_signal).await?)
+    }
+
+    /// One round at time `now`: write waiting bulk chunks as messages, then
+    /// [`Dispatcher::dispatch_due`].
     pub async fn run_once(&self, now: DateTime<Utc>) -> anyhow::Result<DispatchReport> {
+        self.write_waiting_chunks().await?;
+        self.dispatch_due(now).await
+    }
+
+    /// Settles what is in doubt, then claims and hands over what is due at `now`.
+    /// Claimed messages waiting for their provider request keep a short lease, renewed
+    /// while the round runs, so that a crash lets go of them quickly.
+    async fn dispatch_due(&self, now: DateTime<Utc>) -> anyhow::Result<DispatchReport> {
         let clock = RoundClock::starting_at(now.naive_utc());
         let now = clock.start();
         self.end_abandoned_claims(now).await?;

@@ -348,6 +348,7 @@ fn outbox(state: &AppState) -> Outbox<'_> {
     Outbox {
         db: &state.db,
         wake: &state.outbox_signal,
+        wake_chunk_writer: &state.chunk_signal,
         default_cap: state.daily_send_cap,
         clock: &state.clock,
     }

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::services::ServiceError;
 use crate::services::auth::CurrentUser;
-use crate::services::{audit, new_id, now};
+use crate::services::{audit, messaging, new_id, now};
 use crate::state::AppState;
 
 /// The associated-data field names of the two sealed values of an integration.
@@ -154,7 +154,7 @@ pub async fn save_settings(
         .chain((!settings.active).then_some(provider));
     let mut cancelled = 0;
     for switched in switched_off {
-        let reason = format!("{} was deactivated", switched.as_str());
+        let reason = messaging::deactivated(switched);
         let ids =
             messages::cancel_pending_for_provider(&mut tx, organization_id, switched, &reason, now)
                 .await?;
@@ -170,6 +170,8 @@ pub async fn save_settings(
             .collect();
         messages::insert_events(&mut tx, &history).await?;
         cancelled += ids.len();
+        cancelled +=
+            messaging::cancel_waiting_chunks(&mut tx, organization_id, switched, now).await?;
     }
     audit::record(
         &mut tx,

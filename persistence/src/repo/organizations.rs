@@ -87,13 +87,16 @@ pub async fn any_exist(conn: &mut DbConn) -> Result<bool, PersistenceError> {
 
 /// Serialises changes to one organization's settings and users until the transaction
 /// ends. PostgreSQL locks the organization's row; SQLite transactions already hold the
-/// database's write lock from `BEGIN IMMEDIATE`.
+/// database's write lock from `BEGIN IMMEDIATE`. `FOR NO KEY UPDATE`, not `FOR UPDATE`:
+/// rows that reference the organization (a bulk send's messages, written while holding
+/// their provider's integration) may still be inserted, so that a deactivation, which
+/// takes this lock and then the integration's, never deadlocks with such a writer.
 pub async fn lock(conn: &mut DbConn, id: &str) -> Result<(), PersistenceError> {
     if let DbConn::Postgres(object) = conn {
         organizations::table
             .find(id)
             .select(organizations::id)
-            .for_update()
+            .for_no_key_update()
             .first::<String>(&mut **object)
             .await
             .optional()?;

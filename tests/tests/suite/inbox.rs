@@ -186,6 +186,7 @@ async fn threads_of_a_bulk_send_share_a_time_and_page_by_id() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(app.write_bulk_messages().await, 250);
 
     let (seen, pages) = walk(&app, &admin, "/sms/threads?", 100).await;
 

@@ -156,6 +156,7 @@ async fn every_way_of_sending_counts_and_sends_up_to_the_cap_exactly_succeed() {
     let detail = refused_by_the_cap(over).await["detail"].clone();
     assert!(detail.as_str().unwrap().contains("0 remain today"));
     refused_by_the_cap(over_bulk).await;
+    app.write_bulk_messages().await;
     assert_eq!(count(&app, "sms_messages").await, 5);
     let today = organization(&app, &admin).await["daily_sends"].clone();
     assert_eq!(today["cap"], 5);
@@ -260,6 +261,7 @@ async fn concurrent_sends_racing_for_the_last_places_never_exceed_the_cap() {
         .filter(|answer| answer.status() == StatusCode::TOO_MANY_REQUESTS)
         .count();
     assert_eq!((accepted, refused), (3, 15));
+    app.write_bulk_messages().await;
     assert_eq!(count(&app, "sms_messages").await, i64::from(CAP));
     assert_eq!(organization(&app, &admin).await["daily_sends"]["sent"], CAP);
 }

@@ -616,6 +616,164 @@ async fn deactivation_during_a_bulk_send_stops_every_later_hand_over() {
     assert_eq!(batch["statuses"], json!({"sent": 1000, "cancelled": 1500}));
 }
 
+/// 2,500 candidates of the organization, ClickSend active and accepting, and a bulk send
+/// to them accepted: the batch's id.
+async fn accepted_bulk_send_to_2500(app: &TestApp, admin: &str) -> String {
+    activate_clicksend(app, admin).await;
+    accept_everything(app).await;
+    let organization = app.organization_id(admin).await;
+    let ids = app
+        .insert_candidates(
+            &organization,
+            (0..2500)
+                .map(|n| NewCandidate::new("C", &phone(n)))
+                .collect(),
+        )
+        .await;
+    let response = app
+        .post(
+            "/sms/bulk",
+            Some(admin),
+            &json!({"candidate_ids": ids, "body": "Hi"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let accepted: Value = response.json().await.unwrap();
+    accepted["batch_id"].as_str().unwrap().to_owned()
+}
+
+async fn batch_statuses(app: &TestApp, admin: &str, batch_id: &str) -> Value {
+    let batch: Value = app
+        .get(&format!("/sms/batches/{batch_id}"), Some(admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    batch["statuses"].clone()
+}
+
+#[tokio::test]
+async fn a_bulk_send_answers_before_its_messages_are_written_and_the_outbox_writes_each_once() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let batch_id = accepted_bulk_send_to_2500(&app, &admin).await;
+
+    // Answered: the batch shows every message queued before any row is written.
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sms_messages").await, 0);
+    assert_eq!(
+        batch_statuses(&app, &admin, &batch_id).await,
+        json!({"queued": 2500})
+    );
+
+    let written = app.write_bulk_messages().await;
+    let again = app.write_bulk_messages().await;
+
+    assert_eq!((written, again), (2500, 0));
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM sms_threads").await,
+        2500
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) AS n FROM sms_message_events e \
+             JOIN sms_messages m ON m.id = e.message_id WHERE e.status = 'queued'"
+        )
+        .await,
+        2500
+    );
+    assert_eq!(
+        batch_statuses(&app, &admin, &batch_id).await,
+        json!({"queued": 2500})
+    );
+    assert_eq!(app.drain_at(Utc::now()).await.sent, 2500);
+    assert_eq!(
+        batch_statuses(&app, &admin, &batch_id).await,
+        json!({"sent": 2500})
+    );
+}
+
+#[tokio::test]
+async fn a_bulk_chunk_the_database_refuses_to_write_waits_whole_and_is_written_later() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let batch_id = accepted_bulk_send_to_2500(&app, &admin).await;
+    // The events are written last: threads and messages are already in the
+    // transaction when it fails.
+    app.refuse_inserts("sms_message_events", "NEW.id IS NOT NULL")
+        .await;
+
+    let refused = app.dispatcher.write_waiting_chunks().await;
+
+    assert!(refused.is_err());
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sms_messages").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM sms_threads").await, 0);
+    assert_eq!(
+        batch_statuses(&app, &admin, &batch_id).await,
+        json!({"queued": 2500})
+    );
+    app.accept_inserts("sms_message_events").await;
+    assert_eq!(app.write_bulk_messages().await, 2500);
+    assert_eq!(app.drain_at(Utc::now()).await.sent, 2500);
+}
+
+#[tokio::test]
+async fn deactivating_before_a_bulk_sends_messages_are_written_cancels_them_all() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let batch_id = accepted_bulk_send_to_2500(&app, &admin).await;
+
+    let response = app
+        .put(
+            "/integrations/clicksend",
+            Some(&admin),
+            &json!({"active": false, "phone_number": "+61411111111", "username": "ops"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    assert_eq!(
+        batch_statuses(&app, &admin, &batch_id).await,
+        json!({"cancelled": 2500})
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) AS n FROM sms_messages \
+             WHERE status = 'cancelled' AND status_reason = 'clicksend was deactivated'"
+        )
+        .await,
+        2500
+    );
+    assert_eq!(app.write_bulk_messages().await, 0);
+    assert_eq!(app.drain_at(Utc::now()).await.provider_requests, 0);
+    assert!(clicksend_sends(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_bulk_sends_messages_written_after_their_provider_went_inactive_are_cancelled() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let batch_id = accepted_bulk_send_to_2500(&app, &admin).await;
+    // Inactive without a deactivation's own cancelling, as a replica that wrote the
+    // chunks a moment after a deactivation committed would find it.
+    app.execute_sql("UPDATE integrations SET active = FALSE")
+        .await;
+
+    assert_eq!(app.write_bulk_messages().await, 2500);
+
+    assert_eq!(
+        batch_statuses(&app, &admin, &batch_id).await,
+        json!({"cancelled": 2500})
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) AS n FROM sms_message_events WHERE status = 'cancelled' \
+             AND detail = 'clicksend was deactivated'"
+        )
+        .await,
+        2500
+    );
+}
+
 #[tokio::test]
 async fn a_deactivation_waits_for_a_hand_over_in_flight_and_none_starts_after_it() {
     let app = spawn_app_with(AppOptions {

@@ -240,6 +240,7 @@ async fn a_number_of_a_one_zone_country_is_read_in_that_zone_others_in_the_organ
         (bulk["accepted"].as_u64(), bulk["deferred"].as_u64()),
         (Some(3), Some(2))
     );
+    app.write_bulk_messages().await;
     assert_eq!(
         app.count(
             "SELECT COUNT(*) AS n FROM sms_messages WHERE status = 'scheduled' \

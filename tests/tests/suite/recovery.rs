@@ -237,6 +237,7 @@ async fn bulk(app: &TestApp, admin: &str, count: usize) -> Vec<String> {
         )
         .await;
     assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+    assert_eq!(app.write_bulk_messages().await, count);
     let batch = response.json::<Value>().await.unwrap()["batch_id"]
         .as_str()
         .unwrap()

@@ -232,6 +232,7 @@ async fn a_send_assigns_an_unassigned_thread_to_its_sender_and_never_moves_an_as
         )
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
+    app.write_bulk_messages().await;
     let assignees: Vec<(String, Value)> = get_json(&app, &admin, "/sms/threads").await["items"]
         .as_array()
         .unwrap()

@@ -222,24 +222,8 @@ async fn a_reply_the_database_refuses_costs_only_itself_not_the_replies_written_
     // is written on its own. A trigger refuses one reply, as a constraint would.
     let app = spawn_app().await;
     let (_admin, inbound, _) = clicksend_inbox(&app).await;
-    if nextal_tests::backend_name() == "postgres" {
-        app.execute_sql(
-            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN IF NEW.body = 'poison' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$",
-        )
+    app.refuse_inserts("sms_messages", "NEW.body = 'poison'")
         .await;
-        app.execute_sql(
-            "CREATE TRIGGER refuse_poison BEFORE INSERT ON sms_messages \
-             FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
-        )
-        .await;
-    } else {
-        app.execute_sql(
-            "CREATE TRIGGER refuse_poison BEFORE INSERT ON sms_messages \
-             WHEN NEW.body = 'poison' BEGIN SELECT RAISE(ABORT, 'poison'); END",
-        )
-        .await;
-    }
     let replies: Vec<Value> = (0..12)
         .map(|n| {
             clicksend_reply_json(

@@ -1,7 +1,14 @@
 //! Sending: one candidate, a reply in a thread, or many candidates from the kanban
 //! board. Every message is written to the outbox first, counted against the
 //! organization's daily send cap in the same transaction; the dispatcher hands it over.
-//! An idempotent replay returns before anything is counted.
+//! An idempotent replay returns before anything is counted. Bulk sends are in [`bulk`].
+
+mod bulk;
+
+pub use bulk::{
+    BatchProgress, BulkAccepted, MAX_BULK_CANDIDATES, SkipReason, batch, cancel_waiting_chunks,
+    deactivated, send_bulk, write_waiting_chunks,
+};
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,7 +17,6 @@ use nextal_domain::{
     ClockTime, DailySendCap, Direction, HoldReason, MergeValues, MessageBody, MessageStatus,
     ProviderKind, QuietHours, Template, Timezone, recipient_zone,
 };
-use nextal_persistence::repo::batches::{self, Batch};
 use nextal_persistence::repo::candidates::{self, Candidate};
 use nextal_persistence::repo::idempotency::{self, StoredResponse};
 use nextal_persistence::repo::integrations;
@@ -20,18 +26,13 @@ use nextal_persistence::repo::templates;
 use nextal_persistence::repo::threads::{self, WantedThread};
 use nextal_persistence::{Db, DbConn, PersistenceError};
 use tokio::sync::Notify;
-use utoipa::ToSchema;
 
 use crate::clock::Clock;
 use crate::services::auth::CurrentUser;
 use crate::services::send_caps;
-use crate::services::templates::{job_titles, merge_values};
+use crate::services::templates::merge_values;
 use crate::services::{ServiceError, new_id, now, truncate_to_micros};
 
-/// Most candidates one bulk send takes.
-pub const MAX_BULK_CANDIDATES: usize = 10_000;
-/// Messages of a bulk send built and written together.
-const MESSAGES_PER_WRITE: usize = 1_000;
 /// How far ahead a message may be scheduled.
 const MAX_SCHEDULE_AHEAD: TimeDelta = TimeDelta::days(366);
 /// A reply within this long of the candidate's latest message is part of a live
@@ -64,56 +65,6 @@ pub enum Accepted<T> {
     Replayed(Replay),
 }
 
-/// Why a candidate of a bulk send got no message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SkipReason {
-    /// Not a candidate of this organization.
-    NotFound,
-    /// The candidate has no phone number.
-    NoPhone,
-    /// The candidate opted out of SMS.
-    OptedOut,
-    /// A provider found the candidate's number cannot take SMS (a landline).
-    NotMobile,
-    /// Another candidate of the request has the same number and gets the message.
-    DuplicateNumber,
-    /// Over the longest message allowed once merged.
-    TooLong,
-    /// Nothing left once merged.
-    EmptyText,
-}
-
-impl SkipReason {
-    /// The name the API uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SkipReason::NotFound => "not_found",
-            SkipReason::NoPhone => "no_phone",
-            SkipReason::OptedOut => "opted_out",
-            SkipReason::NotMobile => "not_mobile",
-            SkipReason::DuplicateNumber => "duplicate_number",
-            SkipReason::TooLong => "too_long",
-            SkipReason::EmptyText => "empty_text",
-        }
-    }
-}
-
-/// The result of a bulk send.
-pub struct BulkAccepted {
-    pub batch_id: String,
-    pub accepted: usize,
-    /// Accepted messages held until the end of quiet hours.
-    pub deferred: usize,
-    pub skipped: Vec<(String, SkipReason)>,
-}
-
-/// A batch with how many of its messages are in each status.
-pub struct BatchProgress {
-    pub batch: Batch,
-    pub counts: Vec<(MessageStatus, i64)>,
-}
-
 /// What queuing messages needs besides the request: where they are stored, who to
 /// wake once they are, and the daily send cap of organizations without their own.
 #[derive(Clone, Copy)]
@@ -122,6 +73,8 @@ pub struct Outbox<'a> {
     pub db: &'a Db,
     /// Wakes the dispatcher after messages are committed.
     pub wake: &'a Notify,
+    /// Wakes the writer of bulk sends' chunks after a batch is committed.
+    pub wake_chunk_writer: &'a Notify,
     /// The service's daily send cap.
     pub default_cap: DailySendCap,
     /// The time sends are decided at.
@@ -257,186 +210,6 @@ pub async fn reply(
     }
 }
 
-/// Queues one message per candidate of `candidate_ids`: the kanban quick message.
-/// Candidates that cannot be texted are listed with the reason; candidates sharing a
-/// number get one message.
-pub async fn send_bulk(
-    outbox: Outbox<'_>,
-    user: &CurrentUser,
-    candidate_ids: Vec<String>,
-    content: Content,
-    send_at: Option<DateTime<Utc>>,
-    idempotency: Option<IdempotencyKey>,
-    respond: impl Fn(&BulkAccepted) -> (u16, String),
-) -> Result<Accepted<BulkAccepted>, ServiceError> {
-    let organization_id = user.organization_id();
-    let now = outbox.clock.now();
-    let schedule = schedule(send_at, now)?;
-    let mut conn = outbox.db.conn().await?;
-    if let Some(replay) = stored_replay(&mut conn, organization_id, idempotency.as_ref()).await? {
-        return Ok(Accepted::Replayed(replay));
-    }
-    let sender = active_sender(&mut conn, organization_id).await?;
-    let (template, template_id) = load_content(&mut conn, organization_id, content).await?;
-    let organization = organization(&mut conn, organization_id).await?;
-    let found: HashMap<String, Candidate> =
-        candidates::find_many(&mut conn, organization_id, &candidate_ids)
-            .await?
-            .into_iter()
-            .map(|candidate| (candidate.id.clone(), candidate))
-            .collect();
-    let job_ids: Vec<String> = found
-        .values()
-        .filter_map(|c| c.job_id.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let titles = job_titles(&mut conn, organization_id, &job_ids).await?;
-
-    let mut skipped = Vec::new();
-    let mut seen_phones = HashSet::new();
-    let mut outgoing: Vec<(&Candidate, MessageBody)> = Vec::new();
-    for id in &candidate_ids {
-        let Some(candidate) = found.get(id) else {
-            skipped.push((id.clone(), SkipReason::NotFound));
-            continue;
-        };
-        let Some(phone) = candidate.phone.clone() else {
-            skipped.push((id.clone(), SkipReason::NoPhone));
-            continue;
-        };
-        if candidate.sms_opted_out {
-            skipped.push((id.clone(), SkipReason::OptedOut));
-            continue;
-        }
-        if candidate.phone_not_mobile() {
-            skipped.push((id.clone(), SkipReason::NotMobile));
-            continue;
-        }
-        if !seen_phones.insert(phone) {
-            skipped.push((id.clone(), SkipReason::DuplicateNumber));
-            continue;
-        }
-        let values = MergeValues {
-            candidate_first_name: candidate.first_name.clone(),
-            candidate_last_name: candidate.last_name.clone(),
-            job_title: candidate
-                .job_id
-                .as_ref()
-                .and_then(|job| titles.get(job).cloned()),
-            recruiter_first_name: user.user.first_name.clone(),
-            organization_name: organization.name.clone(),
-        };
-        let text = template.render(&values);
-        match MessageBody::parse(&text) {
-            Ok(body) => outgoing.push((candidate, body)),
-            Err(_) if text.trim().is_empty() => skipped.push((id.clone(), SkipReason::EmptyText)),
-            Err(_) => skipped.push((id.clone(), SkipReason::TooLong)),
-        }
-    }
-    drop(conn);
-
-    let quiet = Quiet::of(&organization);
-    let timings: Vec<Timing> = outgoing
-        .iter()
-        .map(|(candidate, _)| {
-            quiet.timing(
-                candidate.phone.as_deref().unwrap_or_default(),
-                schedule,
-                now,
-            )
-        })
-        .collect();
-    let batch_id = new_id();
-    let accepted = BulkAccepted {
-        batch_id: batch_id.clone(),
-        accepted: outgoing.len(),
-        deferred: timings
-            .iter()
-            .filter(|timing| timing.held.is_some())
-            .count(),
-        skipped,
-    };
-    let mut tx = outbox.db.begin().await?;
-    still_active(&mut tx, organization_id, &sender).await?;
-    // Counted before anything is written: a send over the cap stores nothing, and the
-    // counter row's lock (PostgreSQL) orders the organization's concurrent sends.
-    send_caps::count(
-        &mut tx,
-        outbox.default_cap,
-        &organization,
-        accepted.accepted,
-        now,
-    )
-    .await?;
-    let skipped_json = serde_json::Value::Array(
-        accepted
-            .skipped
-            .iter()
-            .map(|(candidate_id, reason)| {
-                serde_json::json!({ "candidate_id": candidate_id, "reason": reason.as_str() })
-            })
-            .collect(),
-    );
-    batches::insert(
-        &mut tx,
-        &Batch {
-            id: batch_id.clone(),
-            organization_id: organization_id.to_owned(),
-            created_by: user.user.id.clone(),
-            requested: i32::try_from(candidate_ids.len()).unwrap_or(i32::MAX),
-            accepted: i32::try_from(accepted.accepted).unwrap_or(i32::MAX),
-            skipped: skipped_json.to_string(),
-            created_at: now,
-        },
-    )
-    .await?;
-    let recipients: Vec<Recipient> = outgoing
-        .iter()
-        .map(|(candidate, _)| Recipient {
-            phone: candidate.phone.clone().unwrap_or_default(),
-            candidate_id: Some(candidate.id.clone()),
-        })
-        .collect();
-    let bodies: Vec<&str> = outgoing.iter().map(|(_, body)| body.as_str()).collect();
-    let thread_ids = ensure_threads(&mut tx, user, &recipients, &bodies, now).await?;
-    // Built and stored a thousand at a time: all 10,000 rows at once raised the peak
-    // memory of the send by a further 8 MB.
-    let mut pending = outgoing.into_iter().zip(&recipients).zip(timings);
-    loop {
-        let rows: Vec<Message> = pending
-            .by_ref()
-            .take(MESSAGES_PER_WRITE)
-            .map(|(((_, body), recipient), timing)| {
-                new_message(
-                    organization_id,
-                    &thread_ids[&recipient.phone],
-                    recipient,
-                    &sender,
-                    body,
-                    template_id.clone(),
-                    Some(batch_id.clone()),
-                    &user.user.id,
-                    timing,
-                    now,
-                )
-            })
-            .collect();
-        if rows.is_empty() {
-            break;
-        }
-        store_messages(&mut tx, &rows, now).await?;
-    }
-    if let Some(key) = &idempotency {
-        let (status, body) = respond(&accepted);
-        remember(&mut tx, organization_id, key, status, body, now).await?;
-    }
-    tx.commit().await?;
-    outbox.wake.notify_one();
-    tracing::info!(batch_id = %accepted.batch_id, accepted = accepted.accepted, deferred = accepted.deferred, skipped = accepted.skipped.len(), "bulk send queued");
-    Ok(Accepted::New(accepted))
-}
-
 /// Message `id` of the caller's organization with its status history.
 pub async fn get(
     db: &Db,
@@ -481,16 +254,6 @@ pub async fn cancel(
     get(db, user, id).await
 }
 
-/// Batch `id` of the caller's organization and its progress.
-pub async fn batch(db: &Db, user: &CurrentUser, id: &str) -> Result<BatchProgress, ServiceError> {
-    let mut conn = db.conn().await?;
-    let batch = batches::find(&mut conn, user.organization_id(), id)
-        .await?
-        .ok_or(ServiceError::NotFound)?;
-    let counts = batches::status_counts(&mut conn, id).await?;
-    Ok(BatchProgress { batch, counts })
-}
-
 /// Renders the response stored for an idempotency key.
 type RespondFn<'a> = dyn Fn(&Message) -> (u16, String) + 'a;
 
@@ -522,7 +285,8 @@ async fn enqueue_one(
     send_caps::count(&mut tx, outbox.default_cap, organization, 1, now).await?;
     let thread_ids = ensure_threads(
         &mut tx,
-        user,
+        organization_id,
+        &user.user.id,
         std::slice::from_ref(&recipient),
         &[body.as_str()],
         now,
@@ -556,7 +320,8 @@ async fn enqueue_one(
 /// assigned to becomes the sender's; an assigned thread stays with its assignee.
 async fn ensure_threads(
     conn: &mut DbConn,
-    sender: &CurrentUser,
+    organization_id: &str,
+    sender_id: &str,
     recipients: &[Recipient],
     bodies: &[&str],
     now: NaiveDateTime,
@@ -573,14 +338,7 @@ async fn ensure_threads(
             preview: (*body).to_owned(),
         })
         .collect();
-    Ok(threads::upsert_for_sending(
-        conn,
-        sender.organization_id(),
-        &wanted,
-        &sender.user.id,
-        now,
-    )
-    .await?)
+    Ok(threads::upsert_for_sending(conn, organization_id, &wanted, sender_id, now).await?)
 }
 
 /// Stores new messages with their first status.

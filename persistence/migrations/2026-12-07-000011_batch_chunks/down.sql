@@ -1,0 +1,1 @@
+DROP TABLE sms_batch_chunks;
