@@ -504,8 +504,10 @@ pub async fn reply_in_thread(
 ///
 /// Each candidate gets the text with their own merge fields. Candidates that cannot be
 /// texted are listed in `skipped` with the reason; candidates sharing a number get one
-/// message. Follow progress with `GET /sms/batches/{id}`. `Idempotency-Key` works as for
-/// `POST /sms/messages`.
+/// message. The answer comes once the batch is stored; its messages and their threads
+/// appear in the inbox moments later, as the outbox writes them (a thousand at a time),
+/// and `GET /sms/batches/{id}` counts them from the answer on. `Idempotency-Key` works
+/// as for `POST /sms/messages`.
 #[utoipa::path(
     tag = "messaging",
     security(("bearer" = [])),
@@ -611,7 +613,8 @@ pub async fn cancel_message(
     Ok(Json(SmsMessage::new(message, history)))
 }
 
-/// A bulk send's progress: messages per status.
+/// A bulk send's progress: messages per status, those not yet written to the inbox
+/// counted as `queued` or `scheduled`.
 #[utoipa::path(
     tag = "messaging",
     security(("bearer" = [])),

@@ -383,25 +383,28 @@ pub struct SentUpdate {
     pub price: Option<String>,
 }
 
-/// The JSON-table syntax differs between the backends, so these statements come in
-/// pairs. Placeholders: $1 the rows, $2 now, $3 `sent`, $4 `sending`.
+/// PostgreSQL takes the rows as one array per column, SQLite as one JSON parameter, so
+/// these statements come in pairs. Placeholders (PostgreSQL): $1 ids, $2 provider ids,
+/// $3 prices, $4 parts, $5 now, $6 `sent`, $7 `sending`.
 const MARK_SENT_POSTGRES: &str = "
-UPDATE sms_messages AS m SET status = $3, provider_message_id = v.pid, price = v.price,
+UPDATE sms_messages AS m SET status = $6, provider_message_id = v.pid, price = v.price,
        segments = COALESCE(NULLIF(v.parts, 0), m.segments), lease_expires_at = NULL,
-       updated_at = $2
-FROM jsonb_to_recordset($1::jsonb) AS v(id text, pid text, price text, parts integer)
-WHERE m.id = v.id AND m.status = $4
+       updated_at = $5
+FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[]) AS v(id, pid, price, parts)
+WHERE m.id = v.id AND m.status = $7
 RETURNING m.id";
 
 /// A receipt can overtake our own record of the send: such a message is already
 /// `delivered` (or `undelivered`, `failed`); it still gets the provider's id and price.
-/// Placeholders: $1 the rows, $2 `delivered`, $3 `undelivered`, $4 `failed`.
+/// Placeholders: $1 to $4 the rows as in [`MARK_SENT_POSTGRES`], $5 `delivered`,
+/// $6 `undelivered`, $7 `failed`.
 const RECORD_OVERTAKEN_POSTGRES: &str = "
 UPDATE sms_messages AS m SET provider_message_id = v.pid, price = v.price,
        segments = COALESCE(NULLIF(v.parts, 0), m.segments), lease_expires_at = NULL
-FROM jsonb_to_recordset($1::jsonb) AS v(id text, pid text, price text, parts integer)
-WHERE m.id = v.id AND m.status IN ($2, $3, $4)";
+FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[]) AS v(id, pid, price, parts)
+WHERE m.id = v.id AND m.status IN ($5, $6, $7)";
 
+/// Placeholders (SQLite): ?1 the rows, ?2 now, ?3 `sent`, ?4 `sending`.
 const MARK_SENT_SQLITE: &str = "
 UPDATE sms_messages SET status = ?3, provider_message_id = v.pid, price = v.price,
        segments = COALESCE(NULLIF(v.parts, 0), sms_messages.segments),
@@ -412,6 +415,7 @@ FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.pid') AS 
 WHERE sms_messages.id = v.id AND sms_messages.status = ?4
 RETURNING sms_messages.id";
 
+/// Placeholders (SQLite): ?1 the rows, ?2 `delivered`, ?3 `undelivered`, ?4 `failed`.
 const RECORD_OVERTAKEN_SQLITE: &str = "
 UPDATE sms_messages SET provider_message_id = v.pid, price = v.price,
        segments = COALESCE(NULLIF(v.parts, 0), sms_messages.segments),
@@ -422,10 +426,10 @@ FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.pid') AS 
 WHERE sms_messages.id = v.id
   AND sms_messages.status IN (?2, ?3, ?4)";
 
-/// Records what the provider accepted, in one statement for the whole request (the
-/// rows travel as one JSON parameter, so a thousand messages cost one round trip), and
-/// returns the ids that moved to `sent`. A message a receipt already moved further
-/// keeps its status and gets the provider's id and price.
+/// Records what the provider accepted, in one statement for the whole request (a
+/// thousand messages cost one round trip), and returns the ids that moved to `sent`. A
+/// message a receipt already moved further keeps its status and gets the provider's id
+/// and price.
 pub async fn mark_sent(
     conn: &mut DbConn,
     sent: &[SentUpdate],
@@ -434,11 +438,9 @@ pub async fn mark_sent(
     if sent.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = to_json(sent)?;
     let moved: Vec<InsertedId> = match conn {
         DbConn::Postgres(object) => {
-            diesel::sql_query(MARK_SENT_POSTGRES)
-                .bind::<Text, _>(&rows)
+            bind_sent(MARK_SENT_POSTGRES, sent)
                 .bind::<Timestamp, _>(now)
                 .bind::<Text, _>(MessageStatus::Sent)
                 .bind::<Text, _>(MessageStatus::Sending)
@@ -447,7 +449,7 @@ pub async fn mark_sent(
         }
         DbConn::Sqlite(object) => {
             diesel::sql_query(MARK_SENT_SQLITE)
-                .bind::<Text, _>(&rows)
+                .bind::<Text, _>(to_json(sent)?)
                 .bind::<Timestamp, _>(now)
                 .bind::<Text, _>(MessageStatus::Sent)
                 .bind::<Text, _>(MessageStatus::Sending)
@@ -458,8 +460,7 @@ pub async fn mark_sent(
     if moved.len() < sent.len() {
         match conn {
             DbConn::Postgres(object) => {
-                diesel::sql_query(RECORD_OVERTAKEN_POSTGRES)
-                    .bind::<Text, _>(&rows)
+                bind_sent(RECORD_OVERTAKEN_POSTGRES, sent)
                     .bind::<Text, _>(MessageStatus::Delivered)
                     .bind::<Text, _>(MessageStatus::Undelivered)
                     .bind::<Text, _>(MessageStatus::Failed)
@@ -468,7 +469,7 @@ pub async fn mark_sent(
             }
             DbConn::Sqlite(object) => {
                 diesel::sql_query(RECORD_OVERTAKEN_SQLITE)
-                    .bind::<Text, _>(&rows)
+                    .bind::<Text, _>(to_json(sent)?)
                     .bind::<Text, _>(MessageStatus::Delivered)
                     .bind::<Text, _>(MessageStatus::Undelivered)
                     .bind::<Text, _>(MessageStatus::Failed)
@@ -478,6 +479,20 @@ pub async fn mark_sent(
         };
     }
     Ok(moved.into_iter().map(|row| row.id).collect())
+}
+
+/// `sql`, of [`MARK_SENT_POSTGRES`]'s shape, with `sent` bound as one array per column.
+fn bind_sent<'a>(sql: &'a str, sent: &'a [SentUpdate]) -> BoxedSqlQuery<'a, Pg, SqlQuery> {
+    diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<Array<Text>, _>(sent.iter().map(|row| row.id.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(sent.iter().map(|row| row.pid.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(
+            sent.iter()
+                .map(|row| row.price.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Integer>>, _>(sent.iter().map(|row| row.parts).collect::<Vec<_>>())
 }
 
 /// How a `sending` message leaves its hand-over: a new status (none: it stays
@@ -589,7 +604,7 @@ pub async fn refresh_lease(
 ) -> Result<Vec<String>, PersistenceError> {
     let mut held = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(INSERT_CHUNK) {
-        run!(conn, |c| diesel::update(
+        let ours: Vec<String> = run!(conn, |c| diesel::update(
             sms_messages::table
                 .filter(sms_messages::id.eq_any(chunk))
                 .filter(sms_messages::status.eq(MessageStatus::Sending))
@@ -597,15 +612,9 @@ pub async fn refresh_lease(
                 .filter(sms_messages::lease_expires_at.gt(now))
         )
         .set(sms_messages::lease_expires_at.eq(until))
-        .execute(c)
+        .returning(sms_messages::id)
+        .get_results(c)
         .await)?;
-        let ours: Vec<String> = run!(conn, |c| sms_messages::table
-            .filter(sms_messages::id.eq_any(chunk))
-            .filter(sms_messages::status.eq(MessageStatus::Sending))
-            .filter(sms_messages::lease_expires_at.eq(until))
-            .select(sms_messages::id)
-            .load(c)
-            .await)?;
         held.extend(ours);
     }
     Ok(held)
