@@ -23,6 +23,16 @@ pub(crate) async fn accept_everything(app: &TestApp) {
         .await;
 }
 
+/// Saves the ClickSend card switched off: a deactivation.
+pub(crate) async fn deactivate_clicksend(app: &TestApp, admin: &str) -> reqwest::Response {
+    app.put(
+        "/integrations/clicksend",
+        Some(admin),
+        &json!({"active": false, "phone_number": "+61411111111", "username": "ops"}),
+    )
+    .await
+}
+
 pub(crate) async fn activate_clicksend(app: &TestApp, admin: &str) {
     let response = app
         .put(
@@ -566,36 +576,10 @@ async fn deactivation_during_a_bulk_send_stops_every_later_hand_over() {
     })
     .await;
     let admin = app.admin_token().await;
-    activate_clicksend(&app, &admin).await;
-    accept_everything(&app).await;
-    let organization = app.organization_id(&admin).await;
-    let ids = app
-        .insert_candidates(
-            &organization,
-            (0..2500)
-                .map(|n| NewCandidate::new("C", &phone(n)))
-                .collect(),
-        )
-        .await;
-    let accepted: Value = app
-        .post(
-            "/sms/bulk",
-            Some(&admin),
-            &json!({"candidate_ids": ids, "body": "Hi"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let batch_id = accepted_bulk_send_to_2500(&app, &admin).await;
     let first_round = app.dispatch_at(Utc::now()).await;
 
-    let response = app
-        .put(
-            "/integrations/clicksend",
-            Some(&admin),
-            &json!({"active": false, "phone_number": "+61411111111", "username": "ops"}),
-        )
-        .await;
+    let response = deactivate_clicksend(&app, &admin).await;
     assert_eq!(response.status(), StatusCode::OK);
     let after = app.drain_at(Utc::now() + TimeDelta::minutes(5)).await;
 
@@ -604,16 +588,10 @@ async fn deactivation_during_a_bulk_send_stops_every_later_hand_over() {
         (1, 0)
     );
     assert_eq!(clicksend_sends(&app).await.len(), 1);
-    let batch: Value = app
-        .get(
-            &format!("/sms/batches/{}", accepted["batch_id"].as_str().unwrap()),
-            Some(&admin),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(batch["statuses"], json!({"sent": 1000, "cancelled": 1500}));
+    assert_eq!(
+        batch_statuses(&app, &admin, &batch_id).await,
+        json!({"sent": 1000, "cancelled": 1500})
+    );
 }
 
 /// 2,500 candidates of the organization, ClickSend active and accepting, and a bulk send
@@ -722,13 +700,7 @@ async fn deactivating_before_a_bulk_sends_messages_are_written_cancels_them_all(
     let admin = app.admin_token().await;
     let batch_id = accepted_bulk_send_to_2500(&app, &admin).await;
 
-    let response = app
-        .put(
-            "/integrations/clicksend",
-            Some(&admin),
-            &json!({"active": false, "phone_number": "+61411111111", "username": "ops"}),
-        )
-        .await;
+    let response = deactivate_clicksend(&app, &admin).await;
     assert_eq!(response.status(), StatusCode::OK);
 
     assert_eq!(
@@ -807,13 +779,7 @@ async fn a_deactivation_waits_for_a_hand_over_in_flight_and_none_starts_after_it
 
     let dispatcher = app.dispatcher.clone();
     let round = tokio::spawn(async move { dispatcher.run_once(Utc::now()).await });
-    let deactivated = app
-        .put(
-            "/integrations/clicksend",
-            Some(&admin),
-            &json!({"active": false, "phone_number": "+61411111111", "username": "ops"}),
-        )
-        .await;
+    let deactivated = deactivate_clicksend(&app, &admin).await;
     let calls_at_deactivation = calls.load(Ordering::SeqCst);
     round.await.unwrap().unwrap();
     app.drain_at(Utc::now() + TimeDelta::minutes(5)).await;

@@ -15,7 +15,9 @@ use sha2::{Digest, Sha256};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::messaging::{accept_everything, activate_clicksend, ann, message, phone, send_one};
+use crate::messaging::{
+    accept_everything, activate_clicksend, ann, deactivate_clicksend, message, phone, send_one,
+};
 
 pub(crate) const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TWILIO_AUTH_TOKEN: &str = "twilio-auth-token-for-tests";
@@ -445,12 +447,7 @@ async fn a_reply_while_its_provider_is_inactive_is_kept_raw_only() {
     let app = spawn_app().await;
     let (admin, inbound, _) = clicksend_inbox(&app).await;
     ann(&app, &admin).await;
-    app.put(
-        "/integrations/clicksend",
-        Some(&admin),
-        &json!({"active": false, "phone_number": "+61411111111", "username": "ops"}),
-    )
-    .await;
+    deactivate_clicksend(&app, &admin).await;
 
     let accepted = reply_form(
         &app,
