@@ -61,10 +61,11 @@ struct Run {
     accepted_rss_mib: f64,
     peak_rss_mib: f64,
     floor: Duration,
-    /// CPU seconds of the service and of PostgreSQL while the request was accepted, and
-    /// while the messages were handed over.
-    accepting_cpu: (f64, f64),
-    handing_over_cpu: (f64, f64),
+    /// CPU seconds of the service, of PostgreSQL and of this process (the fake ClickSend
+    /// and the polling) while the request was accepted, and while the messages were
+    /// handed over.
+    accepting_cpu: (f64, f64, f64),
+    handing_over_cpu: (f64, f64, f64),
 }
 
 fn main() {
@@ -114,13 +115,15 @@ fn main() {
         "    of which when ready / once accepted: {}",
         each(&|run| format!("{:.1} / {:.1} MiB", run.ready_rss_mib, run.accepted_rss_mib))
     );
-    let cpu = |(service, postgres): (f64, f64)| format!("{service:.2} + {postgres:.2} s");
+    let cpu = |(service, postgres, bench): (f64, f64, f64)| {
+        format!("{service:.2} + {postgres:.2} + {bench:.2} s")
+    };
     println!(
-        "  CPU accepting, service + postgres:     {}",
+        "  CPU accepting, service + postgres + bench (fake ClickSend):     {}",
         each(&|run| cpu(run.accepting_cpu))
     );
     println!(
-        "  CPU handing over, service + postgres:  {}",
+        "  CPU handing over, service + postgres + bench (fake ClickSend):  {}",
         each(&|run| cpu(run.handing_over_cpu))
     );
     println!(
@@ -246,10 +249,12 @@ async fn run() -> Run {
         accepting_cpu: (
             cpu_accepted.service - cpu_before.service,
             cpu_accepted.postgres - cpu_before.postgres,
+            cpu_accepted.driver - cpu_before.driver,
         ),
         handing_over_cpu: (
             cpu_handed_over.service - cpu_accepted.service,
             cpu_handed_over.postgres - cpu_accepted.postgres,
+            cpu_handed_over.driver - cpu_accepted.driver,
         ),
     }
 }

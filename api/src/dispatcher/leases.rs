@@ -69,6 +69,9 @@ struct HeldState {
     /// Every lease value the round gave these messages: the claim's, the renewals', and
     /// those of the requests (or settlements) they were taken for.
     leases: Vec<NaiveDateTime>,
+    /// A lease every message of `ids` is known to hold at least: the claim's, or the
+    /// last renewal the database confirmed.
+    confirmed: NaiveDateTime,
 }
 
 impl Held {
@@ -78,6 +81,7 @@ impl Held {
             state: tokio::sync::Mutex::new(HeldState {
                 ids: ids.into_iter().collect(),
                 leases: vec![lease],
+                confirmed: lease,
             }),
         }
     }
@@ -98,13 +102,16 @@ impl Held {
         let held =
             messages::refresh_lease(&mut conn, &ids, &state.leases, now, now + HOLD_LEASE).await?;
         state.ids = held.into_iter().collect();
+        state.confirmed = now + HOLD_LEASE;
         Ok(())
     }
 
     /// Takes `ids` out of the renewal and gives them a lease of `lasting` from now (a
     /// provider request's, or a settlement's for its last step); returns those still
     /// ours. The lease is counted from after the wait for a connection, so that it
-    /// covers all of what follows.
+    /// covers all of what follows. When the lease they already hold outlasts that (a
+    /// request right after the claim), they keep it and nothing is written: an update
+    /// of every message costs PostgreSQL as much as the claim did.
     pub async fn take(
         &self,
         db: &Db,
@@ -112,6 +119,16 @@ impl Held {
         clock: RoundClock,
         lasting: TimeDelta,
     ) -> Result<Vec<String>, PersistenceError> {
+        {
+            let mut state = self.state.lock().await;
+            if state.confirmed >= clock.now() + lasting {
+                return Ok(ids
+                    .iter()
+                    .filter(|id| state.ids.remove(*id))
+                    .cloned()
+                    .collect());
+            }
+        }
         let mut conn = db.conn().await?;
         let mut state = self.state.lock().await;
         for id in ids {

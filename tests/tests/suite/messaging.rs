@@ -794,7 +794,7 @@ async fn a_deactivation_waits_for_a_hand_over_in_flight_and_none_starts_after_it
 }
 
 /// Accepts like [`ClickSendAccepts`], counting requests, after a short delay.
-struct CountingAccepts(Arc<AtomicUsize>);
+pub(crate) struct CountingAccepts(pub(crate) Arc<AtomicUsize>);
 
 impl Respond for CountingAccepts {
     fn respond(&self, request: &Request) -> ResponseTemplate {

@@ -3,6 +3,7 @@
 //! provider gets no more requests in that round, and a hand-over cut off by a crash is
 //! settled within 15 s; never sent twice. Rounds run at chosen (simulated) times.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
-use crate::messaging::{activate_clicksend, ann, message, send_one};
+use crate::messaging::{CountingAccepts, activate_clicksend, ann, message, send_one};
 
 const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
 
@@ -595,4 +596,42 @@ async fn twilio_messages_a_dead_dispatcher_held_go_out_within_15_seconds() {
     }
     assert_eq!(sends.iter().filter(|token| **token == ids[8]).count(), 1);
     eprintln!("Twilio hand-over cut off by a crash: all sent {sent_after} s later");
+}
+
+#[tokio::test]
+async fn a_request_right_after_its_claim_keeps_the_claims_lease_which_outlasts_it() {
+    // The claim's lease (15 s) outlasts a request's (the 10 s timeout and 3 s to record
+    // the outcome) when the request follows at once: no update of every message for it.
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    activate_clicksend(&app, &admin).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    Mock::given(method("POST"))
+        .and(path("/v3/sms/send"))
+        .respond_with(CountingAccepts(calls.clone()))
+        .mount(&app.clicksend)
+        .await;
+    let candidate = ann(&app, &admin).await;
+    let id = send_one(&app, &admin, &candidate, "Hello").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap();
+
+    let dispatcher = app.dispatcher.clone();
+    let round = tokio::spawn(async move { dispatcher.run_once(now).await });
+    // `AtomicUsize::load` by name: diesel's `load` is in scope too.
+    let started = || AtomicUsize::load(&calls, Ordering::SeqCst) == 1;
+    until("the request has started", started).await;
+    let during = stored(&app, &id).await;
+    let report = round.await.unwrap().unwrap();
+
+    assert_eq!(during.status.as_str(), "sending");
+    assert_eq!(
+        during.lease_expires_at,
+        Some(now.naive_utc() + TimeDelta::seconds(15)),
+        "the claim's lease, not a new one"
+    );
+    assert_eq!((report.sent, report.provider_requests), (1, 1));
+    assert_eq!(stored(&app, &id).await.status.as_str(), "sent");
 }
