@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use nextal_domain::{MessageStatus, ProviderKind};
 
-use crate::db::{batch_insert, run};
+use crate::db::run;
 use crate::schema::{sms_batch_chunks, sms_batches, sms_messages};
 use crate::{DbConn, PersistenceError};
 
@@ -53,9 +53,15 @@ pub async fn insert(conn: &mut DbConn, batch: &Batch) -> Result<(), PersistenceE
     Ok(())
 }
 
-/// Stores a batch's chunks.
+/// Stores a batch's chunks, one statement each: all of them in one statement would
+/// build a parameter buffer of several megabytes.
 pub async fn insert_chunks(conn: &mut DbConn, chunks: &[Chunk]) -> Result<(), PersistenceError> {
-    batch_insert!(conn, sms_batch_chunks::table, chunks, 11);
+    for chunk in chunks {
+        run!(conn, |c| diesel::insert_into(sms_batch_chunks::table)
+            .values(chunk)
+            .execute(c)
+            .await)?;
+    }
     Ok(())
 }
 

@@ -114,94 +114,100 @@ pub async fn send_bulk(
     let sender = active_sender(&mut conn, organization_id).await?;
     let (template, template_id) = load_content(&mut conn, organization_id, content).await?;
     let organization = organization(&mut conn, organization_id).await?;
-    let found: HashMap<String, Candidate> =
-        candidates::find_many(&mut conn, organization_id, &candidate_ids)
-            .await?
-            .into_iter()
-            .map(|candidate| (candidate.id.clone(), candidate))
-            .collect();
-    let job_ids: Vec<String> = found
-        .values()
-        .filter_map(|c| c.job_id.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let titles = job_titles(&mut conn, organization_id, &job_ids).await?;
-
-    let mut skipped = Vec::new();
+    let batch_id = new_id();
+    let quiet = Quiet::of(&organization);
+    let mut accepted = BulkAccepted {
+        batch_id: batch_id.clone(),
+        accepted: 0,
+        deferred: 0,
+        skipped: Vec::new(),
+    };
     let mut seen_phones = HashSet::new();
-    let mut outgoing: Vec<(&Candidate, MessageBody)> = Vec::new();
-    for id in &candidate_ids {
-        let Some(candidate) = found.get(id) else {
-            skipped.push((id.clone(), SkipReason::NotFound));
-            continue;
-        };
-        let Some(phone) = candidate.phone.clone() else {
-            skipped.push((id.clone(), SkipReason::NoPhone));
-            continue;
-        };
-        if candidate.sms_opted_out {
-            skipped.push((id.clone(), SkipReason::OptedOut));
+    let mut chunks = Vec::new();
+    // A page of candidates at a time, so that the service holds a thousand of them, not
+    // all ten thousand.
+    for page in candidate_ids.chunks(MESSAGES_PER_CHUNK) {
+        let found: HashMap<String, Candidate> =
+            candidates::find_many(&mut conn, organization_id, page)
+                .await?
+                .into_iter()
+                .map(|candidate| (candidate.id.clone(), candidate))
+                .collect();
+        let job_ids: Vec<String> = found
+            .values()
+            .filter_map(|c| c.job_id.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let titles = job_titles(&mut conn, organization_id, &job_ids).await?;
+        let mut waiting = Vec::with_capacity(page.len());
+        for id in page {
+            let Some(candidate) = found.get(id) else {
+                accepted.skipped.push((id.clone(), SkipReason::NotFound));
+                continue;
+            };
+            let Some(phone) = candidate.phone.clone() else {
+                accepted.skipped.push((id.clone(), SkipReason::NoPhone));
+                continue;
+            };
+            if candidate.sms_opted_out {
+                accepted.skipped.push((id.clone(), SkipReason::OptedOut));
+                continue;
+            }
+            if candidate.phone_not_mobile() {
+                accepted.skipped.push((id.clone(), SkipReason::NotMobile));
+                continue;
+            }
+            if !seen_phones.insert(phone.clone()) {
+                accepted
+                    .skipped
+                    .push((id.clone(), SkipReason::DuplicateNumber));
+                continue;
+            }
+            let values = MergeValues {
+                candidate_first_name: candidate.first_name.clone(),
+                candidate_last_name: candidate.last_name.clone(),
+                job_title: candidate
+                    .job_id
+                    .as_ref()
+                    .and_then(|job| titles.get(job).cloned()),
+                recruiter_first_name: user.user.first_name.clone(),
+                organization_name: organization.name.clone(),
+            };
+            let text = template.render(&values);
+            match MessageBody::parse(&text) {
+                Ok(body) => {
+                    let timing = quiet.timing(&phone, schedule, now);
+                    waiting.push(Waiting {
+                        candidate_id: id.clone(),
+                        phone,
+                        body: body.into_inner(),
+                        send_at: timing.send_at,
+                        held: timing.held,
+                    });
+                }
+                Err(_) if text.trim().is_empty() => {
+                    accepted.skipped.push((id.clone(), SkipReason::EmptyText));
+                }
+                Err(_) => accepted.skipped.push((id.clone(), SkipReason::TooLong)),
+            }
+        }
+        if waiting.is_empty() {
             continue;
         }
-        if candidate.phone_not_mobile() {
-            skipped.push((id.clone(), SkipReason::NotMobile));
-            continue;
-        }
-        if !seen_phones.insert(phone) {
-            skipped.push((id.clone(), SkipReason::DuplicateNumber));
-            continue;
-        }
-        let values = MergeValues {
-            candidate_first_name: candidate.first_name.clone(),
-            candidate_last_name: candidate.last_name.clone(),
-            job_title: candidate
-                .job_id
-                .as_ref()
-                .and_then(|job| titles.get(job).cloned()),
-            recruiter_first_name: user.user.first_name.clone(),
-            organization_name: organization.name.clone(),
-        };
-        let text = template.render(&values);
-        match MessageBody::parse(&text) {
-            Ok(body) => outgoing.push((candidate, body)),
-            Err(_) if text.trim().is_empty() => skipped.push((id.clone(), SkipReason::EmptyText)),
-            Err(_) => skipped.push((id.clone(), SkipReason::TooLong)),
-        }
+        accepted.accepted += waiting.len();
+        accepted.deferred += waiting.iter().filter(|w| w.held.is_some()).count();
+        chunks.push(chunk(
+            &batch_id,
+            chunks.len(),
+            user,
+            &sender,
+            template_id.as_deref(),
+            &waiting,
+            now,
+        )?);
     }
     drop(conn);
-
-    let quiet = Quiet::of(&organization);
-    let timings: Vec<Timing> = outgoing
-        .iter()
-        .map(|(candidate, _)| {
-            quiet.timing(
-                candidate.phone.as_deref().unwrap_or_default(),
-                schedule,
-                now,
-            )
-        })
-        .collect();
-    let batch_id = new_id();
-    let accepted = BulkAccepted {
-        batch_id: batch_id.clone(),
-        accepted: outgoing.len(),
-        deferred: timings
-            .iter()
-            .filter(|timing| timing.held.is_some())
-            .count(),
-        skipped,
-    };
-    let chunks = chunks(
-        &batch_id,
-        user,
-        &sender,
-        template_id.as_deref(),
-        &outgoing,
-        &timings,
-        now,
-    )?;
-    drop(outgoing);
     let mut tx = outbox.db.begin().await?;
     still_active(&mut tx, organization_id, &sender).await?;
     // Counted before anything is written: a send over the cap stores nothing, and the
@@ -247,50 +253,32 @@ pub async fn send_bulk(
     Ok(Accepted::New(accepted))
 }
 
-/// The accepted messages of batch `batch_id` in chunks of [`MESSAGES_PER_CHUNK`].
-fn chunks(
+/// Chunk `seq` of batch `batch_id`, holding `waiting`.
+fn chunk(
     batch_id: &str,
+    seq: usize,
     user: &CurrentUser,
     sender: &Sender,
     template_id: Option<&str>,
-    outgoing: &[(&Candidate, MessageBody)],
-    timings: &[Timing],
+    waiting: &[Waiting],
     now: NaiveDateTime,
-) -> Result<Vec<Chunk>, ServiceError> {
+) -> Result<Chunk, ServiceError> {
     let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
-    outgoing
-        .chunks(MESSAGES_PER_CHUNK)
-        .zip(timings.chunks(MESSAGES_PER_CHUNK))
-        .enumerate()
-        .map(|(seq, (part, timings))| {
-            let waiting: Vec<Waiting> = part
-                .iter()
-                .zip(timings)
-                .map(|((candidate, body), timing)| Waiting {
-                    candidate_id: candidate.id.clone(),
-                    phone: candidate.phone.clone().unwrap_or_default(),
-                    body: body.as_str().to_owned(),
-                    send_at: timing.send_at,
-                    held: timing.held,
-                })
-                .collect();
-            let scheduled = timings.iter().filter(|t| t.send_at.is_some()).count();
-            Ok(Chunk {
-                batch_id: batch_id.to_owned(),
-                seq: count(seq),
-                organization_id: user.organization_id().to_owned(),
-                provider: sender.provider,
-                from_number: sender.from_number.clone(),
-                template_id: template_id.map(str::to_owned),
-                sent_by: user.user.id.clone(),
-                messages: serde_json::to_string(&waiting)
-                    .map_err(|error| ServiceError::Internal(error.into()))?,
-                queued: count(waiting.len() - scheduled),
-                scheduled: count(scheduled),
-                created_at: now,
-            })
-        })
-        .collect()
+    let scheduled = waiting.iter().filter(|w| w.send_at.is_some()).count();
+    Ok(Chunk {
+        batch_id: batch_id.to_owned(),
+        seq: count(seq),
+        organization_id: user.organization_id().to_owned(),
+        provider: sender.provider,
+        from_number: sender.from_number.clone(),
+        template_id: template_id.map(str::to_owned),
+        sent_by: user.user.id.clone(),
+        messages: serde_json::to_string(waiting)
+            .map_err(|error| ServiceError::Internal(error.into()))?,
+        queued: count(waiting.len() - scheduled),
+        scheduled: count(scheduled),
+        created_at: now,
+    })
 }
 
 /// Writes the chunks waiting in the outbox as messages, oldest first, each in its own
