@@ -117,7 +117,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "NEXTAL_DATABASE_POOL_SIZE",
-        default_value_t = 10,
+        default_value_t = 12,
         global = true
     )]
     pub database_pool_size: usize,

@@ -80,9 +80,10 @@ const REQUEST_LEASE_MARGIN: TimeDelta = TimeDelta::seconds(3);
 /// A message that keeps failing for a reason a retry may fix (the provider down or
 /// rate limiting, its history unreadable) is given up this long after it was due.
 const GIVE_UP_AFTER: TimeDelta = TimeDelta::hours(24);
-/// Organizations handed over to at the same time; each holds up to two pooled
-/// connections on PostgreSQL (the gate and the outcome records).
-const PARALLEL_ORGANIZATIONS: usize = 2;
+/// Organizations one lane hands over to at the same time; each holds up to two pooled
+/// connections on PostgreSQL (the gate and the outcome records). With
+/// [`DISPATCH_LANES`] lanes a process hands over to two organizations at once.
+const PARALLEL_ORGANIZATIONS: usize = 1;
 
 /// Rounds run side by side in one process, like replicas: each claims its own messages
 /// (a thread's messages still go one at a time), so one lane's database writes overlap
@@ -206,7 +207,8 @@ impl Dispatcher {
 
     /// Writes the bulk sends' chunks waiting in the outbox as messages; how many it wrote.
     pub async fn write_waiting_chunks(&self) -> anyhow::Result<usize> {
-        Ok(messaging::write_waiting_chunks(&self.state.db, &self.state.outbox_signal).await?)
+        let state = &self.state;
+        Ok(messaging::write_waiting_chunks(&state.db, &state.outbox_signal, &state.clock).await?)
     }
 
     /// One round at time `now`: write waiting bulk chunks as messages, then

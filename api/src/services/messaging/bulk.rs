@@ -21,9 +21,10 @@ use super::{
     ensure_threads, event, load_content, new_message, organization, remember, schedule,
     still_active, stored_replay,
 };
+use crate::clock::Clock;
 use crate::services::auth::CurrentUser;
 use crate::services::templates::job_titles;
-use crate::services::{ServiceError, new_id, now, send_caps};
+use crate::services::{ServiceError, new_id, send_caps};
 
 /// Most candidates one bulk send takes.
 pub const MAX_BULK_CANDIDATES: usize = 10_000;
@@ -284,10 +285,13 @@ fn chunk(
 /// Writes the chunks waiting in the outbox as messages, oldest first, each in its own
 /// transaction, and wakes the dispatcher after each; returns how many messages it wrote.
 /// Replicas write side by side, each chunk once. A chunk whose provider is no longer
-/// active is written cancelled, as the deactivation would have left it.
+/// active is written cancelled, as the deactivation would have left it. Threads take
+/// `clock`'s time as their latest activity: the messages join them now, after anything
+/// that arrived since the batch was accepted.
 pub async fn write_waiting_chunks(
     db: &Db,
     wake_dispatcher: &Notify,
+    clock: &Clock,
 ) -> Result<usize, ServiceError> {
     let mut written = 0;
     loop {
@@ -304,7 +308,7 @@ pub async fn write_waiting_chunks(
             continue;
         };
         let cancelled = (!active).then(|| deactivated(chunk.provider));
-        written += write_chunk(&mut tx, chunk, cancelled.as_deref(), now()).await?;
+        written += write_chunk(&mut tx, chunk, cancelled.as_deref(), clock.now()).await?;
         tx.commit().await?;
         wake_dispatcher.notify_one();
     }
