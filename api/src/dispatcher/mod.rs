@@ -208,7 +208,8 @@ impl Dispatcher {
     /// Writes the bulk sends' chunks waiting in the outbox as messages; how many it wrote.
     pub async fn write_waiting_chunks(&self) -> anyhow::Result<usize> {
         let state = &self.state;
-        Ok(messaging::write_waiting_chunks(&state.db, &state.outbox_signal, &state.clock).await?)
+        let (db, wake, clock) = (&state.db, &state.outbox_signal, &state.clock);
+        Ok(messaging::write_waiting_chunks(db, wake, clock, None).await?)
     }
 
     /// One round at time `now`: write waiting bulk chunks as messages, then

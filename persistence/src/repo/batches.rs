@@ -74,24 +74,35 @@ pub struct ChunkKey {
     pub provider: ProviderKind,
 }
 
-/// The oldest waiting chunk, without taking it: the caller locks its provider's
-/// integration first, in the order a deactivation takes the two (see [`take_chunk`]).
-pub async fn oldest_chunk(conn: &mut DbConn) -> Result<Option<ChunkKey>, PersistenceError> {
-    Ok(run!(conn, |c| sms_batch_chunks::table
-        .order((
-            sms_batch_chunks::created_at,
-            sms_batch_chunks::batch_id,
-            sms_batch_chunks::seq,
-        ))
-        .select((
-            sms_batch_chunks::batch_id,
-            sms_batch_chunks::seq,
-            sms_batch_chunks::organization_id,
-            sms_batch_chunks::provider,
-        ))
-        .first(c)
-        .await
-        .optional())?)
+/// The oldest waiting chunk (of `organization_id` only, when given), without taking it:
+/// the caller locks its provider's integration first, in the order a deactivation takes
+/// the two (see [`take_chunk`]).
+pub async fn oldest_chunk(
+    conn: &mut DbConn,
+    organization_id: Option<&str>,
+) -> Result<Option<ChunkKey>, PersistenceError> {
+    // Boxed inside `run!`: a boxed query belongs to one backend.
+    Ok(run!(conn, |c| {
+        let mut query = sms_batch_chunks::table.into_boxed();
+        if let Some(organization_id) = organization_id {
+            query = query.filter(sms_batch_chunks::organization_id.eq(organization_id));
+        }
+        query
+            .order((
+                sms_batch_chunks::created_at,
+                sms_batch_chunks::batch_id,
+                sms_batch_chunks::seq,
+            ))
+            .select((
+                sms_batch_chunks::batch_id,
+                sms_batch_chunks::seq,
+                sms_batch_chunks::organization_id,
+                sms_batch_chunks::provider,
+            ))
+            .first(c)
+            .await
+            .optional()
+    })?)
 }
 
 /// Takes chunk `key` out of the table, for the caller to write its messages in the same

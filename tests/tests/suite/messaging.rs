@@ -576,7 +576,7 @@ async fn deactivation_during_a_bulk_send_stops_every_later_hand_over() {
     })
     .await;
     let admin = app.admin_token().await;
-    let batch_id = accepted_bulk_send_to_2500(&app, &admin).await;
+    let (batch_id, _) = accepted_bulk_send_to_2500(&app, &admin).await;
     let first_round = app.dispatch_at(Utc::now()).await;
 
     let response = deactivate_clicksend(&app, &admin).await;
@@ -595,8 +595,8 @@ async fn deactivation_during_a_bulk_send_stops_every_later_hand_over() {
 }
 
 /// 2,500 candidates of the organization, ClickSend active and accepting, and a bulk send
-/// to them accepted: the batch's id.
-async fn accepted_bulk_send_to_2500(app: &TestApp, admin: &str) -> String {
+/// to them accepted: the batch's id and the candidates'.
+async fn accepted_bulk_send_to_2500(app: &TestApp, admin: &str) -> (String, Vec<String>) {
     activate_clicksend(app, admin).await;
     accept_everything(app).await;
     let organization = app.organization_id(admin).await;
@@ -617,7 +617,7 @@ async fn accepted_bulk_send_to_2500(app: &TestApp, admin: &str) -> String {
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let accepted: Value = response.json().await.unwrap();
-    accepted["batch_id"].as_str().unwrap().to_owned()
+    (accepted["batch_id"].as_str().unwrap().to_owned(), ids)
 }
 
 async fn batch_statuses(app: &TestApp, admin: &str, batch_id: &str) -> Value {
@@ -634,7 +634,7 @@ async fn batch_statuses(app: &TestApp, admin: &str, batch_id: &str) -> Value {
 async fn a_bulk_send_answers_before_its_messages_are_written_and_the_outbox_writes_each_once() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let batch_id = accepted_bulk_send_to_2500(&app, &admin).await;
+    let (batch_id, _) = accepted_bulk_send_to_2500(&app, &admin).await;
 
     // Answered: the batch shows every message queued before any row is written.
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM sms_messages").await, 0);
@@ -674,7 +674,7 @@ async fn a_bulk_send_answers_before_its_messages_are_written_and_the_outbox_writ
 async fn a_bulk_chunk_the_database_refuses_to_write_waits_whole_and_is_written_later() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let batch_id = accepted_bulk_send_to_2500(&app, &admin).await;
+    let (batch_id, _) = accepted_bulk_send_to_2500(&app, &admin).await;
     // The events are written last: threads and messages are already in the
     // transaction when it fails.
     app.refuse_inserts("sms_message_events", "NEW.id IS NOT NULL")
@@ -695,10 +695,58 @@ async fn a_bulk_chunk_the_database_refuses_to_write_waits_whole_and_is_written_l
 }
 
 #[tokio::test]
+async fn a_message_sent_right_after_a_bulk_send_goes_after_the_bulk_sends_message() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let (_, ids) = accepted_bulk_send_to_2500(&app, &admin).await;
+
+    // Before the outbox has written the batch's messages.
+    let follow_up = send_one(&app, &admin, &ids[0], "And one more thing").await;
+
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM sms_messages").await,
+        2501,
+        "the send wrote the waiting batch first"
+    );
+    let thread: Value = app
+        .get(
+            &format!(
+                "/sms/threads/{}/messages",
+                follow_up["thread_id"].as_str().unwrap()
+            ),
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = thread["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|message| message["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["And one more thing", "Hi"], "newest first");
+    assert_eq!(app.drain_at(Utc::now()).await.sent, 2501);
+    let sends = clicksend_sends(&app).await;
+    let to_first: Vec<&str> = sends
+        .iter()
+        .flatten()
+        .filter(|sent| sent["to"] == phone(0))
+        .map(|sent| sent["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        to_first,
+        ["Hi", "And one more thing"],
+        "handed over in that order"
+    );
+}
+
+#[tokio::test]
 async fn deactivating_before_a_bulk_sends_messages_are_written_cancels_them_all() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let batch_id = accepted_bulk_send_to_2500(&app, &admin).await;
+    let (batch_id, _) = accepted_bulk_send_to_2500(&app, &admin).await;
 
     let response = deactivate_clicksend(&app, &admin).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -724,7 +772,7 @@ async fn deactivating_before_a_bulk_sends_messages_are_written_cancels_them_all(
 async fn a_bulk_sends_messages_written_after_their_provider_went_inactive_are_cancelled() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let batch_id = accepted_bulk_send_to_2500(&app, &admin).await;
+    let (batch_id, _) = accepted_bulk_send_to_2500(&app, &admin).await;
     // Inactive without a deactivation's own cancelling, as a replica that wrote the
     // chunks a moment after a deactivation committed would find it.
     app.execute_sql("UPDATE integrations SET active = FALSE")

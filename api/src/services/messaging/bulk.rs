@@ -282,8 +282,9 @@ fn chunk(
     })
 }
 
-/// Writes the chunks waiting in the outbox as messages, oldest first, each in its own
-/// transaction, and wakes the dispatcher after each; returns how many messages it wrote.
+/// Writes the chunks waiting in the outbox (of `organization_id` only, when given) as
+/// messages, oldest first, each in its own transaction, and wakes the dispatcher after
+/// each; returns how many messages it wrote.
 /// Replicas write side by side, each chunk once. A chunk whose provider is no longer
 /// active is written cancelled, as the deactivation would have left it. Threads take
 /// `clock`'s time as their latest activity: the messages join them now, after anything
@@ -292,10 +293,12 @@ pub async fn write_waiting_chunks(
     db: &Db,
     wake_dispatcher: &Notify,
     clock: &Clock,
+    organization_id: Option<&str>,
 ) -> Result<usize, ServiceError> {
     let mut written = 0;
     loop {
-        let Some(key) = batches::oldest_chunk(&mut db.conn().await?).await? else {
+        let oldest = batches::oldest_chunk(&mut db.conn().await?, organization_id).await?;
+        let Some(key) = oldest else {
             return Ok(written);
         };
         let mut tx = db.begin().await?;

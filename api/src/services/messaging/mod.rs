@@ -279,6 +279,9 @@ async fn enqueue_one(
     idempotency: Option<(&IdempotencyKey, &RespondFn<'_>)>,
 ) -> Result<Accepted<Message>, ServiceError> {
     let organization_id = user.organization_id();
+    // A bulk send accepted before this message goes before it: its waiting chunks are
+    // written first, so their messages take the earlier ids, which set the order.
+    write_waiting_chunks(outbox.db, outbox.wake, outbox.clock, Some(organization_id)).await?;
     let mut tx = outbox.db.begin().await?;
     still_active(&mut tx, organization_id, &sender).await?;
     // Before anything is written, as in `send_bulk`.
