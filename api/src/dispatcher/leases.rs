@@ -20,6 +20,9 @@ use crate::services::truncate_to_micros;
 /// How long a held lease lasts after it was set: after a crash, the longest that held
 /// messages wait before another dispatcher settles them.
 pub const HOLD_LEASE: TimeDelta = TimeDelta::seconds(15);
+/// How much longer than a request's own lease the lease its messages already hold may
+/// be for the request to keep it: the longest a crash then delays their settlement.
+const KEPT_LEASE_SLACK: TimeDelta = TimeDelta::seconds(2);
 /// How often held leases are renewed: a third of [`HOLD_LEASE`], so that a renewal
 /// may be late or fail once without the lease running out.
 const RENEWAL: Duration = Duration::from_secs(5);
@@ -109,9 +112,10 @@ impl Held {
     /// Takes `ids` out of the renewal and gives them a lease of `lasting` from now (a
     /// provider request's, or a settlement's for its last step); returns those still
     /// ours. The lease is counted from after the wait for a connection, so that it
-    /// covers all of what follows. When the lease they already hold outlasts that (a
-    /// request right after the claim), they keep it and nothing is written: an update
-    /// of every message costs PostgreSQL as much as the claim did.
+    /// covers all of what follows. When the lease they already hold outlasts that by at
+    /// most [`KEPT_LEASE_SLACK`] (a request right after the claim, with the default
+    /// provider timeout), they keep it and nothing is written: an update of every
+    /// message costs PostgreSQL as much as the claim did.
     pub async fn take(
         &self,
         db: &Db,
@@ -121,7 +125,8 @@ impl Held {
     ) -> Result<Vec<String>, PersistenceError> {
         {
             let mut state = self.state.lock().await;
-            if state.confirmed >= clock.now() + lasting {
+            let needed = clock.now() + lasting;
+            if (needed..=needed + KEPT_LEASE_SLACK).contains(&state.confirmed) {
                 return Ok(ids
                     .iter()
                     .filter(|id| state.ids.remove(*id))
