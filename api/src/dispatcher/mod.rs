@@ -21,8 +21,7 @@ use leases::{HOLD_LEASE, Held, RoundClock, while_renewing};
 
 use crate::events::{EventKind, InboxEvent};
 use crate::services::integrations::{client_for, webhook_urls_for};
-use crate::services::{ServiceError, messaging};
-use crate::services::{new_id, truncate_to_micros};
+use crate::services::{ServiceError, messaging, new_id, truncate_to_micros};
 use crate::state::AppState;
 
 /// What one round did, for logs, metrics and tests.
@@ -166,6 +165,8 @@ impl Dispatcher {
         })
     }
 
+    /// One lane: a round at once after the last if it claimed a full batch, else when a
+    /// send wakes it or the poll interval has passed.
     async fn dispatch_forever(&self) {
         let settings = self.state.dispatch;
         loop {

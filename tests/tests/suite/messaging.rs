@@ -803,12 +803,7 @@ async fn a_deactivation_waits_for_a_hand_over_in_flight_and_none_starts_after_it
     .await;
     let admin = app.admin_token().await;
     activate_clicksend(&app, &admin).await;
-    let calls = Arc::new(AtomicUsize::new(0));
-    Mock::given(method("POST"))
-        .and(path("/v3/sms/send"))
-        .respond_with(CountingAccepts(calls.clone()))
-        .mount(&app.clicksend)
-        .await;
+    let calls = accept_slowly_counting(&app).await;
     let organization = app.organization_id(&admin).await;
     let ids = app
         .insert_candidates(
@@ -841,8 +836,20 @@ async fn a_deactivation_waits_for_a_hand_over_in_flight_and_none_starts_after_it
     );
 }
 
+/// ClickSend accepts every message after a short delay ([`CountingAccepts`]); the
+/// count of its requests.
+pub(crate) async fn accept_slowly_counting(app: &TestApp) -> Arc<AtomicUsize> {
+    let calls = Arc::new(AtomicUsize::new(0));
+    Mock::given(method("POST"))
+        .and(path("/v3/sms/send"))
+        .respond_with(CountingAccepts(calls.clone()))
+        .mount(&app.clicksend)
+        .await;
+    calls
+}
+
 /// Accepts like [`ClickSendAccepts`], counting requests, after a short delay.
-pub(crate) struct CountingAccepts(pub(crate) Arc<AtomicUsize>);
+struct CountingAccepts(Arc<AtomicUsize>);
 
 impl Respond for CountingAccepts {
     fn respond(&self, request: &Request) -> ResponseTemplate {

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
-use crate::messaging::{CountingAccepts, activate_clicksend, ann, message, send_one};
+use crate::messaging::{accept_slowly_counting, activate_clicksend, ann, message, send_one};
 
 const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
 
@@ -605,12 +605,7 @@ async fn a_request_right_after_its_claim_keeps_the_claims_lease_which_outlasts_i
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     activate_clicksend(&app, &admin).await;
-    let calls = Arc::new(AtomicUsize::new(0));
-    Mock::given(method("POST"))
-        .and(path("/v3/sms/send"))
-        .respond_with(CountingAccepts(calls.clone()))
-        .mount(&app.clicksend)
-        .await;
+    let calls = accept_slowly_counting(&app).await;
     let candidate = ann(&app, &admin).await;
     let id = send_one(&app, &admin, &candidate, "Hello").await["id"]
         .as_str()
