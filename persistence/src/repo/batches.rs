@@ -74,18 +74,26 @@ pub struct ChunkKey {
     pub provider: ProviderKind,
 }
 
-/// The oldest waiting chunk (of `organization_id` only, when given), without taking it:
-/// the caller locks its provider's integration first, in the order a deactivation takes
-/// the two (see [`take_chunk`]).
+/// The oldest waiting chunk (of `organization_id` only, when given) other than those
+/// of `passed`, without taking it: the caller locks its provider's integration first,
+/// in the order a deactivation takes the two (see [`take_chunk`]).
 pub async fn oldest_chunk(
     conn: &mut DbConn,
     organization_id: Option<&str>,
+    passed: &[ChunkKey],
 ) -> Result<Option<ChunkKey>, PersistenceError> {
     // Boxed inside `run!`: a boxed query belongs to one backend.
     Ok(run!(conn, |c| {
         let mut query = sms_batch_chunks::table.into_boxed();
         if let Some(organization_id) = organization_id {
             query = query.filter(sms_batch_chunks::organization_id.eq(organization_id));
+        }
+        for key in passed {
+            query = query.filter(diesel::dsl::not(
+                sms_batch_chunks::batch_id
+                    .eq(&key.batch_id)
+                    .and(sms_batch_chunks::seq.eq(key.seq)),
+            ));
         }
         query
             .order((

@@ -743,6 +743,44 @@ async fn a_message_sent_right_after_a_bulk_send_goes_after_the_bulk_sends_messag
 }
 
 #[tokio::test]
+async fn a_bulk_chunk_that_cannot_be_written_holds_up_no_other_send() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let (_, ids) = accepted_bulk_send_to_2500(&app, &admin).await;
+    // The first batch's messages ("Hi") are refused, as a constraint would refuse them.
+    app.refuse_inserts("sms_messages", "NEW.body = 'Hi'").await;
+    let second = app
+        .post(
+            "/sms/bulk",
+            Some(&admin),
+            &json!({"candidate_ids": ids[..10], "body": "Hello"}),
+        )
+        .await;
+    assert_eq!(second.status(), StatusCode::ACCEPTED);
+
+    let refused = app.dispatcher.write_waiting_chunks().await;
+    let single = app
+        .post(
+            "/sms/messages",
+            Some(&admin),
+            &json!({"candidate_id": ids[0], "body": "Still here"}),
+        )
+        .await;
+
+    assert!(refused.is_err(), "the first batch's chunks failed");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM sms_messages WHERE body = 'Hello'")
+            .await,
+        10,
+        "the later batch was written all the same"
+    );
+    assert_eq!(single.status(), StatusCode::ACCEPTED);
+    app.accept_inserts("sms_messages").await;
+    assert_eq!(app.write_bulk_messages().await, 2500);
+    assert_eq!(app.drain_at(Utc::now()).await.sent, 2511);
+}
+
+#[tokio::test]
 async fn deactivating_before_a_bulk_sends_messages_are_written_cancels_them_all() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;

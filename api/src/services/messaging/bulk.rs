@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use nextal_domain::{HoldReason, MergeValues, MessageBody, MessageStatus, ProviderKind};
-use nextal_persistence::repo::batches::{self, Batch, Chunk};
+use nextal_persistence::repo::batches::{self, Batch, Chunk, ChunkKey};
 use nextal_persistence::repo::candidates::{self, Candidate};
 use nextal_persistence::repo::integrations;
 use nextal_persistence::repo::messages;
@@ -284,7 +284,9 @@ fn chunk(
 
 /// Writes the chunks waiting in the outbox (of `organization_id` only, when given) as
 /// messages, oldest first, each in its own transaction, and wakes the dispatcher after
-/// each; returns how many messages it wrote.
+/// each; returns how many messages it wrote. A chunk that fails to be written stays for
+/// the next try and does not hold up the others: they are written, then the first
+/// error is returned.
 /// Replicas write side by side, each chunk once. A chunk whose provider is no longer
 /// active is written cancelled, as the deactivation would have left it. Threads take
 /// `clock`'s time as their latest activity: the messages join them now, after anything
@@ -296,25 +298,45 @@ pub async fn write_waiting_chunks(
     organization_id: Option<&str>,
 ) -> Result<usize, ServiceError> {
     let mut written = 0;
+    let mut failed = Vec::new();
+    let mut first_error = None;
     loop {
-        let oldest = batches::oldest_chunk(&mut db.conn().await?, organization_id).await?;
-        let Some(key) = oldest else {
-            return Ok(written);
+        let mut conn = db.conn().await?;
+        let Some(key) = batches::oldest_chunk(&mut conn, organization_id, &failed).await? else {
+            break;
         };
-        let mut tx = db.begin().await?;
-        // The integration before the chunk, in the order a deactivation locks them.
-        let active =
-            integrations::find_active_for_handover(&mut tx, &key.organization_id, key.provider)
-                .await?
-                .is_some();
-        let Some(chunk) = batches::take_chunk(&mut tx, &key).await? else {
-            continue;
-        };
-        let cancelled = (!active).then(|| deactivated(chunk.provider));
-        written += write_chunk(&mut tx, chunk, cancelled.as_deref(), clock.now()).await?;
-        tx.commit().await?;
-        wake_dispatcher.notify_one();
+        drop(conn);
+        match write_taken_chunk(db, &key, clock).await {
+            Ok(count) => {
+                written += count;
+                wake_dispatcher.notify_one();
+            }
+            Err(error) => {
+                tracing::warn!(batch_id = %key.batch_id, seq = key.seq, error = %error, "a bulk chunk was not written; it waits for the next try");
+                first_error.get_or_insert(error);
+                failed.push(key);
+            }
+        }
     }
+    first_error.map_or(Ok(written), Err)
+}
+
+/// Takes chunk `key` and writes its messages in one transaction; how many it wrote (none
+/// when another writer took it first).
+async fn write_taken_chunk(db: &Db, key: &ChunkKey, clock: &Clock) -> Result<usize, ServiceError> {
+    let mut tx = db.begin().await?;
+    // The integration before the chunk, in the order a deactivation locks them.
+    let active =
+        integrations::find_active_for_handover(&mut tx, &key.organization_id, key.provider)
+            .await?
+            .is_some();
+    let Some(chunk) = batches::take_chunk(&mut tx, key).await? else {
+        return Ok(0);
+    };
+    let cancelled = (!active).then(|| deactivated(chunk.provider));
+    let written = write_chunk(&mut tx, chunk, cancelled.as_deref(), clock.now()).await?;
+    tx.commit().await?;
+    Ok(written)
 }
 
 /// Writes the organization's chunks waiting for `provider` as cancelled, in the

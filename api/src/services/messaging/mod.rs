@@ -280,8 +280,12 @@ async fn enqueue_one(
 ) -> Result<Accepted<Message>, ServiceError> {
     let organization_id = user.organization_id();
     // A bulk send accepted before this message goes before it: its waiting chunks are
-    // written first, so their messages take the earlier ids, which set the order.
-    write_waiting_chunks(outbox.db, outbox.wake, outbox.clock, Some(organization_id)).await?;
+    // written first, so their messages take the earlier ids, which set the order. One
+    // that cannot be written now does not stop this send: it goes out later instead.
+    let written = write_waiting_chunks(outbox.db, outbox.wake, outbox.clock, Some(organization_id));
+    if let Err(error) = written.await {
+        tracing::warn!(error = %error, "sending before the organization's waiting bulk messages");
+    }
     let mut tx = outbox.db.begin().await?;
     still_active(&mut tx, organization_id, &sender).await?;
     // Before anything is written, as in `send_bulk`.
