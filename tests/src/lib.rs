@@ -563,6 +563,13 @@ impl TestApp {
         row.n
     }
 
+    /// `GET path` as `token`, which must answer 200: its JSON body.
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        let response = self.get(path, Some(token)).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.expect("a JSON body")
+    }
+
     /// Makes the database refuse, as a constraint would, every row inserted into `table`
     /// for which `condition` (SQL over `NEW`, read alike by both backends) holds.
     pub async fn refuse_inserts(&self, table: &str, condition: &str) {

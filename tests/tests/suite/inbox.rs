@@ -33,12 +33,6 @@ async fn texted_candidates(app: &TestApp, admin: &str, names: &[&str]) -> Vec<(S
     pairs
 }
 
-async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
-    let response = app.get(path, Some(token)).await;
-    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-    response.json().await.unwrap()
-}
-
 fn ids(page: &Value) -> Vec<String> {
     page["items"]
         .as_array()
@@ -55,7 +49,7 @@ async fn walk(app: &TestApp, token: &str, path: &str, limit: usize) -> (Vec<Stri
     let mut pages = 0;
     let mut next = format!("{path}&limit={limit}");
     loop {
-        let page = get_json(app, token, &next).await;
+        let page = app.get_json(&next, token).await;
         pages += 1;
         let items = ids(&page);
         assert!(items.len() <= limit);
@@ -135,8 +129,8 @@ async fn threads_come_newest_activity_first_and_pages_neither_skip_nor_repeat() 
         assert_eq!(taken, pages, "pages of {limit}");
     }
 
-    let first = get_json(&app, &admin, "/sms/threads?limit=1").await;
-    let me = get_json(&app, &admin, "/me").await;
+    let first = app.get_json("/sms/threads?limit=1", &admin).await;
+    let me = app.get_json("/me", &admin).await;
     assert_eq!(
         first["items"][0],
         json!({
@@ -156,7 +150,7 @@ async fn threads_come_newest_activity_first_and_pages_neither_skip_nor_repeat() 
     );
     assert_eq!(first["unread_total"], 0);
     assert_eq!(first["unread_mine"], 0);
-    let unknown = get_json(&app, &admin, &format!("/sms/threads/{idle}")).await;
+    let unknown = app.get_json(&format!("/sms/threads/{idle}"), &admin).await;
     assert_eq!(unknown["candidate_id"], Value::Null);
     assert_eq!(unknown["candidate_name"], Value::Null);
     assert_eq!(unknown["candidate_opted_out"], Value::Null);
@@ -225,7 +219,7 @@ async fn threads_are_filtered_by_unread_candidate_and_text() {
     ))
     .await;
 
-    let all = get_json(&app, &admin, "/sms/threads").await;
+    let all = app.get_json("/sms/threads", &admin).await;
     assert_eq!(ids(&all), [bob.1.as_str(), &ann.1, &cy.1, &stranger]);
     assert_eq!(all["items"][2]["candidate_opted_out"], true);
     assert_eq!(all["unread_total"], 5);
@@ -250,7 +244,7 @@ async fn threads_are_filtered_by_unread_candidate_and_text() {
         ("unread=true&q=bonus", vec![]),
     ];
     for (query, expected) in cases {
-        let page = get_json(&app, &admin, &format!("/sms/threads?{query}")).await;
+        let page = app.get_json(&format!("/sms/threads?{query}"), &admin).await;
         assert_eq!(ids(&page), expected, "GET /sms/threads?{query}");
         assert_eq!(page["unread_total"], 5, "the filters leave the total alone");
     }
@@ -287,7 +281,7 @@ async fn reading_a_thread_clears_its_unread_count_once_and_for_all() {
     let texted = texted_candidates(&app, &admin, &["Ann", "Bob"]).await;
     set_thread(&app, &texted[0].1, "unread_count = 3").await;
     set_thread(&app, &texted[1].1, "unread_count = 2").await;
-    let page = get_json(&app, &recruiter, "/sms/threads?").await;
+    let page = app.get_json("/sms/threads?", &recruiter).await;
     assert_eq!(page["unread_total"], 5);
 
     let read_path = format!("/sms/threads/{}/read", texted[0].1);
@@ -300,11 +294,13 @@ async fn reading_a_thread_clears_its_unread_count_once_and_for_all() {
     let again = app.post(&read_path, Some(&admin), &json!({})).await;
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(again.json::<Value>().await.unwrap(), read, "idempotent");
-    let thread = get_json(&app, &admin, &format!("/sms/threads/{}", texted[0].1)).await;
+    let thread = app
+        .get_json(&format!("/sms/threads/{}", texted[0].1), &admin)
+        .await;
     assert_eq!(thread, read);
-    let page = get_json(&app, &admin, "/sms/threads?").await;
+    let page = app.get_json("/sms/threads?", &admin).await;
     assert_eq!(page["unread_total"], 2);
-    let unread = get_json(&app, &admin, "/sms/threads?unread=true").await;
+    let unread = app.get_json("/sms/threads?unread=true", &admin).await;
     assert_eq!(ids(&unread), [texted[1].1.as_str()]);
 }
 
@@ -347,7 +343,9 @@ async fn a_threads_messages_come_newest_first_with_their_history() {
         uuid::Uuid::now_v7()
     ))
     .await;
-    let all = get_json(&app, &admin, &format!("/sms/threads/{thread}/messages")).await;
+    let all = app
+        .get_json(&format!("/sms/threads/{thread}/messages"), &admin)
+        .await;
     let expected = ids(&all);
     assert_eq!(expected.len(), 6);
     assert_eq!(expected[0], reply, "newest first");
@@ -367,7 +365,7 @@ async fn a_threads_messages_come_newest_first_with_their_history() {
     // Each carries its history exactly as the message itself shows it.
     for item in all["items"].as_array().unwrap() {
         let id = item["id"].as_str().unwrap();
-        let single = get_json(&app, &admin, &format!("/sms/messages/{id}")).await;
+        let single = app.get_json(&format!("/sms/messages/{id}"), &admin).await;
         assert_eq!(item, &single);
         assert!(!item["history"].as_array().unwrap().is_empty());
     }
@@ -423,10 +421,12 @@ async fn another_organizations_thread_is_not_found() {
         StatusCode::NOT_FOUND,
     )
     .await;
-    let theirs = get_json(&app, &globex, "/sms/threads?").await;
+    let theirs = app.get_json("/sms/threads?", &globex).await;
     assert_eq!(theirs["items"], json!([]));
     assert_eq!(theirs["unread_total"], 0);
-    let ours = get_json(&app, &admin, &format!("/sms/threads/{thread}")).await;
+    let ours = app
+        .get_json(&format!("/sms/threads/{thread}"), &admin)
+        .await;
     assert_eq!(ours["unread_count"], 4, "their read changed nothing");
     // Last: a path that fails to parse abandons the session lookup mid-query, and on
     // SQLite the next transaction on that pooled connection can then panic.

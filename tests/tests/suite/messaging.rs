@@ -621,13 +621,9 @@ async fn accepted_bulk_send_to_2500(app: &TestApp, admin: &str) -> (String, Vec<
 }
 
 async fn batch_statuses(app: &TestApp, admin: &str, batch_id: &str) -> Value {
-    let batch: Value = app
-        .get(&format!("/sms/batches/{batch_id}"), Some(admin))
-        .await
-        .json()
-        .await
-        .unwrap();
-    batch["statuses"].clone()
+    app.get_json(&format!("/sms/batches/{batch_id}"), admin)
+        .await["statuses"]
+        .clone()
 }
 
 #[tokio::test]
@@ -708,18 +704,10 @@ async fn a_message_sent_right_after_a_bulk_send_goes_after_the_bulk_sends_messag
         2501,
         "the send wrote the waiting batch first"
     );
-    let thread: Value = app
-        .get(
-            &format!(
-                "/sms/threads/{}/messages",
-                follow_up["thread_id"].as_str().unwrap()
-            ),
-            Some(&admin),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let thread_id = follow_up["thread_id"].as_str().unwrap();
+    let thread = app
+        .get_json(&format!("/sms/threads/{thread_id}/messages"), &admin)
+        .await;
     let bodies: Vec<&str> = thread["items"]
         .as_array()
         .unwrap()

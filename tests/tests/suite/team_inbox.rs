@@ -15,12 +15,6 @@ async fn my_id(app: &TestApp, token: &str) -> String {
     me["id"].as_str().unwrap().to_owned()
 }
 
-async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
-    let response = app.get(path, Some(token)).await;
-    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-    response.json().await.unwrap()
-}
-
 fn ids(page: &Value) -> Vec<String> {
     let mut ids: Vec<String> = page["items"]
         .as_array()
@@ -92,7 +86,8 @@ async fn a_member_assigns_a_thread_to_another_and_back_to_the_team_and_it_is_aud
     assert_eq!(taken["id"], thread.as_str());
     assert_eq!(taken["assignee_id"], rita_id.as_str());
     assert_eq!(
-        get_json(&app, &admin, &format!("/sms/threads/{thread}")).await,
+        app.get_json(&format!("/sms/threads/{thread}"), &admin)
+            .await,
         taken
     );
     let again = assigned(&app, &admin, &thread, json!(rita_id)).await;
@@ -101,7 +96,7 @@ async fn a_member_assigns_a_thread_to_another_and_back_to_the_team_and_it_is_aud
     let released = assigned(&app, &rita, &thread, Value::Null).await;
     assert_eq!(released["assignee_id"], Value::Null);
 
-    let log = get_json(&app, &admin, "/audit-log").await;
+    let log = app.get_json("/audit-log", &admin).await;
     let changes: Vec<&Value> = log["items"]
         .as_array()
         .unwrap()
@@ -169,7 +164,9 @@ async fn only_an_active_member_of_the_organization_can_be_assigned() {
     let response = assign(&app, &other_admin, &thread, Value::Null).await;
     problem(response, StatusCode::NOT_FOUND).await;
     let admin_id = my_id(&app, &admin).await;
-    let unchanged = get_json(&app, &admin, &format!("/sms/threads/{thread}")).await;
+    let unchanged = app
+        .get_json(&format!("/sms/threads/{thread}"), &admin)
+        .await;
     assert_eq!(unchanged["assignee_id"], admin_id.as_str());
 }
 
@@ -193,7 +190,7 @@ async fn a_send_assigns_an_unassigned_thread_to_its_sender_and_never_moves_an_as
         )
         .await;
     assert_eq!(reply.status(), StatusCode::ACCEPTED);
-    let thread = get_json(&app, &admin, &format!("/sms/threads/{ann}")).await;
+    let thread = app.get_json(&format!("/sms/threads/{ann}"), &admin).await;
     assert_eq!(thread["assignee_id"], admin_id.as_str());
 
     // A reply from an unknown number opens an unassigned thread; answering takes it.
@@ -205,7 +202,7 @@ async fn a_send_assigns_an_unassigned_thread_to_its_sender_and_never_moves_an_as
         "Hi?",
     )
     .await;
-    let page = get_json(&app, &admin, "/sms/threads?assignee=none").await;
+    let page = app.get_json("/sms/threads?assignee=none", &admin).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     let stranger = page["items"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(page["items"][0]["phone"], phone(9).as_str());
@@ -217,7 +214,9 @@ async fn a_send_assigns_an_unassigned_thread_to_its_sender_and_never_moves_an_as
         )
         .await;
     assert_eq!(reply.status(), StatusCode::ACCEPTED);
-    let thread = get_json(&app, &admin, &format!("/sms/threads/{stranger}")).await;
+    let thread = app
+        .get_json(&format!("/sms/threads/{stranger}"), &admin)
+        .await;
     assert_eq!(thread["assignee_id"], rita_id.as_str());
 
     // A bulk send takes the new (and unassigned) threads, not the assigned ones.
@@ -233,7 +232,7 @@ async fn a_send_assigns_an_unassigned_thread_to_its_sender_and_never_moves_an_as
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     app.write_bulk_messages().await;
-    let assignees: Vec<(String, Value)> = get_json(&app, &admin, "/sms/threads").await["items"]
+    let assignees: Vec<(String, Value)> = app.get_json("/sms/threads", &admin).await["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -296,12 +295,12 @@ async fn threads_are_filtered_by_assignee_and_needs_reply_with_the_callers_unrea
         "Hello?",
     )
     .await;
-    let stranger = get_json(&app, &admin, "/sms/threads?assignee=none").await["items"][0]["id"]
+    let stranger = app.get_json("/sms/threads?assignee=none", &admin).await["items"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
 
-    let all = get_json(&app, &admin, "/sms/threads").await;
+    let all = app.get_json("/sms/threads", &admin).await;
     assert_eq!(ids(&all), sorted(vec![&ann, &bob, &stranger]));
     assert_eq!(all["unread_total"], 3);
     assert_eq!(all["unread_mine"], 2, "Ann's two replies");
@@ -342,10 +341,10 @@ async fn threads_are_filtered_by_assignee_and_needs_reply_with_the_callers_unrea
         (&rita, "assignee=me&needs_reply=true", vec![]),
         (&admin, "assignee=none&unread=true", vec![stranger.as_str()]),
     ] {
-        let page = get_json(&app, token, &format!("/sms/threads?{query}")).await;
+        let page = app.get_json(&format!("/sms/threads?{query}"), token).await;
         assert_eq!(ids(&page), sorted(expected), "{query}");
     }
-    let rita_page = get_json(&app, &rita, "/sms/threads?assignee=me").await;
+    let rita_page = app.get_json("/sms/threads?assignee=me", &rita).await;
     assert_eq!(rita_page["unread_total"], 3);
     assert_eq!(rita_page["unread_mine"], 0);
 
@@ -359,16 +358,13 @@ async fn threads_are_filtered_by_assignee_and_needs_reply_with_the_callers_unrea
         .await;
     assert_eq!(read.status(), StatusCode::OK);
     text(&app, &admin, &people[0]).await;
-    let waiting = get_json(&app, &admin, "/sms/threads?needs_reply=true").await;
+    let waiting = app.get_json("/sms/threads?needs_reply=true", &admin).await;
     assert_eq!(ids(&waiting), [stranger.as_str()]);
     // Taking a thread brings its unread replies into the taker's count.
     assigned(&app, &rita, &ann, json!(rita_id)).await;
-    let page = get_json(&app, &rita, "/sms/threads").await;
+    let page = app.get_json("/sms/threads", &rita).await;
     assert_eq!(page["unread_mine"], 2);
-    assert_eq!(
-        get_json(&app, &admin, "/sms/threads").await["unread_mine"],
-        0
-    );
+    assert_eq!(app.get_json("/sms/threads", &admin).await["unread_mine"], 0);
 }
 
 #[tokio::test]
@@ -436,7 +432,7 @@ async fn marking_a_thread_unread_brings_back_its_latest_reply() {
         .await;
     assert_eq!(read.status(), StatusCode::OK);
     assert_eq!(
-        get_json(&app, &admin, "/sms/threads").await["unread_total"],
+        app.get_json("/sms/threads", &admin).await["unread_total"],
         0
     );
 
@@ -453,7 +449,7 @@ async fn marking_a_thread_unread_brings_back_its_latest_reply() {
         1,
         "idempotent"
     );
-    let page = get_json(&app, &admin, "/sms/threads?unread=true").await;
+    let page = app.get_json("/sms/threads?unread=true", &admin).await;
     assert_eq!(ids(&page), [ann.as_str()]);
     assert_eq!(page["unread_total"], 1);
     assert_eq!(page["unread_mine"], 1);
@@ -472,7 +468,7 @@ async fn marking_a_thread_unread_brings_back_its_latest_reply() {
         "{body}"
     );
     assert_eq!(
-        get_json(&app, &admin, &format!("/sms/threads/{bob}")).await["unread_count"],
+        app.get_json(&format!("/sms/threads/{bob}"), &admin).await["unread_count"],
         0
     );
 
@@ -502,11 +498,11 @@ async fn deactivating_a_member_gives_their_threads_back_to_the_team() {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
 
-    let team = get_json(&app, &admin, "/sms/threads?assignee=none").await;
+    let team = app.get_json("/sms/threads?assignee=none", &admin).await;
     assert_eq!(ids(&team), [ann.as_str()]);
-    let still = get_json(&app, &admin, &format!("/sms/threads/{bob}")).await;
+    let still = app.get_json(&format!("/sms/threads/{bob}"), &admin).await;
     assert_eq!(still["assignee_id"], my_id(&app, &admin).await.as_str());
-    let log = get_json(&app, &admin, "/audit-log").await;
+    let log = app.get_json("/audit-log", &admin).await;
     let entry = log["items"]
         .as_array()
         .unwrap()
@@ -579,7 +575,7 @@ async fn a_mine_event_stream_carries_only_the_callers_and_the_teams_threads() {
         "Who",
     )
     .await;
-    let stranger = get_json(&app, &admin, "/sms/threads?assignee=none").await["items"][0]["id"]
+    let stranger = app.get_json("/sms/threads?assignee=none", &admin).await["items"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
