@@ -80,6 +80,21 @@ pub async fn get(db: &Db, current: &CurrentUser, id: &str) -> Result<Candidate, 
         .ok_or(ServiceError::NotFound)
 }
 
+/// Candidate `id` of the organization, named by a request's `candidate_id`: one that is
+/// not there is an unknown reference, not a missing resource.
+pub async fn referenced_candidate(
+    conn: &mut DbConn,
+    organization_id: &str,
+    id: &str,
+) -> Result<Candidate, ServiceError> {
+    candidates::find(conn, organization_id, id)
+        .await?
+        .ok_or_else(|| ServiceError::UnknownReference {
+            field: "candidate_id",
+            message: "is not a candidate of this organization".to_owned(),
+        })
+}
+
 /// Adds a candidate. With a job and no stage the candidate starts in the job's first
 /// stage. An earlier conversation with the candidate's number that belongs to no one
 /// becomes theirs.

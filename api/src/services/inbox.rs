@@ -7,11 +7,12 @@ use nextal_persistence::repo::inbox::{
     self, AssigneeFilter, InboxThread, MarkedUnread, ThreadFilter, ThreadPosition,
 };
 use nextal_persistence::repo::messages::{Message, MessageEvent};
-use nextal_persistence::repo::{candidates, organizations, threads, users};
+use nextal_persistence::repo::{organizations, threads, users};
 use serde_json::json;
 
 use crate::events::{EventBus, EventKind, InboxEvent};
 use crate::services::auth::CurrentUser;
+use crate::services::candidates::referenced_candidate;
 use crate::services::{ServiceError, audit, now};
 
 /// Whose threads to list, as the caller asked.
@@ -50,12 +51,7 @@ pub async fn list(
     let organization_id = current.organization_id();
     let mut conn = db.conn().await?;
     if let Some(candidate_id) = &filter.candidate_id {
-        candidates::find(&mut conn, organization_id, candidate_id)
-            .await?
-            .ok_or_else(|| ServiceError::UnknownReference {
-                field: "candidate_id",
-                message: "is not a candidate of this organization".to_owned(),
-            })?;
+        referenced_candidate(&mut conn, organization_id, candidate_id).await?;
     }
     let assignee = match assignee {
         None => None,

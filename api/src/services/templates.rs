@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use nextal_domain::{MergeValues, Segmentation, Template, TemplateName, segment};
 use nextal_persistence::repo::PageRequest;
-use nextal_persistence::repo::candidates::{self, Candidate};
+use nextal_persistence::repo::candidates::Candidate;
 use nextal_persistence::repo::jobs;
 use nextal_persistence::repo::organizations::{self, Organization};
 use nextal_persistence::repo::templates::{self, SmsTemplate};
@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::services::audit;
 use crate::services::auth::CurrentUser;
+use crate::services::candidates::referenced_candidate;
 use crate::services::{ServiceError, new_id, now};
 
 /// A template's name and body, already validated: the body is stored as written, and
@@ -194,12 +195,7 @@ pub async fn preview(
         .await?
         .ok_or(ServiceError::NotFound)?;
     let template = parse_stored(&stored)?;
-    let candidate = candidates::find(&mut conn, organization_id, candidate_id)
-        .await?
-        .ok_or_else(|| ServiceError::UnknownReference {
-            field: "candidate_id",
-            message: "is not a candidate of this organization".to_owned(),
-        })?;
+    let candidate = referenced_candidate(&mut conn, organization_id, candidate_id).await?;
     let organization = organizations::find(&mut conn, organization_id)
         .await?
         .ok_or(ServiceError::NotFound)?;

@@ -29,6 +29,7 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::services::auth::CurrentUser;
+use crate::services::candidates::referenced_candidate;
 use crate::services::send_caps;
 use crate::services::templates::merge_values;
 use crate::services::{ServiceError, new_id, now, truncate_to_micros};
@@ -102,12 +103,7 @@ pub async fn send_to_candidate(
     if let Some(replay) = stored_replay(&mut conn, organization_id, idempotency.as_ref()).await? {
         return Ok(Accepted::Replayed(replay));
     }
-    let candidate = candidates::find(&mut conn, organization_id, candidate_id)
-        .await?
-        .ok_or_else(|| ServiceError::UnknownReference {
-            field: "candidate_id",
-            message: "is not a candidate of this organization".to_owned(),
-        })?;
+    let candidate = referenced_candidate(&mut conn, organization_id, candidate_id).await?;
     let phone = reachable_phone(&candidate, "candidate_id")?;
     let sender = active_sender(&mut conn, organization_id).await?;
     let (template, template_id) = load_content(&mut conn, organization_id, content).await?;
