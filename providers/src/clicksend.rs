@@ -8,7 +8,7 @@
 //! answer is read leniently and only the fields we use are looked at.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -19,8 +19,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::common::{
-    lenient_i64, lenient_string, retry_after, short, transport_error, unreadable, value_to_i64,
-    value_to_string,
+    RawAnswer, lenient_i64, lenient_string, readable_records, send, short, unreadable,
+    value_to_i64, value_to_string,
 };
 use crate::webhooks::clicksend::{state_from_code, state_from_word};
 use crate::webhooks::{DeliveryReport, InboundSms, ReportedState};
@@ -199,26 +199,11 @@ impl ClickSendClient {
             request = request.json(body);
         }
 
-        let started = Instant::now();
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(PROVIDER, &e, timeout))?;
-        let status = response.status();
-        let wait = retry_after(response.headers());
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(PROVIDER, &e, timeout))?;
-        tracing::debug!(
-            provider = PROVIDER,
-            %method,
-            path,
-            status = status.as_u16(),
-            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            "provider answered"
-        );
-
+        let RawAnswer {
+            status,
+            retry_after: wait,
+            body: bytes,
+        } = send(PROVIDER, request, timeout).await?;
         let blank = bytes.iter().all(u8::is_ascii_whitespace);
         let envelope: Option<Envelope> = if blank {
             None
@@ -465,15 +450,7 @@ impl SmsProvider for ClickSendClient {
     ) -> Result<HistoryPage, ProviderError> {
         let page = page_number(page)?;
         let (items, more) = self.history_entries(since.timestamp(), page).await?;
-        let records: Vec<HistoryRecord> = items.iter().filter_map(history_record).collect();
-        let skipped = items.len() - records.len();
-        if skipped > 0 {
-            tracing::warn!(
-                provider = PROVIDER,
-                skipped,
-                "history entries skipped as unreadable"
-            );
-        }
+        let records = readable_records(PROVIDER, &items, history_record);
         Ok(HistoryPage {
             records,
             next: more

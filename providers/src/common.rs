@@ -1,13 +1,14 @@
 //! Pieces both clients share: transport-error mapping, `Retry-After`, lenient JSON
 //! scalars and short, body-free error texts.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{RequestBuilder, StatusCode};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::ProviderError;
+use crate::{HistoryRecord, ProviderError};
 
 /// Longest provider explanation we carry into an error or outcome.
 const MAX_REASON_CHARS: usize = 200;
@@ -33,6 +34,61 @@ pub(crate) fn transport_error(
     };
     tracing::warn!(provider, error = %DisplayWithoutUrl(err), "{text}");
     ProviderError::Unavailable(text)
+}
+
+/// A complete HTTP answer from a provider: status, `Retry-After` and the whole body.
+pub(crate) struct RawAnswer {
+    pub status: StatusCode,
+    pub retry_after: Option<Duration>,
+    pub body: Vec<u8>,
+}
+
+/// Sends `request` and reads the whole answer; an `Err` (from [`transport_error`]) only
+/// when no complete HTTP answer arrived. Logs the status and time taken, by path.
+pub(crate) async fn send(
+    provider: &'static str,
+    request: RequestBuilder,
+    timeout: Duration,
+) -> Result<RawAnswer, ProviderError> {
+    let started = Instant::now();
+    let response = request
+        .send()
+        .await
+        .map_err(|e| transport_error(provider, &e, timeout))?;
+    let status = response.status();
+    let retry_after = retry_after(response.headers());
+    let path = response.url().path().to_owned();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| transport_error(provider, &e, timeout))?;
+    tracing::debug!(
+        provider,
+        path,
+        status = status.as_u16(),
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "provider answered"
+    );
+    Ok(RawAnswer {
+        status,
+        retry_after,
+        body: body.into(),
+    })
+}
+
+/// The history records read from a page's `entries`; an entry that is not one is
+/// skipped with a warning (reconciliation goes on with the rest).
+pub(crate) fn readable_records(
+    provider: &'static str,
+    entries: &[Value],
+    read: impl Fn(&Value) -> Option<HistoryRecord>,
+) -> Vec<HistoryRecord> {
+    let records: Vec<HistoryRecord> = entries.iter().filter_map(read).collect();
+    let skipped = entries.len() - records.len();
+    if skipped > 0 {
+        tracing::warn!(provider, skipped, "history entries skipped as unreadable");
+    }
+    records
 }
 
 /// Names the kind of a reqwest error without its URL, whose query can carry a phone

@@ -4,7 +4,7 @@
 //! messages, or one message) to find replies and statuses whose webhook never arrived.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::common::{
-    lenient_i64, lenient_string, retry_after, short, transport_error, unreadable, value_to_string,
+    lenient_i64, lenient_string, readable_records, send, short, unreadable, value_to_string,
 };
 use crate::webhooks::twilio::state_of;
 use crate::webhooks::{DeliveryReport, InboundSms, ReportedState};
@@ -156,30 +156,11 @@ impl TwilioClient {
 
     /// Sends `request`; an `Err` only when no complete HTTP answer arrived.
     async fn execute(&self, request: RequestBuilder) -> Result<Answer, ProviderError> {
-        let timeout = self.options.timeout;
-        let started = Instant::now();
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(PROVIDER, &e, timeout))?;
-        let status = response.status();
-        let wait = retry_after(response.headers());
-        let path = response.url().path().to_owned();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(PROVIDER, &e, timeout))?;
-        tracing::debug!(
-            provider = PROVIDER,
-            path,
-            status = status.as_u16(),
-            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            "provider answered"
-        );
+        let answer = send(PROVIDER, request, self.options.timeout).await?;
         Ok(Answer {
-            status,
-            retry_after: wait,
-            body: serde_json::from_slice(&bytes).ok(),
+            status: answer.status,
+            retry_after: answer.retry_after,
+            body: serde_json::from_slice(&answer.body).ok(),
         })
     }
 
@@ -383,15 +364,7 @@ impl SmsProvider for TwilioClient {
         let Some(messages) = list.get("messages").and_then(Value::as_array) else {
             return Err(unreadable("Twilio's message list has no messages"));
         };
-        let records: Vec<HistoryRecord> = messages.iter().filter_map(history_record).collect();
-        let skipped = messages.len() - records.len();
-        if skipped > 0 {
-            tracing::warn!(
-                provider = PROVIDER,
-                skipped,
-                "history messages skipped as unreadable"
-            );
-        }
+        let records = readable_records(PROVIDER, messages, history_record);
         Ok(HistoryPage {
             records,
             next: list.get("next_page_uri").and_then(value_to_string),

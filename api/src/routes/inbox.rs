@@ -332,7 +332,7 @@ pub async fn mark_thread_read(
     current: CurrentUser,
     id: Path<uuid::Uuid>,
 ) -> Result<Json<SmsThread>, ApiError> {
-    let thread = inbox::mark_read(&state.db, &state.events, &current, &id.to_string()).await?;
+    let thread = inbox::set_read(&state.db, &state.events, &current, &id.to_string(), true).await?;
     Ok(Json(thread.into()))
 }
 
@@ -358,7 +358,8 @@ pub async fn mark_thread_unread(
     current: CurrentUser,
     id: Path<uuid::Uuid>,
 ) -> Result<Json<SmsThread>, ApiError> {
-    let thread = inbox::mark_unread(&state.db, &state.events, &current, &id.to_string()).await?;
+    let thread =
+        inbox::set_read(&state.db, &state.events, &current, &id.to_string(), false).await?;
     Ok(Json(thread.into()))
 }
 

@@ -23,8 +23,8 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentUser};
 use crate::routes::schemas::{Choice, Shape, shapes, utc};
 use crate::services::messaging::{
-    self, Accepted, BatchProgress, BulkAccepted, Content, IdempotencyKey, MAX_BULK_CANDIDATES,
-    Outbox, SkipReason,
+    self, Accepted, BatchProgress, BulkAccepted, Content, Draft, IdempotencyKey,
+    MAX_BULK_CANDIDATES, Outbox, SkipReason,
 };
 use crate::state::AppState;
 
@@ -354,19 +354,29 @@ fn outbox(state: &AppState) -> Outbox<'_> {
     }
 }
 
-fn content(body: Option<String>, template_id: Option<String>) -> Result<Content, ApiError> {
-    match (body, template_id) {
-        (Some(body), None) => Ok(Content::Text(body)),
-        (None, Some(template_id)) => Ok(Content::Template(template_id)),
-        (Some(_), Some(_)) => Err(ApiError::invalid_field(
-            "template_id",
-            "send either `body` or `template_id`, not both",
-        )),
-        (None, None) => Err(ApiError::invalid_field(
-            "body",
-            "is required (or send `template_id`)",
-        )),
-    }
+/// What a send or reply asks for: typed text or a template (exactly one), and when.
+fn draft(
+    body: Option<String>,
+    template_id: Option<String>,
+    send_at: Option<DateTime<Utc>>,
+) -> Result<Draft, ApiError> {
+    let content = match (body, template_id) {
+        (Some(body), None) => Content::Text(body),
+        (None, Some(template_id)) => Content::Template(template_id),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "template_id",
+                "send either `body` or `template_id`, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::invalid_field(
+                "body",
+                "is required (or send `template_id`)",
+            ));
+        }
+    };
+    Ok(Draft { content, send_at })
 }
 
 /// The `Idempotency-Key` header and a fingerprint of this request.
@@ -441,13 +451,12 @@ pub async fn send_message(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let key = idempotency_key(&request, &body)?;
-    let content = content(body.body, body.template_id)?;
+    let draft = draft(body.body, body.template_id, body.send_at)?;
     let result = messaging::send_to_candidate(
         outbox(&state),
         &current,
         &body.candidate_id,
-        content,
-        body.send_at,
+        draft,
         key,
         |message| {
             (
@@ -488,15 +497,8 @@ pub async fn reply_in_thread(
     body: ApiJson<ReplyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
-    let content = content(body.body, body.template_id)?;
-    let message = messaging::reply(
-        outbox(&state),
-        &current,
-        &id.to_string(),
-        content,
-        body.send_at,
-    )
-    .await?;
+    let draft = draft(body.body, body.template_id, body.send_at)?;
+    let message = messaging::reply(outbox(&state), &current, &id.to_string(), draft).await?;
     Ok(HttpResponse::Accepted().json(SmsMessage::queued(&message)))
 }
 
@@ -549,13 +551,12 @@ pub async fn send_bulk(
         ));
     }
     let key = idempotency_key(&request, &body)?;
-    let content = content(body.body, body.template_id)?;
+    let draft = draft(body.body, body.template_id, body.send_at)?;
     let result = messaging::send_bulk(
         outbox(&state),
         &current,
         body.candidate_ids,
-        content,
-        body.send_at,
+        draft,
         key,
         |accepted| {
             (

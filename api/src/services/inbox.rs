@@ -1,13 +1,13 @@
 //! The inbox: the organization's SMS threads, newest activity first, a thread's messages,
 //! marking a thread read or unread, and who works it (the team inbox).
 
-use nextal_persistence::Db;
 use nextal_persistence::repo::PageRequest;
 use nextal_persistence::repo::inbox::{
     self, AssigneeFilter, InboxThread, MarkedUnread, ThreadFilter, ThreadPosition,
 };
 use nextal_persistence::repo::messages::{Message, MessageEvent};
 use nextal_persistence::repo::{organizations, threads, users};
+use nextal_persistence::{Db, Tx};
 use serde_json::json;
 
 use crate::events::{EventBus, EventKind, InboxEvent};
@@ -120,68 +120,60 @@ pub async fn messages(
         .collect())
 }
 
-/// Marks thread `id` read: no unread replies, and tells `events`' listeners. Idempotent.
-pub async fn mark_read(
+/// Marks thread `id` read (no unread replies) or unread again (its latest reply counts
+/// as unread; a thread that already has unread replies keeps them), and tells `events`'
+/// listeners. Both are idempotent. Marking unread a thread without any reply is a
+/// `no-reply` conflict.
+pub async fn set_read(
     db: &Db,
     events: &EventBus,
     current: &CurrentUser,
     id: &str,
+    read: bool,
 ) -> Result<InboxThread, ServiceError> {
     let organization_id = current.organization_id();
     let mut tx = db.begin().await?;
-    let read = inbox::mark_read(&mut tx, organization_id, id, now()).await?;
-    tx.commit().await?;
-    let mut conn = db.conn().await?;
-    if read {
-        tracing::info!(thread_id = %id, read_by = %current.user.id, "thread marked read");
-        let mut read = vec![InboxEvent::thread(
-            organization_id,
-            EventKind::ThreadRead,
-            id,
-        )];
-        // Outside a transaction PostgreSQL delivers the notification at once.
-        events.stage(&mut conn, &mut read).await?;
-        events.committed(read);
-    }
-    inbox::find(&mut conn, organization_id, id)
-        .await?
-        .ok_or(ServiceError::NotFound)
+    let (changed, kind, change) = if read {
+        let changed = inbox::mark_read(&mut tx, organization_id, id, now()).await?;
+        (changed, EventKind::ThreadRead, "thread marked read")
+    } else {
+        let changed = match inbox::mark_unread(&mut tx, organization_id, id, now()).await? {
+            MarkedUnread::NoThread => return Err(ServiceError::NotFound),
+            MarkedUnread::NoReply => {
+                return Err(ServiceError::Conflict {
+                    kind: "no-reply",
+                    detail: "The thread holds no reply from the candidate to mark unread."
+                        .to_owned(),
+                });
+            }
+            MarkedUnread::AlreadyUnread => false,
+            MarkedUnread::Marked => true,
+        };
+        (changed, EventKind::ThreadUnread, "thread marked unread")
+    };
+    let event = changed.then(|| InboxEvent::thread(organization_id, kind, id));
+    commit_and_tell(db, events, current, id, tx, event, change).await
 }
 
-/// Marks thread `id` unread again: its latest reply counts as unread (a thread that
-/// already has unread replies keeps them), and tells `events`' listeners. A thread
-/// without any reply is a `no-reply` conflict.
-pub async fn mark_unread(
+/// Commits a change to thread `id`: `event`, when the change happened, is staged in `tx`
+/// and its listeners are told once it is committed. Answers the thread as it now is.
+async fn commit_and_tell(
     db: &Db,
     events: &EventBus,
     current: &CurrentUser,
     id: &str,
+    mut tx: Tx,
+    event: Option<InboxEvent>,
+    change: &'static str,
 ) -> Result<InboxThread, ServiceError> {
-    let organization_id = current.organization_id();
-    let mut tx = db.begin().await?;
-    let mut unread = Vec::new();
-    match inbox::mark_unread(&mut tx, organization_id, id, now()).await? {
-        MarkedUnread::NoThread => return Err(ServiceError::NotFound),
-        MarkedUnread::NoReply => {
-            return Err(ServiceError::Conflict {
-                kind: "no-reply",
-                detail: "The thread holds no reply from the candidate to mark unread.".to_owned(),
-            });
-        }
-        MarkedUnread::AlreadyUnread => {}
-        MarkedUnread::Marked => {
-            unread.push(InboxEvent::thread(
-                organization_id,
-                EventKind::ThreadUnread,
-                id,
-            ));
-            events.stage(&mut tx, &mut unread).await?;
-        }
+    let mut staged: Vec<InboxEvent> = event.into_iter().collect();
+    if !staged.is_empty() {
+        events.stage(&mut tx, &mut staged).await?;
     }
     tx.commit().await?;
-    if !unread.is_empty() {
-        tracing::info!(thread_id = %id, marked_by = %current.user.id, "thread marked unread");
-        events.committed(unread);
+    if !staged.is_empty() {
+        tracing::info!(thread_id = %id, by = %current.user.id, "{change}");
+        events.committed(staged);
     }
     get(db, current, id).await
 }
@@ -215,7 +207,7 @@ pub async fn assign(
                 )
             })?;
     }
-    let mut assigned = Vec::new();
+    let mut assigned = None;
     if thread.assignee_id.as_deref() != user_id {
         threads::set_assignee(&mut tx, organization_id, id, user_id, now()).await?;
         audit::record(
@@ -226,21 +218,10 @@ pub async fn assign(
             json!({ "assignee_id": user_id, "previous_assignee_id": thread.assignee_id }),
         )
         .await?;
-        assigned.push(InboxEvent {
+        assigned = Some(InboxEvent {
             previous_assignee_id: thread.assignee_id.clone(),
             ..InboxEvent::thread(organization_id, EventKind::ThreadAssigned, id)
         });
-        events.stage(&mut tx, &mut assigned).await?;
     }
-    tx.commit().await?;
-    if !assigned.is_empty() {
-        tracing::info!(
-            thread_id = %id,
-            assignee_id = ?user_id,
-            assigned_by = %current.user.id,
-            "thread assigned"
-        );
-        events.committed(assigned);
-    }
-    get(db, current, id).await
+    commit_and_tell(db, events, current, id, tx, assigned, "thread assigned").await
 }

@@ -9,6 +9,15 @@ use crate::db::run;
 use crate::schema::integrations;
 use crate::{DbConn, PersistenceError};
 
+/// The organization's integration row with `provider`, to select or update.
+macro_rules! row_of {
+    ($organization_id:expr, $provider:expr) => {
+        integrations::table
+            .filter(integrations::organization_id.eq($organization_id))
+            .filter(integrations::provider.eq($provider))
+    };
+}
+
 /// A stored integration. `secret` and `webhook_token` are sealed envelopes.
 #[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = integrations)]
@@ -60,9 +69,7 @@ pub async fn find(
     organization_id: &str,
     provider: ProviderKind,
 ) -> Result<Option<Integration>, PersistenceError> {
-    Ok(run!(conn, |c| integrations::table
-        .filter(integrations::organization_id.eq(organization_id))
-        .filter(integrations::provider.eq(provider))
+    Ok(run!(conn, |c| row_of!(organization_id, provider)
         .select(Integration::as_select())
         .first(c)
         .await
@@ -78,9 +85,7 @@ pub async fn find_active_for_handover(
 ) -> Result<Option<Integration>, PersistenceError> {
     macro_rules! active {
         () => {
-            integrations::table
-                .filter(integrations::organization_id.eq(organization_id))
-                .filter(integrations::provider.eq(provider))
+            row_of!(organization_id, provider)
                 .filter(integrations::active.eq(true))
                 .select(Integration::as_select())
         };
@@ -139,14 +144,10 @@ pub async fn update_settings(
     provider: ProviderKind,
     settings: &Settings,
 ) -> Result<(), PersistenceError> {
-    run!(conn, |c| diesel::update(
-        integrations::table
-            .filter(integrations::organization_id.eq(organization_id))
-            .filter(integrations::provider.eq(provider))
-    )
-    .set(settings)
-    .execute(c)
-    .await)?;
+    run!(conn, |c| diesel::update(row_of!(organization_id, provider))
+        .set(settings)
+        .execute(c)
+        .await)?;
     Ok(())
 }
 
@@ -201,14 +202,10 @@ pub async fn store_sealed(
     provider: ProviderKind,
     changes: &SealedChanges<'_>,
 ) -> Result<(), PersistenceError> {
-    run!(conn, |c| diesel::update(
-        integrations::table
-            .filter(integrations::organization_id.eq(organization_id))
-            .filter(integrations::provider.eq(provider))
-    )
-    .set(changes)
-    .execute(c)
-    .await)?;
+    run!(conn, |c| diesel::update(row_of!(organization_id, provider))
+        .set(changes)
+        .execute(c)
+        .await)?;
     Ok(())
 }
 
@@ -239,31 +236,26 @@ pub async fn reseal(
     secret: Option<&[u8]>,
     webhook_token: &[u8],
 ) -> Result<bool, PersistenceError> {
+    // Only the values `row` was read with are replaced: a change meanwhile wins.
+    macro_rules! replace_unchanged {
+        ($secret_as_read:expr) => {
+            run!(conn, |c| diesel::update(
+                integrations::table
+                    .find(&row.id)
+                    .filter($secret_as_read)
+                    .filter(integrations::webhook_token.eq(&row.webhook_token))
+            )
+            .set((
+                integrations::secret.eq(secret),
+                integrations::webhook_token.eq(webhook_token)
+            ))
+            .execute(c)
+            .await)?
+        };
+    }
     let updated = match &row.secret {
-        Some(current) => run!(conn, |c| diesel::update(
-            integrations::table
-                .find(&row.id)
-                .filter(integrations::secret.eq(current))
-                .filter(integrations::webhook_token.eq(&row.webhook_token))
-        )
-        .set((
-            integrations::secret.eq(secret),
-            integrations::webhook_token.eq(webhook_token)
-        ))
-        .execute(c)
-        .await)?,
-        None => run!(conn, |c| diesel::update(
-            integrations::table
-                .find(&row.id)
-                .filter(integrations::secret.is_null())
-                .filter(integrations::webhook_token.eq(&row.webhook_token))
-        )
-        .set((
-            integrations::secret.eq(secret),
-            integrations::webhook_token.eq(webhook_token)
-        ))
-        .execute(c)
-        .await)?,
+        Some(current) => replace_unchanged!(integrations::secret.eq(current)),
+        None => replace_unchanged!(integrations::secret.is_null()),
     };
     Ok(updated > 0)
 }

@@ -13,6 +13,28 @@ use crate::db::{batch_insert, run};
 use crate::schema::{sms_message_events, sms_messages};
 use crate::{DbConn, PersistenceError};
 
+/// Messages among `ids` still claimed for hand-over (`sending`) under one of `leases`,
+/// the lease values their holder gave them.
+macro_rules! held_under {
+    ($ids:expr, $leases:expr) => {
+        sms_messages::table
+            .filter(sms_messages::id.eq_any($ids))
+            .filter(sms_messages::status.eq(MessageStatus::Sending))
+            .filter(sms_messages::lease_expires_at.eq_any($leases))
+    };
+}
+
+/// The change that cancels a message for `reason` as of `now`.
+macro_rules! cancelled {
+    ($reason:expr, $now:expr) => {
+        (
+            sms_messages::status.eq(MessageStatus::Cancelled),
+            sms_messages::status_reason.eq($reason),
+            sms_messages::updated_at.eq($now),
+        )
+    };
+}
+
 /// A stored message.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = sms_messages, treat_none_as_default_value = false)]
@@ -605,11 +627,7 @@ pub async fn refresh_lease(
     let mut held = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(INSERT_CHUNK) {
         let ours: Vec<String> = run!(conn, |c| diesel::update(
-            sms_messages::table
-                .filter(sms_messages::id.eq_any(chunk))
-                .filter(sms_messages::status.eq(MessageStatus::Sending))
-                .filter(sms_messages::lease_expires_at.eq_any(held_as))
-                .filter(sms_messages::lease_expires_at.gt(now))
+            held_under!(chunk, held_as).filter(sms_messages::lease_expires_at.gt(now))
         )
         .set(sms_messages::lease_expires_at.eq(until))
         .returning(sms_messages::id)
@@ -634,22 +652,17 @@ pub async fn hand_back(
 ) -> Result<usize, PersistenceError> {
     let mut handed_back = 0;
     for chunk in ids.chunks(INSERT_CHUNK) {
-        handed_back += run!(conn, |c| diesel::update(
-            sms_messages::table
-                .filter(sms_messages::id.eq_any(chunk))
-                .filter(sms_messages::status.eq(MessageStatus::Sending))
-                .filter(sms_messages::lease_expires_at.eq_any(held_as))
-        )
-        .set((
-            sms_messages::status.eq(MessageStatus::Queued),
-            sms_messages::status_reason.eq(reason),
-            sms_messages::next_attempt_at.eq(next_attempt_at),
-            sms_messages::attempts.eq(sms_messages::attempts - 1),
-            sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
-            sms_messages::updated_at.eq(now),
-        ))
-        .execute(c)
-        .await)?;
+        handed_back += run!(conn, |c| diesel::update(held_under!(chunk, held_as))
+            .set((
+                sms_messages::status.eq(MessageStatus::Queued),
+                sms_messages::status_reason.eq(reason),
+                sms_messages::next_attempt_at.eq(next_attempt_at),
+                sms_messages::attempts.eq(sms_messages::attempts - 1),
+                sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
+                sms_messages::updated_at.eq(now),
+            ))
+            .execute(c)
+            .await)?;
     }
     Ok(handed_back)
 }
@@ -668,18 +681,13 @@ pub async fn end_claim(
 ) -> Result<usize, PersistenceError> {
     let mut ended = 0;
     for chunk in ids.chunks(INSERT_CHUNK) {
-        ended += run!(conn, |c| diesel::update(
-            sms_messages::table
-                .filter(sms_messages::id.eq_any(chunk))
-                .filter(sms_messages::status.eq(MessageStatus::Sending))
-                .filter(sms_messages::lease_expires_at.eq_any(leases))
-        )
-        .set((
-            sms_messages::lease_expires_at.eq(now),
-            sms_messages::attempts.eq(sms_messages::attempts - 1),
-        ))
-        .execute(c)
-        .await)?;
+        ended += run!(conn, |c| diesel::update(held_under!(chunk, leases))
+            .set((
+                sms_messages::lease_expires_at.eq(now),
+                sms_messages::attempts.eq(sms_messages::attempts - 1),
+            ))
+            .execute(c)
+            .await)?;
     }
     Ok(ended)
 }
@@ -698,10 +706,8 @@ pub async fn cancel_claimed(
                 .filter(sms_messages::status.eq(MessageStatus::Sending))
         )
         .set((
-            sms_messages::status.eq(MessageStatus::Cancelled),
-            sms_messages::status_reason.eq(reason),
+            cancelled!(reason, now),
             sms_messages::lease_expires_at.eq(None::<NaiveDateTime>),
-            sms_messages::updated_at.eq(now),
         ))
         .execute(c)
         .await)?;
@@ -727,11 +733,7 @@ pub async fn cancel_pending_for_provider(
     let ids: Vec<String> = run!(conn, |c| pending().select(sms_messages::id).load(c).await)?;
     if !ids.is_empty() {
         run!(conn, |c| diesel::update(pending())
-            .set((
-                sms_messages::status.eq(MessageStatus::Cancelled),
-                sms_messages::status_reason.eq(reason),
-                sms_messages::updated_at.eq(now),
-            ))
+            .set(cancelled!(reason, now))
             .execute(c)
             .await)?;
     }
@@ -752,11 +754,7 @@ pub async fn cancel(
             .filter(sms_messages::id.eq(id))
             .filter(sms_messages::status.eq_any([MessageStatus::Queued, MessageStatus::Scheduled]))
     )
-    .set((
-        sms_messages::status.eq(MessageStatus::Cancelled),
-        sms_messages::status_reason.eq(reason),
-        sms_messages::updated_at.eq(now),
-    ))
+    .set(cancelled!(reason, now))
     .execute(c)
     .await)?;
     Ok(updated > 0)

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use nextal_domain::{HoldReason, MergeValues, MessageBody, MessageStatus, ProviderKind};
 use nextal_persistence::repo::batches::{self, Batch, Chunk, ChunkKey};
 use nextal_persistence::repo::candidates::{self, Candidate};
@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use utoipa::ToSchema;
 
 use super::{
-    Accepted, Content, IdempotencyKey, Outbox, Quiet, Recipient, Sender, Timing, active_sender,
+    Accepted, Draft, IdempotencyKey, Outbox, Quiet, Recipient, Sender, Timing, active_sender,
     ensure_threads, event, load_content, new_message, organization, remember, schedule,
     still_active, stored_replay,
 };
@@ -100,20 +100,19 @@ pub async fn send_bulk(
     outbox: Outbox<'_>,
     user: &CurrentUser,
     candidate_ids: Vec<String>,
-    content: Content,
-    send_at: Option<DateTime<Utc>>,
+    draft: Draft,
     idempotency: Option<IdempotencyKey>,
     respond: impl Fn(&BulkAccepted) -> (u16, String),
 ) -> Result<Accepted<BulkAccepted>, ServiceError> {
     let organization_id = user.organization_id();
     let now = outbox.clock.now();
-    let schedule = schedule(send_at, now)?;
+    let schedule = schedule(draft.send_at, now)?;
     let mut conn = outbox.db.conn().await?;
     if let Some(replay) = stored_replay(&mut conn, organization_id, idempotency.as_ref()).await? {
         return Ok(Accepted::Replayed(replay));
     }
     let sender = active_sender(&mut conn, organization_id).await?;
-    let (template, template_id) = load_content(&mut conn, organization_id, content).await?;
+    let (template, template_id) = load_content(&mut conn, organization_id, draft.content).await?;
     let organization = organization(&mut conn, organization_id).await?;
     let batch_id = new_id();
     let quiet = Quiet::of(&organization);

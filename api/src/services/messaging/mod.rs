@@ -48,6 +48,12 @@ pub enum Content {
     Template(String),
 }
 
+/// A message to send: what, and when (`send_at` `None` sends now).
+pub struct Draft {
+    pub content: Content,
+    pub send_at: Option<DateTime<Utc>>,
+}
+
 /// An `Idempotency-Key` and the fingerprint of the request that carried it.
 pub struct IdempotencyKey {
     pub key: String,
@@ -93,8 +99,7 @@ pub async fn send_to_candidate(
     outbox: Outbox<'_>,
     user: &CurrentUser,
     candidate_id: &str,
-    content: Content,
-    send_at: Option<DateTime<Utc>>,
+    draft: Draft,
     idempotency: Option<IdempotencyKey>,
     respond: impl Fn(&Message) -> (u16, String),
 ) -> Result<Accepted<Message>, ServiceError> {
@@ -106,13 +111,13 @@ pub async fn send_to_candidate(
     let candidate = referenced_candidate(&mut conn, organization_id, candidate_id).await?;
     let phone = reachable_phone(&candidate, "candidate_id")?;
     let sender = active_sender(&mut conn, organization_id).await?;
-    let (template, template_id) = load_content(&mut conn, organization_id, content).await?;
+    let (template, template_id) = load_content(&mut conn, organization_id, draft.content).await?;
     let organization = organization(&mut conn, organization_id).await?;
     let values = merge_values(&mut conn, &organization, &user.user, &candidate).await?;
     let body = render(&template, &values, template_id.is_some())?;
     drop(conn);
     let now = outbox.clock.now();
-    let timing = Quiet::of(&organization).timing(&phone, schedule(send_at, now)?, now);
+    let timing = Quiet::of(&organization).timing(&phone, schedule(draft.send_at, now)?, now);
     let message = enqueue_one(
         outbox,
         user,
@@ -139,8 +144,7 @@ pub async fn reply(
     outbox: Outbox<'_>,
     user: &CurrentUser,
     thread_id: &str,
-    content: Content,
-    send_at: Option<DateTime<Utc>>,
+    draft: Draft,
 ) -> Result<Message, ServiceError> {
     let organization_id = user.organization_id();
     let mut conn = outbox.db.conn().await?;
@@ -158,7 +162,7 @@ pub async fn reply(
         return Err(opted_out("thread_id"));
     }
     let sender = active_sender(&mut conn, organization_id).await?;
-    let (template, template_id) = load_content(&mut conn, organization_id, content).await?;
+    let (template, template_id) = load_content(&mut conn, organization_id, draft.content).await?;
     let organization = organization(&mut conn, organization_id).await?;
     let values = match &candidate {
         Some(candidate) => merge_values(&mut conn, &organization, &user.user, candidate).await?,
@@ -180,7 +184,7 @@ pub async fn reply(
         quiet = Quiet::default();
     }
     drop(conn);
-    let timing = quiet.timing(&thread.phone, schedule(send_at, now)?, now);
+    let timing = quiet.timing(&thread.phone, schedule(draft.send_at, now)?, now);
     let recipient = Recipient {
         phone: thread.phone,
         candidate_id: candidate.map(|candidate| candidate.id),
