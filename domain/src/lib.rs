@@ -4,6 +4,7 @@
 //! validate") so that every later layer can trust them.
 
 pub mod account;
+pub mod audit;
 pub mod consent;
 pub mod direction;
 pub mod failure;
@@ -20,6 +21,7 @@ pub mod template;
 pub mod validation;
 
 pub use account::{EmailAddress, NewPassword, PersonName, Role};
+pub use audit::AuditAction;
 pub use consent::ConsentChange;
 pub use direction::Direction;
 pub use failure::{Failure, FailureReason};

@@ -137,14 +137,14 @@ batch.statuses.shipped;
 void sent;
 
 // A send carries `body` or `template_id`, not both.
-const byText: Schemas["SendRequest"] = { candidate_id: "0190…", body: "Hi" };
-const byTemplate: Schemas["SendRequest"] = { candidate_id: "0190…", template_id: "0191…" };
+const byText: Schemas["NewSmsMessage"] = { candidate_id: "0190…", body: "Hi" };
+const byTemplate: Schemas["NewSmsMessage"] = { candidate_id: "0190…", template_id: "0191…" };
 // @ts-expect-error neither body nor template_id.
-const neither: Schemas["SendRequest"] = { candidate_id: "0190…" };
+const neither: Schemas["NewSmsMessage"] = { candidate_id: "0190…" };
 void [byText, byTemplate, neither];
 
 // Unknown fields are refused by the server; the types refuse them too.
-const login: Schemas["LoginRequest"] = {
+const login: Schemas["Credentials"] = {
   email: "admin@localhost",
   password: "correct horse battery staple",
   // @ts-expect-error no such field.

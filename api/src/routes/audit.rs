@@ -24,8 +24,8 @@ pub struct AuditEntryBody {
     /// The admin who made the change.
     #[schema(format = Uuid)]
     actor_user_id: Option<String>,
-    /// What was done, e.g. `integration.updated` or `integration.secret_set`.
-    #[schema(example = "integration.updated")]
+    /// What was done.
+    #[schema(value_type = nextal_domain::AuditAction)]
     action: String,
     /// What it was done to: a provider, a user id, `organization`.
     #[schema(example = json!(nextal_domain::ProviderKind::ALL[0]))]

@@ -19,6 +19,7 @@ const MAX_LOGIN_PASSWORD_LENGTH: usize = 1024;
 /// Credentials.
 /// No `Debug`: it holds a password.
 #[derive(Deserialize, ToSchema)]
+#[schema(as = Credentials)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     #[schema(
@@ -38,13 +39,17 @@ pub struct LoginResponse {
     /// Send as `Authorization: Bearer <token>`. Shown once; store it like a password.
     #[schema(example = "nxs_q2v8…")]
     token: String,
-    /// Always `Bearer`.
-    #[schema(example = "Bearer")]
-    token_type: &'static str,
+    token_type: TokenType,
     /// When the token stops working.
     expires_at: DateTime<Utc>,
     /// Who signed in.
     user: UserBody,
+}
+
+/// How the token is sent: always `Bearer`.
+#[derive(Debug, Serialize, ToSchema)]
+pub enum TokenType {
+    Bearer,
 }
 
 /// Sign in with email and password.
@@ -102,7 +107,7 @@ pub async fn login(
     })?;
     Ok(Json(LoginResponse {
         token: signed_in.token,
-        token_type: "Bearer",
+        token_type: TokenType::Bearer,
         expires_at: utc(signed_in.expires_at),
         user: signed_in.user.into(),
     }))

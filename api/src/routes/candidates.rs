@@ -93,6 +93,7 @@ pub struct CandidateListQuery {
 
 /// A candidate to add.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = NewCandidate)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCandidateRequest {
     #[schema(
@@ -162,6 +163,7 @@ pub fn document(document: &mut OpenApi) {
 
 /// Changes to a candidate; omitted fields stay as they are, `null` clears a nullable one.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = CandidateChanges)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCandidateRequest {
     #[schema(

@@ -365,6 +365,7 @@ pub async fn mark_thread_unread(
 
 /// Who works a thread.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = Assignment)]
 #[serde(deny_unknown_fields)]
 pub struct AssigneeRequest {
     /// The member to assign the thread to: an active user of the organization. Null

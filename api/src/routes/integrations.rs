@@ -121,6 +121,7 @@ impl From<Verification> for VerifyResponse {
 
 /// A test message to an internal number.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TestSms)]
 #[serde(deny_unknown_fields)]
 pub struct TestSmsRequest {
     /// The recipient; national numbers are read in the organization's default country.

@@ -59,6 +59,7 @@ pub struct JobPage {
 
 /// A job to add.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = NewJob)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJobRequest {
     #[schema(
@@ -86,6 +87,11 @@ fn stage_names() -> Array {
         .min_items(Some(1))
         .max_items(Some(JobStages::MAX_STAGES))
         .unique_items(true)
+        .description(Some(
+            "1 to 20 stage names of at most 60 characters, in board order, no two the same \
+             ignoring case and surrounding spaces (refused with 422). Omitted or null: \
+             Applied, Screening, Interview, Offer, Hired.",
+        ))
         .build()
 }
 

@@ -146,11 +146,14 @@ impl SmsMessage {
 
 /// A message to one candidate: `body` (merge fields allowed) or `template_id`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = NewSmsMessage)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
     #[schema(format = Uuid)]
     candidate_id: String,
     /// The text; may use merge fields such as `{{candidate.first_name}}`. Not blank.
+    /// The text with its merge fields filled must fit in 6 SMS segments (918 GSM-7 or 402
+    /// UCS-2 characters); a longer one is refused with 422.
     #[schema(
         example = "Hi {{candidate.first_name}}, are you free for a call tomorrow?",
         pattern = r"^[^\u0000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000][^\u0000]*$"
@@ -165,8 +168,12 @@ pub struct SendRequest {
 
 /// A reply in a thread: `body` or `template_id`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = NewReply)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyRequest {
+    /// The text; may use merge fields. Not blank.
+    /// The text with its merge fields filled must fit in 6 SMS segments (918 GSM-7 or 402
+    /// UCS-2 characters); a longer one is refused with 422.
     #[schema(
         example = "Thanks, talk soon!",
         pattern = r"^[^\u0000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000][^\u0000]*$"
@@ -179,12 +186,18 @@ pub struct ReplyRequest {
 
 /// The kanban quick message to many candidates.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = NewBulkSend)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
     /// 1 to 10,000 candidate ids.
     #[schema(value_type = Vec<uuid::Uuid>, min_items = 1, max_items = 10000)]
     candidate_ids: Vec<String>,
+    /// The text; may use merge fields, filled for each candidate. Not blank; at most 2000
+    /// characters (refused with 422). A candidate whose text, merge fields filled, would
+    /// not fit in 6 SMS segments (918 GSM-7 or 402 UCS-2 characters) is skipped
+    /// (`too_long`).
     #[schema(
+        max_length = 2000,
         example = "Hi {{candidate.first_name}}, the {{job.title}} role is still open.",
         pattern = r"^[^\u0000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000][^\u0000]*$"
     )]

@@ -13,8 +13,14 @@ use crate::state::AppState;
 /// A probe's answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProbeStatus {
-    #[schema(example = "ok")]
-    status: &'static str,
+    status: Probe,
+}
+
+/// What a probe that answers says: the only answer; a failing probe is a problem.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Probe {
+    Ok,
 }
 
 /// Liveness: the process answers HTTP. Checks nothing else, so an orchestrator does
@@ -25,7 +31,7 @@ pub struct ProbeStatus {
 )]
 #[get("/healthz")]
 pub async fn healthz() -> Json<ProbeStatus> {
-    Json(ProbeStatus { status: "ok" })
+    Json(ProbeStatus { status: Probe::Ok })
 }
 
 /// Readiness: the database answers a query.
@@ -43,7 +49,7 @@ pub async fn readyz(state: Data<AppState>) -> Result<Json<ProbeStatus>, ApiError
         .ping()
         .await
         .map_err(|error| ApiError::Unavailable(error.to_string()))?;
-    Ok(Json(ProbeStatus { status: "ok" }))
+    Ok(Json(ProbeStatus { status: Probe::Ok }))
 }
 
 /// Prometheus metrics in the OpenMetrics text format. Holds no tenant data; still,

@@ -83,6 +83,7 @@ pub struct QuietHoursBody {
 
 /// Quiet hours to set: two different times `HH:MM` (00:00 to 23:59).
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = NewQuietHours)]
 #[serde(deny_unknown_fields)]
 pub struct QuietHoursRequest {
     #[schema(value_type = String, example = "21:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -127,6 +128,7 @@ impl From<OrganizationDetails> for OrganizationBody {
 
 /// Settings to change; omitted fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = OrganizationChanges)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganizationRequest {
     #[schema(

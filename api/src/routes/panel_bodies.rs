@@ -1,8 +1,8 @@
 //! The bodies of a provider's panels, whose field names its descriptor gives (`username`
 //! or `account_sid`, `api_key` or `auth_token`): read and written here so that one set
 //! of handlers serves every provider. They read and answer exactly as a derived
-//! `#[serde(deny_unknown_fields)]` struct named `{Provider}SettingsRequest` /
-//! `{Provider}{Secret}Request` would, errors included, so the contract is unchanged.
+//! `#[serde(deny_unknown_fields)]` struct named `{Provider}Settings` /
+//! `{Provider}{Secret}` would, errors included, so the contract is unchanged.
 
 use std::fmt;
 
@@ -32,11 +32,11 @@ pub struct SecretSeed(pub &'static Descriptor);
 
 /// The schema name of the Edit panel's body, as the document names it.
 pub fn settings_name(descriptor: &Descriptor) -> String {
-    format!("{}SettingsRequest", descriptor.display_name())
+    format!("{}Settings", descriptor.display_name())
 }
 
-/// The schema name of the secret panel's body: the display name, the secret field in
-/// Pascal case, `Request`.
+/// The schema name of the secret panel's body: the display name and the secret field in
+/// Pascal case (`TwilioAuthToken`).
 pub fn secret_name(descriptor: &Descriptor) -> String {
     let pascal: String = descriptor
         .secret
@@ -51,7 +51,7 @@ pub fn secret_name(descriptor: &Descriptor) -> String {
                 .chain(chars)
         })
         .collect();
-    format!("{}{pascal}Request", descriptor.display_name())
+    format!("{}{pascal}", descriptor.display_name())
 }
 
 /// A key of one of these bodies: its index in `fields`, or serde's "unknown field".

@@ -1,7 +1,7 @@
 //! The OpenAPI paths and schemas of every provider's card and panels
 //! (`/integrations/{slug}/…`), made from its descriptor and its own texts
 //! ([`IntegrationDocs`]) with utoipa's builders, as the handlers in `panels.rs` serve
-//! them. The shared bodies (`Verification`, `TestSmsRequest`, …) are documented where
+//! them. The shared bodies (`Verification`, `TestSms`, …) are documented where
 //! they are defined, in `integrations.rs`.
 
 use nextal_providers::docs::IntegrationDocs;
@@ -326,7 +326,7 @@ fn test_sms(words: &Words) -> Operation {
             &problems,
         ),
     )
-    .request_body(Some(json_body("TestSmsRequest")))
+    .request_body(Some(json_body(&TestSmsRequest::name())))
     .build()
 }
 

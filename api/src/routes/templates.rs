@@ -72,6 +72,7 @@ pub struct TemplatePage {
 
 /// A template's name and body.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TemplateFields)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateRequest {
     #[schema(
@@ -93,6 +94,7 @@ pub struct TemplateRequest {
 
 /// Whom to render a template for.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = PreviewFor)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
     /// One of the organization's candidates.

@@ -25,6 +25,7 @@ pub struct UserPage {
 /// A user to add.
 /// No `Debug`: it holds a password.
 #[derive(Deserialize, ToSchema)]
+#[schema(as = NewUser)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     #[schema(
@@ -52,6 +53,7 @@ pub struct CreateUserRequest {
 /// Changes to a user; omitted fields stay as they are.
 /// No `Debug`: it may hold a password.
 #[derive(Deserialize, ToSchema)]
+#[schema(as = UserChanges)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     #[schema(

@@ -1,5 +1,6 @@
 //! Recording and reading the audit log.
 
+use nextal_domain::AuditAction;
 use nextal_persistence::repo::PageRequest;
 use nextal_persistence::repo::audit::{self, AuditEntry};
 use nextal_persistence::{Db, DbConn};
@@ -11,7 +12,7 @@ use crate::services::{ServiceError, new_id, now};
 pub async fn record(
     conn: &mut DbConn,
     actor: &CurrentUser,
-    action: &str,
+    action: AuditAction,
     target: &str,
     details: serde_json::Value,
 ) -> Result<(), ServiceError> {
@@ -21,7 +22,7 @@ pub async fn record(
             id: new_id(),
             organization_id: actor.organization_id().to_owned(),
             actor_user_id: Some(actor.user.id.clone()),
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             target: target.to_owned(),
             details: details.to_string(),
             created_at: now(),

@@ -1,5 +1,6 @@
 //! Candidates: who recruiters text. Names, phone (E.164), job and stage, SMS consent.
 
+use nextal_domain::AuditAction;
 use nextal_domain::{EmailAddress, PersonName, PhoneNumber, Role};
 use nextal_persistence::repo::PageRequest;
 use nextal_persistence::repo::candidates::{self, Candidate, CandidateChanges};
@@ -139,7 +140,7 @@ pub async fn create(
     audit::record(
         &mut tx,
         current,
-        "candidate.created",
+        AuditAction::CandidateCreated,
         &id,
         json!({
             "job_id": candidate.job_id,
@@ -257,7 +258,7 @@ pub async fn update(
     if let Some(phone) = &new_phone {
         threads::link_unowned(&mut tx, organization_id, phone, id, now).await?;
     }
-    audit::record(&mut tx, current, "candidate.updated", id, details).await?;
+    audit::record(&mut tx, current, AuditAction::CandidateUpdated, id, details).await?;
     let candidate = candidates::find(&mut tx, organization_id, id)
         .await?
         .ok_or(ServiceError::NotFound)?;

@@ -1,6 +1,7 @@
 //! The inbox: the organization's SMS threads, newest activity first, a thread's messages,
 //! marking a thread read or unread, and who works it (the team inbox).
 
+use nextal_domain::AuditAction;
 use nextal_persistence::repo::PageRequest;
 use nextal_persistence::repo::inbox::{
     self, AssigneeFilter, InboxThread, MarkedUnread, ThreadFilter, ThreadPosition,
@@ -213,7 +214,7 @@ pub async fn assign(
         audit::record(
             &mut tx,
             current,
-            "thread.assigned",
+            AuditAction::ThreadAssigned,
             id,
             json!({ "assignee_id": user_id, "previous_assignee_id": thread.assignee_id }),
         )

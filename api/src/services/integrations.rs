@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use nextal_domain::AuditAction;
 use nextal_domain::MessageStatus;
 use nextal_domain::{PhoneNumber, ProviderKind, ProviderSecret, ProviderUsername};
 use nextal_persistence::repo::integrations::{self, Integration, SealedChanges, Settings};
@@ -176,7 +177,7 @@ pub async fn save_settings(
     audit::record(
         &mut tx,
         admin,
-        "integration.updated",
+        AuditAction::IntegrationUpdated,
         provider.as_str(),
         json!({
             "active": settings.active,
@@ -190,7 +191,7 @@ pub async fn save_settings(
         audit::record(
             &mut tx,
             admin,
-            "integration.deactivated",
+            AuditAction::IntegrationDeactivated,
             other.as_str(),
             json!({ "reason": format!("{} was activated", provider.as_str()) }),
         )
@@ -240,7 +241,7 @@ pub async fn set_secret(
     audit::record(
         &mut tx,
         admin,
-        "integration.secret_set",
+        AuditAction::IntegrationSecretSet,
         provider.as_str(),
         json!({ "field": provider.secret_name() }),
     )
@@ -279,7 +280,7 @@ pub async fn rotate_webhook_token(
     audit::record(
         &mut tx,
         admin,
-        "integration.webhook_token_rotated",
+        AuditAction::IntegrationWebhookTokenRotated,
         provider.as_str(),
         json!({}),
     )
@@ -356,7 +357,7 @@ pub async fn send_test_sms(
     audit::record(
         &mut conn,
         admin,
-        "integration.test_sms_sent",
+        AuditAction::IntegrationTestSmsSent,
         provider.as_str(),
         json!({ "to": message.to, "provider_message_id": sent.provider_message_id }),
     )
@@ -382,7 +383,7 @@ pub async fn register_webhooks(
     audit::record(
         &mut conn,
         admin,
-        "integration.webhooks_registered",
+        AuditAction::IntegrationWebhooksRegistered,
         provider.as_str(),
         json!({ "inbound_id": registered.inbound_id, "status_id": registered.status_id }),
     )

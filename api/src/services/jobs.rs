@@ -1,5 +1,6 @@
 //! Jobs and their kanban boards: only what SMS needs from the applicant-tracking side.
 
+use nextal_domain::AuditAction;
 use std::collections::HashMap;
 
 use nextal_domain::{JobStages, JobTitle};
@@ -74,7 +75,7 @@ pub async fn create(
     audit::record(
         &mut tx,
         current,
-        "job.created",
+        AuditAction::JobCreated,
         &job.id,
         json!({ "title": job.title, "stages": input.stages.names() }),
     )

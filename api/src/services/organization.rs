@@ -1,5 +1,6 @@
 //! The caller's organization and its settings.
 
+use nextal_domain::AuditAction;
 use nextal_domain::{CountryCode, DailySendCap, OrganizationName, QuietHours, Timezone};
 use nextal_persistence::Db;
 use nextal_persistence::repo::organizations::{self, Organization, OrganizationChanges};
@@ -80,7 +81,7 @@ pub async fn update(
     audit::record(
         &mut tx,
         current,
-        "organization.updated",
+        AuditAction::OrganizationUpdated,
         "organization",
         json!({
             "name": changes.name,

@@ -1,5 +1,6 @@
 //! SMS templates: text with merge fields, rendered per candidate.
 
+use nextal_domain::AuditAction;
 use std::collections::HashMap;
 
 use nextal_domain::{MergeValues, Segmentation, Template, TemplateName, segment};
@@ -119,7 +120,7 @@ pub async fn create(
     audit::record(
         &mut tx,
         current,
-        "template.created",
+        AuditAction::TemplateCreated,
         &template.id,
         json!({ "name": template.name }),
     )
@@ -145,7 +146,7 @@ pub async fn update(
     audit::record(
         &mut tx,
         current,
-        "template.updated",
+        AuditAction::TemplateUpdated,
         id,
         json!({ "name": name }),
     )
@@ -171,7 +172,7 @@ pub async fn delete(db: &Db, current: &CurrentUser, id: &str) -> Result<(), Serv
     audit::record(
         &mut tx,
         current,
-        "template.deleted",
+        AuditAction::TemplateDeleted,
         id,
         json!({ "name": template.name }),
     )

@@ -1,5 +1,6 @@
 //! Managing an organization's users (admins only).
 
+use nextal_domain::AuditAction;
 use nextal_domain::{EmailAddress, NewPassword, PersonName, Role};
 use nextal_persistence::repo::users::{NewUser, User, UserChanges};
 use nextal_persistence::repo::{PageRequest, organizations, sessions, threads, users};
@@ -86,7 +87,7 @@ pub async fn create(
     audit::record(
         &mut tx,
         admin,
-        "user.created",
+        AuditAction::UserCreated,
         &id,
         json!({ "email": input.email.as_str(), "role": input.role.as_str() }),
     )
@@ -168,7 +169,7 @@ pub async fn update(
         let unassigned = threads::unassign_user(&mut tx, organization_id, id, now).await?;
         details["unassigned_threads"] = json!(unassigned);
     }
-    audit::record(&mut tx, current, "user.updated", id, details).await?;
+    audit::record(&mut tx, current, AuditAction::UserUpdated, id, details).await?;
     let user = users::find(&mut tx, organization_id, id)
         .await?
         .ok_or(ServiceError::NotFound)?;

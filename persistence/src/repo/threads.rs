@@ -49,23 +49,35 @@ pub async fn find(
         .optional())?)
 }
 
+/// The organization's threads whose `column` is any of `values`, 500 values a statement.
+macro_rules! threads_where_any {
+    ($conn:expr, $organization_id:expr, $column:expr, $values:expr) => {{
+        let mut found = Vec::with_capacity($values.len());
+        for chunk in $values.chunks(500) {
+            let rows: Vec<Thread> = run!($conn, |c| sms_threads::table
+                .filter(sms_threads::organization_id.eq($organization_id))
+                .filter($column.eq_any(chunk))
+                .select(Thread::as_select())
+                .load(c)
+                .await)?;
+            found.extend(rows);
+        }
+        Ok(found)
+    }};
+}
+
 /// The organization's threads linked to any of `candidate_ids`.
 pub async fn find_by_candidates(
     conn: &mut DbConn,
     organization_id: &str,
     candidate_ids: &[String],
 ) -> Result<Vec<Thread>, PersistenceError> {
-    let mut found = Vec::with_capacity(candidate_ids.len());
-    for chunk in candidate_ids.chunks(500) {
-        let rows: Vec<Thread> = run!(conn, |c| sms_threads::table
-            .filter(sms_threads::organization_id.eq(organization_id))
-            .filter(sms_threads::candidate_id.eq_any(chunk))
-            .select(Thread::as_select())
-            .load(c)
-            .await)?;
-        found.extend(rows);
-    }
-    Ok(found)
+    threads_where_any!(
+        conn,
+        organization_id,
+        sms_threads::candidate_id,
+        candidate_ids
+    )
 }
 
 /// A thread wanted for an outgoing message: its number, and the candidate messaged.
@@ -204,17 +216,7 @@ pub async fn find_by_phones(
     organization_id: &str,
     phones: &[String],
 ) -> Result<Vec<Thread>, PersistenceError> {
-    let mut found = Vec::with_capacity(phones.len());
-    for chunk in phones.chunks(500) {
-        let rows: Vec<Thread> = run!(conn, |c| sms_threads::table
-            .filter(sms_threads::organization_id.eq(organization_id))
-            .filter(sms_threads::phone.eq_any(chunk))
-            .select(Thread::as_select())
-            .load(c)
-            .await)?;
-        found.extend(rows);
-    }
-    Ok(found)
+    threads_where_any!(conn, organization_id, sms_threads::phone, phones)
 }
 
 /// The thread a reply lands in: its number, and the candidate to link when the thread

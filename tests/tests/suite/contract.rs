@@ -206,7 +206,7 @@ async fn ids_are_uuids_names_have_no_transport_suffix_and_every_reference_resolv
         ("Batch", "id"),
         ("User", "id"),
         ("SmsThread", "id"),
-        ("PreviewRequest", "candidate_id"),
+        ("PreviewFor", "candidate_id"),
     ] {
         assert_eq!(
             schemas[schema]["properties"][field]["format"], "uuid",
@@ -225,7 +225,9 @@ async fn ids_are_uuids_names_have_no_transport_suffix_and_every_reference_resolv
 
     for name in schemas.keys() {
         assert!(
-            !name.ends_with("Body") && !name.ends_with("Response"),
+            !["Body", "Request", "Response"]
+                .iter()
+                .any(|suffix| name.ends_with(suffix)),
             "schema {name} is named after its transport"
         );
     }
