@@ -95,6 +95,26 @@ mod tests {
     }
 
     #[test]
+    fn a_recipient_who_opted_out_is_told_by_the_words_whatever_the_code() {
+        for text in [
+            "Failed: Recipient unsubscribed",
+            "OPTED OUT",
+            "Carrier opt-out",
+            "Recipient chose to opt out",
+        ] {
+            assert_eq!(
+                failure_reason("7", Some(text)),
+                FailureReason::OptedOut,
+                "{text}"
+            );
+        }
+        assert_eq!(
+            failure_reason("11", Some("Recipient unsubscribed")),
+            FailureReason::OptedOut
+        );
+    }
+
+    #[test]
     fn the_text_wins_over_a_code_whose_numbering_changed() {
         assert_eq!(
             failure_reason("8", Some("Absent subscriber")),

@@ -3,7 +3,7 @@
 //! candidate (opted out, a number that cannot take SMS) is kept on the candidate.
 
 use chrono::Utc;
-use nextal_tests::{NewCandidate, TestApp, spawn_app};
+use nextal_tests::{NewCandidate, TestApp, problem, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -11,8 +11,8 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::messaging::{message, phone, send_one};
 use crate::webhooks::{
-    CY, TWILIO_SID, clicksend_inbox, receipt, sent_to_ann, sent_to_cy_through_twilio,
-    twilio_callback, twilio_inbox,
+    clicksend_inbox, receipt, refused_by_twilio, sent_to_ann, sent_to_cy_through_twilio,
+    twilio_callback,
 };
 
 async fn candidate(app: &TestApp, token: &str, id: &str) -> Value {
@@ -120,34 +120,49 @@ async fn a_landline_is_flagged_and_skipped_by_bulk_until_its_number_changes() {
 #[tokio::test]
 async fn a_twilio_refusal_keeps_its_code_and_reason() {
     let app = spawn_app().await;
-    let (admin, _, _) = twilio_inbox(&app).await;
-    Mock::given(method("POST"))
-        .and(path(format!(
-            "/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
-        )))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "code": 21211, "message": "The 'To' number +14155550123 is not a valid phone number.",
-            "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400
-        })))
-        .mount(&app.twilio)
-        .await;
-    let organization = app.organization_id(&admin).await;
-    let cy = app
-        .insert_candidates(&organization, vec![NewCandidate::new("Cy", CY)])
-        .await
-        .remove(0);
-    let id = send_one(&app, &admin, &cy, "Hello").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-
-    app.drain_at(Utc::now()).await;
+    let (admin, cy, id) = refused_by_twilio(
+        &app,
+        21211,
+        "The 'To' number +14155550123 is not a valid phone number.",
+    )
+    .await;
 
     let stored = message(&app, &admin, &id).await;
     assert_eq!(stored["status"], "failed");
     assert_eq!(stored["failure_reason"], "invalid_number");
     assert_eq!(stored["provider_error_code"], "21211");
     assert_eq!(candidate(&app, &admin, &cy).await["sms_opted_out"], false);
+    assert_eq!(
+        candidate(&app, &admin, &cy).await["phone_not_mobile"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn twilio_refusing_a_number_that_is_not_mobile_flags_the_candidate_for_bulk() {
+    let app = spawn_app().await;
+    let (admin, cy, id) = refused_by_twilio(
+        &app,
+        21614,
+        "'To' number +14155550123 is not a mobile number",
+    )
+    .await;
+
+    let stored = message(&app, &admin, &id).await;
+    assert_eq!(stored["status"], "failed");
+    assert_eq!(stored["failure_reason"], "not_mobile");
+    assert_eq!(stored["provider_error_code"], "21614");
+    let flagged = candidate(&app, &admin, &cy).await;
+    assert_eq!(
+        (&flagged["phone_not_mobile"], &flagged["sms_opted_out"]),
+        (&json!(true), &json!(false))
+    );
+    let accepted = bulk(&app, &admin, &[&cy]).await;
+    assert_eq!(accepted["accepted"], 0);
+    assert_eq!(
+        accepted["skipped"],
+        json!([{"candidate_id": cy, "reason": "not_mobile"}])
+    );
 }
 
 #[tokio::test]
@@ -206,6 +221,109 @@ async fn clicksend_refusals_and_failed_receipts_are_explained() {
     assert_eq!(stored["status"], "failed");
     assert_eq!(stored["failure_reason"], "invalid_number");
     assert_eq!(stored["provider_error_code"], "INVALID_RECIPIENT");
+}
+
+#[tokio::test]
+async fn a_clicksend_receipt_saying_the_recipient_unsubscribed_opts_them_out() {
+    let app = spawn_app().await;
+    let (admin, _, receipts) = clicksend_inbox(&app).await;
+    let (id, provider_id) = sent_to_ann(&app, &admin).await;
+    let ann = message(&app, &admin, &id).await["candidate_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    receipt(
+        &app,
+        &receipts,
+        &[
+            ("message_id", &provider_id),
+            ("status_code", "301"),
+            ("status_text", "Failed"),
+            ("error_code", "7"),
+            ("error_text", "Recipient has unsubscribed"),
+            ("custom_string", &id),
+        ],
+    )
+    .await;
+
+    let stored = message(&app, &admin, &id).await;
+    assert_eq!(stored["status"], "undelivered");
+    assert_eq!(stored["failure_reason"], "opted_out");
+    assert_eq!(stored["provider_error_code"], "7");
+    assert_eq!(candidate(&app, &admin, &ann).await["sms_opted_out"], true);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM consent_events WHERE source = 'provider_refusal' \
+             AND opted_out AND candidate_id = '{ann}' AND message_id = '{id}'"
+        ))
+        .await,
+        1
+    );
+    let refused = app
+        .post(
+            "/sms/messages",
+            Some(&admin),
+            &json!({"candidate_id": ann, "body": "Are you still there?"}),
+        )
+        .await;
+    let body = problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(body["errors"][0]["field"], "candidate_id", "{body}");
+}
+
+#[tokio::test]
+async fn a_clicksend_receipt_with_gateway_code_11_flags_the_number_not_mobile_for_bulk() {
+    let app = spawn_app().await;
+    let (admin, _, receipts) = clicksend_inbox(&app).await;
+    let (id, provider_id) = sent_to_ann(&app, &admin).await;
+    let ann = message(&app, &admin, &id).await["candidate_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let organization = app.organization_id(&admin).await;
+    let dee = app
+        .insert_candidates(&organization, vec![NewCandidate::new("Dee", &phone(7))])
+        .await
+        .remove(0);
+
+    // Words that name nothing: the gateway code decides.
+    receipt(
+        &app,
+        &receipts,
+        &[
+            ("message_id", &provider_id),
+            ("status_code", "301"),
+            ("status_text", "Failed"),
+            ("error_code", "11"),
+            ("custom_string", &id),
+        ],
+    )
+    .await;
+
+    let stored = message(&app, &admin, &id).await;
+    assert_eq!(stored["status"], "undelivered");
+    assert_eq!(stored["failure_reason"], "not_mobile");
+    assert_eq!(stored["provider_error_code"], "11");
+    let flagged = candidate(&app, &admin, &ann).await;
+    assert_eq!(
+        (&flagged["phone_not_mobile"], &flagged["sms_opted_out"]),
+        (&json!(true), &json!(false))
+    );
+    let accepted = bulk(&app, &admin, &[&ann, &dee]).await;
+    assert_eq!(accepted["accepted"], 1);
+    assert_eq!(
+        accepted["skipped"],
+        json!([{"candidate_id": ann, "reason": "not_mobile"}])
+    );
+    app.write_bulk_messages().await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM sms_messages WHERE candidate_id = '{ann}'"
+        ))
+        .await,
+        1,
+        "only the first message went to the landline"
+    );
 }
 
 #[tokio::test]

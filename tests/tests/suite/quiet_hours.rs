@@ -15,6 +15,8 @@ const US: &str = "+14155552671";
 const GB: &str = "+447911123456";
 /// A number of Australia, a country of many zones.
 const AU: &str = "+61422222222";
+/// Another number of the United States.
+const US_2: &str = "+14155552672";
 
 fn utc(raw: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(raw)
@@ -58,6 +60,37 @@ async fn organization(app: &TestApp, admin: &str) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+/// A bulk send of one text to `ids`, at `send_at` when given; its 202 answer.
+async fn bulk(app: &TestApp, admin: &str, ids: &[String], send_at: Option<&str>) -> Value {
+    let mut request = json!({"candidate_ids": ids, "body": "Hi {{candidate.first_name}}"});
+    if let Some(at) = send_at {
+        request["send_at"] = json!(at);
+    }
+    let response = app.post("/sms/bulk", Some(admin), &request).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    response.json().await.unwrap()
+}
+
+/// How many messages to `to` are in `status` with `status_reason` `reason` and
+/// `send_at` (UTC, `YYYY-MM-DD HH:MM:SS`).
+async fn messages_to(
+    app: &TestApp,
+    to: &str,
+    status: &str,
+    reason: Option<&str>,
+    send_at: &str,
+) -> i64 {
+    let reason = match reason {
+        Some(reason) => format!("status_reason = '{reason}'"),
+        None => "status_reason IS NULL".to_owned(),
+    };
+    app.count(&format!(
+        "SELECT COUNT(*) AS n FROM sms_messages WHERE to_number = '{to}' \
+         AND status = '{status}' AND {reason} AND send_at = '{send_at}'"
+    ))
+    .await
 }
 
 async fn reply(app: &TestApp, admin: &str, thread: &str) -> Value {
@@ -296,6 +329,93 @@ async fn a_scheduled_send_inside_quiet_hours_moves_to_their_end_one_outside_stay
             &Value::Null,
             &json!("2027-01-15T20:00:00Z")
         )
+    );
+}
+
+#[tokio::test]
+async fn a_bulk_send_at_inside_quiet_hours_moves_to_their_end_and_counts_as_deferred() {
+    let app = spawn_app().await;
+    let admin = new_york_nights(&app).await;
+    let ids = candidates(&app, &admin, &[US, GB]).await;
+    app.clock.set(utc("2027-01-15T17:00:00Z"));
+
+    // 17:00 in New York, 22:00 in London.
+    let accepted = bulk(&app, &admin, &ids, Some("2027-01-15T22:00:00Z")).await;
+
+    assert_eq!(
+        (accepted["accepted"].as_u64(), accepted["deferred"].as_u64()),
+        (Some(2), Some(1))
+    );
+    app.write_bulk_messages().await;
+    // London's window ends at 08:00 London time, 08:00 UTC in January.
+    assert_eq!(
+        messages_to(
+            &app,
+            GB,
+            "scheduled",
+            Some("quiet_hours"),
+            "2027-01-16 08:00:00"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        messages_to(&app, US, "scheduled", None, "2027-01-15 22:00:00").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn held_bulk_messages_go_out_when_each_candidates_quiet_hours_end() {
+    let app = spawn_app().await;
+    let admin = new_york_nights(&app).await;
+    let ids = candidates(&app, &admin, &[US, GB, US_2]).await;
+    let london_end = utc("2027-01-15T08:00:00Z");
+    let new_york_end = utc("2027-01-15T13:00:00Z");
+    // 02:00 in New York, 07:00 in London.
+    app.clock.set(utc("2027-01-15T07:00:00Z"));
+
+    let accepted = bulk(&app, &admin, &ids, None).await;
+    app.write_bulk_messages().await;
+
+    assert_eq!(
+        (accepted["accepted"].as_u64(), accepted["deferred"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let before_london = app.drain_at(london_end - TimeDelta::seconds(1)).await;
+    let at_london_end = app.drain_at(london_end).await;
+    let before_new_york = app.drain_at(new_york_end - TimeDelta::seconds(1)).await;
+    let at_new_york_end = app.drain_at(new_york_end).await;
+    assert_eq!(
+        (
+            before_london.provider_requests,
+            at_london_end.sent,
+            before_new_york.provider_requests,
+            at_new_york_end.sent
+        ),
+        (0, 1, 0, 2)
+    );
+    let sends = clicksend_sends(&app).await;
+    let recipients: Vec<Vec<&str>> = sends
+        .iter()
+        .map(|request| {
+            let mut to: Vec<&str> = request
+                .iter()
+                .map(|message| message["to"].as_str().unwrap())
+                .collect();
+            to.sort_unstable();
+            to
+        })
+        .collect();
+    assert_eq!(recipients, [vec![GB], vec![US, US_2]]);
+    let held = Some("quiet_hours");
+    assert_eq!(
+        (
+            messages_to(&app, GB, "sent", held, "2027-01-15 08:00:00").await,
+            messages_to(&app, US, "sent", held, "2027-01-15 13:00:00").await,
+            messages_to(&app, US_2, "sent", held, "2027-01-15 13:00:00").await
+        ),
+        (1, 1, 1)
     );
 }
 

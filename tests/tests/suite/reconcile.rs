@@ -11,8 +11,8 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::messaging::{message, phone};
 use crate::webhooks::{
-    TWILIO_SID, clicksend_inbox, count, receipt, reply_form, sent_to_ann, threads, twilio_inbox,
-    twilio_post, twilio_reply, twilio_signature,
+    TWILIO_MESSAGE_SID, TWILIO_SID, clicksend_inbox, count, receipt, reply_form, sent_to_ann,
+    sent_to_cy_through_twilio, threads, twilio_inbox, twilio_post, twilio_reply, twilio_signature,
 };
 
 const CLICKSEND_REPLY_ID: &str = "5E1F0A7C-3B1D-4C8E-9A2B-1C2D3E4F5A6B";
@@ -60,6 +60,34 @@ async fn statuses(app: &TestApp, admin: &str, id: &str) -> Vec<String> {
         .iter()
         .map(|change| change["status"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// ClickSend's answer to `GET /v3/sms/receipts/{provider_id}`: the receipt `record`.
+fn clicksend_receipt_record(provider_id: &str, record: Value) -> Mock {
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/sms/receipts/{provider_id}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "http_code": 200, "response_code": "SUCCESS", "response_msg": "Receipt found.",
+            "data": record
+        })))
+}
+
+/// Message `id` as its thread's message list shows it.
+async fn in_its_thread(app: &TestApp, admin: &str, id: &str) -> Value {
+    let thread = message(app, admin, id).await["thread_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = app
+        .get_json(&format!("/sms/threads/{thread}/messages"), admin)
+        .await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["id"] == id)
+        .unwrap()
+        .clone()
 }
 
 #[tokio::test]
@@ -239,19 +267,17 @@ async fn a_message_left_sent_has_its_status_asked_of_clicksend_and_not_again_soo
     let (admin, _, _) = clicksend_inbox(&app).await;
     let (id, provider_id) = sent_to_ann(&app, &admin).await;
     clicksend_history(&app, json!([])).await;
-    Mock::given(method("GET"))
-        .and(path(format!("/v3/sms/receipts/{provider_id}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "http_code": 200, "response_code": "SUCCESS", "response_msg": "Receipt found.",
-            "data": {"timestamp_send": 1764199990, "timestamp": 1764200000,
-                     "message_id": provider_id, "status_code": "301",
-                     "status_text": "Failed: Absent subscriber", "error_code": "9",
-                     "error_text": "Absent subscriber", "custom_string": id,
-                     "message_type": "sms"}
-        })))
-        .expect(1)
-        .mount(&app.clicksend)
-        .await;
+    clicksend_receipt_record(
+        &provider_id,
+        json!({"timestamp_send": 1764199990, "timestamp": 1764200000,
+               "message_id": provider_id, "status_code": "301",
+               "status_text": "Failed: Absent subscriber", "error_code": "9",
+               "error_text": "Absent subscriber", "custom_string": id,
+               "message_type": "sms"}),
+    )
+    .expect(1)
+    .mount(&app.clicksend)
+    .await;
     let now = Utc::now();
 
     let early = app.reconcile_at(now + TimeDelta::minutes(5)).await;
@@ -275,6 +301,48 @@ async fn a_message_left_sent_has_its_status_asked_of_clicksend_and_not_again_soo
             .unwrap()
             .contains("Absent subscriber"),
         "{stored}"
+    );
+    // ClickSend's words win over a gateway code whose numbering changed; the code is kept.
+    assert_eq!(
+        (&stored["failure_reason"], &stored["provider_error_code"]),
+        (&json!("unreachable"), &json!("9"))
+    );
+}
+
+#[tokio::test]
+async fn a_failure_clicksend_reports_when_asked_shows_its_reason_and_code_in_the_thread() {
+    let app = spawn_app().await;
+    let (admin, _, _) = clicksend_inbox(&app).await;
+    let (id, provider_id) = sent_to_ann(&app, &admin).await;
+    clicksend_history(&app, json!([])).await;
+    // Words that name nothing (no `error_text`): the gateway code decides.
+    clicksend_receipt_record(
+        &provider_id,
+        json!({"timestamp_send": 1764199990, "timestamp": 1764200000,
+               "message_id": provider_id, "status_code": 301, "status_text": "Failed",
+               "error_code": 11, "error_text": null, "custom_string": id,
+               "message_type": "sms"}),
+    )
+    .mount(&app.clicksend)
+    .await;
+
+    let due = app.reconcile_at(Utc::now() + TimeDelta::minutes(20)).await;
+
+    assert_eq!((due.statuses_checked, due.receipts_applied), (1, 1));
+    let failed = in_its_thread(&app, &admin, &id).await;
+    assert_eq!(
+        (
+            &failed["status"],
+            &failed["failure_reason"],
+            &failed["provider_error_code"]
+        ),
+        (&json!("undelivered"), &json!("not_mobile"), &json!("11"))
+    );
+    let candidate = failed["candidate_id"].as_str().unwrap();
+    assert_eq!(
+        app.get_json(&format!("/candidates/{candidate}"), &admin)
+            .await["phone_not_mobile"],
+        true
     );
 }
 
@@ -340,6 +408,48 @@ async fn a_twilio_message_left_sent_has_its_status_fetched() {
 
     assert_eq!((report.statuses_checked, report.receipts_applied), (1, 1));
     assert_eq!(message(&app, &admin, &id).await["status"], "delivered");
+}
+
+#[tokio::test]
+async fn a_failure_twilio_reports_when_fetched_shows_its_reason_and_code_in_the_thread() {
+    let app = spawn_app().await;
+    let (admin, _, _, id) = sent_to_cy_through_twilio(&app).await;
+    twilio_list(&app, json!([])).await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/2010-04-01/Accounts/{TWILIO_SID}/Messages/{TWILIO_MESSAGE_SID}.json"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "sid": TWILIO_MESSAGE_SID, "direction": "outbound-api", "status": "undelivered",
+            "error_code": 30003, "error_message": "Unreachable destination handset"
+        })))
+        .expect(1)
+        .mount(&app.twilio)
+        .await;
+
+    let report = app.reconcile_at(Utc::now() + TimeDelta::minutes(20)).await;
+
+    assert_eq!((report.statuses_checked, report.receipts_applied), (1, 1));
+    let failed = in_its_thread(&app, &admin, &id).await;
+    assert_eq!(
+        (
+            &failed["status"],
+            &failed["failure_reason"],
+            &failed["provider_error_code"]
+        ),
+        (
+            &json!("undelivered"),
+            &json!("unreachable"),
+            &json!("30003")
+        )
+    );
+    assert!(
+        failed["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("Unreachable destination handset"),
+        "{failed}"
+    );
 }
 
 #[tokio::test]

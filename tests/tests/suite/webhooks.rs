@@ -923,36 +923,49 @@ async fn twilio_status_callbacks_move_a_message_forward_only() {
     assert_eq!(message(&app, &admin, &id).await["status"], "delivered");
 }
 
-#[tokio::test]
-async fn twilio_refusing_an_unsubscribed_recipient_opts_the_candidate_out() {
-    let app = spawn_app().await;
-    let (admin, _, _) = twilio_inbox(&app).await;
+/// Twilio active and refusing every send with HTTP 400 and error `code` (`text` its
+/// message); one message sent to Cy and handed over. Returns (admin token, Cy's id, our
+/// message id).
+pub(crate) async fn refused_by_twilio(
+    app: &TestApp,
+    code: u32,
+    text: &str,
+) -> (String, String, String) {
+    let (admin, _, _) = twilio_inbox(app).await;
     Mock::given(method("POST"))
         .and(path(format!(
             "/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
         )))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "code": 21610, "message": "Attempt to send to unsubscribed recipient",
-            "more_info": "https://www.twilio.com/docs/errors/21610", "status": 400
+            "code": code, "message": text,
+            "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": 400
         })))
         .mount(&app.twilio)
         .await;
     let organization = app.organization_id(&admin).await;
-    let ids = app
-        .insert_candidates(&organization, vec![NewCandidate::new("Cy", "+14155550123")])
-        .await;
-    let id = send_one(&app, &admin, &ids[0], "Hello").await["id"]
+    let cy = app
+        .insert_candidates(&organization, vec![NewCandidate::new("Cy", CY)])
+        .await
+        .remove(0);
+    let id = send_one(app, &admin, &cy, "Hello").await["id"]
         .as_str()
         .unwrap()
         .to_owned();
-
     app.drain_at(Utc::now()).await;
+    (admin, cy, id)
+}
+
+#[tokio::test]
+async fn twilio_refusing_an_unsubscribed_recipient_opts_the_candidate_out() {
+    let app = spawn_app().await;
+    let (admin, cy, id) =
+        refused_by_twilio(&app, 21610, "Attempt to send to unsubscribed recipient").await;
 
     let stored = message(&app, &admin, &id).await;
     assert_eq!(stored["status"], "failed");
     assert_eq!(stored["failure_reason"], "opted_out");
     assert_eq!(stored["provider_error_code"], "21610");
-    assert!(candidate_opted_out(&app, &admin, &ids[0]).await);
+    assert!(candidate_opted_out(&app, &admin, &cy).await);
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM consent_events WHERE source = 'provider_refusal'")
             .await,
