@@ -112,6 +112,37 @@ export function roleText(role: LiteralUnion<Schemas["UserRole"]>): string {
   }
 }
 
+/** What the audit log's screen says for each recorded change. */
+export function auditText(action: LiteralUnion<Schemas["AuditAction"]>): string {
+  switch (action) {
+    case "candidate.created":
+    case "candidate.updated":
+      return "Candidate";
+    case "integration.updated":
+    case "integration.deactivated":
+    case "integration.secret_set":
+    case "integration.test_sms_sent":
+    case "integration.webhook_token_rotated":
+    case "integration.webhooks_registered":
+      return "SMS provider";
+    case "job.created":
+      return "Job";
+    case "organization.updated":
+      return "Organization";
+    case "template.created":
+    case "template.updated":
+    case "template.deleted":
+      return "Template";
+    case "thread.assigned":
+      return "Conversation";
+    case "user.created":
+    case "user.updated":
+      return "User";
+    default:
+      return unreachable(action);
+  }
+}
+
 // The fields that carry those sets use them, not `string`.
 const message = null as unknown as Schemas["SmsMessage"];
 statusLabel(message.status);
@@ -125,6 +156,9 @@ statusLabel(message.history[0]?.status ?? "queued");
 providerName((null as unknown as Schemas["IntegrationCard"]).provider);
 charactersPerSms((null as unknown as Schemas["Preview"]).encoding);
 roleText((null as unknown as Schemas["User"]).role);
+auditText((null as unknown as Schemas["AuditEntry"]).action);
+const bearer: "Bearer" = (null as unknown as Schemas["Session"]).token_type;
+void bearer;
 const batch = null as unknown as Schemas["Batch"];
 for (const skipped of batch.skipped) {
   skipText(skipped.reason);
