@@ -9,6 +9,7 @@ use nextal_domain::ValidationErrors;
 use nextal_openapi::{Problem, ProblemFieldError};
 use nextal_persistence::PersistenceError;
 
+use crate::problem_kind::ProblemKind;
 use crate::services::error::ServiceError;
 
 /// The media type of every error body.
@@ -56,7 +57,7 @@ pub enum ApiError {
     #[error("conflict ({kind}): {detail}")]
     Conflict {
         /// The problem type's slug.
-        kind: &'static str,
+        kind: ProblemKind,
         /// What conflicts, for a person.
         detail: String,
     },
@@ -70,7 +71,7 @@ pub enum ApiError {
     #[error("limit reached ({kind}): {detail}")]
     LimitReached {
         /// The problem type's slug.
-        kind: &'static str,
+        kind: ProblemKind,
         /// Which limit and what is left of it, for a person.
         detail: String,
         /// Seconds until the limit lets a retry through.
@@ -89,7 +90,7 @@ pub enum ApiError {
     #[error("provider failure ({kind}): {detail}")]
     Upstream {
         /// The problem type's slug.
-        kind: &'static str,
+        kind: ProblemKind,
         /// What the provider said, for a person.
         detail: String,
         /// When the provider asked us to wait, in seconds.
@@ -116,25 +117,31 @@ impl ApiError {
         ApiError::Validation(ValidationErrors::single(field, message))
     }
 
-    fn slug_and_title(&self) -> (&'static str, &'static str) {
+    fn kind_and_title(&self) -> (ProblemKind, &'static str) {
         match self {
-            ApiError::Malformed(_) => ("malformed-request", "Malformed request"),
-            ApiError::Validation(_) => ("validation", "Validation failed"),
-            ApiError::Unauthorized => ("unauthorized", "Authentication required"),
-            ApiError::InvalidCredentials => ("invalid-credentials", "Invalid credentials"),
-            ApiError::Forbidden => ("forbidden", "Not allowed"),
-            ApiError::NotFound => ("not-found", "Not found"),
-            ApiError::UnknownReference { .. } => ("unknown-reference", "Not found"),
-            ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
-            ApiError::Conflict { kind, .. } => (kind, "Conflict"),
-            ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
-            ApiError::LimitReached { kind, .. } => (kind, "Too many requests"),
-            ApiError::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
-            ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
-            ApiError::Upstream { kind, .. } => (kind, "Provider error"),
-            ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
-            ApiError::Overloaded { .. } => ("overloaded", "Service unavailable"),
-            ApiError::Internal(_) => ("internal", "Internal server error"),
+            ApiError::Malformed(_) => (ProblemKind::MalformedRequest, "Malformed request"),
+            ApiError::Validation(_) => (ProblemKind::Validation, "Validation failed"),
+            ApiError::Unauthorized => (ProblemKind::Unauthorized, "Authentication required"),
+            ApiError::InvalidCredentials => {
+                (ProblemKind::InvalidCredentials, "Invalid credentials")
+            }
+            ApiError::Forbidden => (ProblemKind::Forbidden, "Not allowed"),
+            ApiError::NotFound => (ProblemKind::NotFound, "Not found"),
+            ApiError::UnknownReference { .. } => (ProblemKind::UnknownReference, "Not found"),
+            ApiError::MethodNotAllowed { .. } => {
+                (ProblemKind::MethodNotAllowed, "Method not allowed")
+            }
+            ApiError::Conflict { kind, .. } => (*kind, "Conflict"),
+            ApiError::TooManyRequests { .. } => (ProblemKind::TooManyRequests, "Too many requests"),
+            ApiError::LimitReached { kind, .. } => (*kind, "Too many requests"),
+            ApiError::PayloadTooLarge { .. } => (ProblemKind::PayloadTooLarge, "Payload too large"),
+            ApiError::UnsupportedMediaType => {
+                (ProblemKind::UnsupportedMediaType, "Unsupported media type")
+            }
+            ApiError::Upstream { kind, .. } => (*kind, "Provider error"),
+            ApiError::Unavailable(_) => (ProblemKind::Unavailable, "Service unavailable"),
+            ApiError::Overloaded { .. } => (ProblemKind::Overloaded, "Service unavailable"),
+            ApiError::Internal(_) => (ProblemKind::Internal, "Internal server error"),
         }
     }
 
@@ -182,9 +189,9 @@ impl ApiError {
 
     /// The problem document for this error.
     pub fn problem(&self) -> Problem {
-        let (slug, title) = self.slug_and_title();
+        let (kind, title) = self.kind_and_title();
         Problem {
-            problem_type: format!("https://nextal.app/problems/{slug}"),
+            problem_type: kind.uri(),
             title: title.to_owned(),
             status: self.status_code().as_u16(),
             detail: self.detail(),
@@ -342,7 +349,7 @@ pub fn problem_for_foreign_errors<B>(
     let status = response.status();
     let reason = status.canonical_reason().unwrap_or("Error");
     let problem = Problem {
-        problem_type: format!("https://nextal.app/problems/http-{}", status.as_u16()),
+        problem_type: ProblemKind::of_foreign_status(status.as_u16()).uri(),
         title: reason.to_owned(),
         status: status.as_u16(),
         detail: reason.to_owned(),
@@ -436,7 +443,7 @@ mod tests {
     #[actix_web::test]
     async fn a_conflict_is_typed_by_its_kind() {
         let error = ServiceError::Conflict {
-            kind: "email-taken",
+            kind: ProblemKind::EmailTaken,
             detail: "A user with the email a@b.c already exists.".to_owned(),
         };
         let (status, _, body) = respond(error).await;
@@ -460,7 +467,7 @@ mod tests {
         assert_eq!(headers.get(header::RETRY_AFTER).expect("header"), "600");
 
         let cap = ServiceError::LimitReached {
-            kind: "daily-send-cap",
+            kind: ProblemKind::DailySendCap,
             detail: "The organization's daily send cap is 10 messages.".to_owned(),
             retry_after_secs: 3600,
         };
@@ -474,7 +481,7 @@ mod tests {
     #[actix_web::test]
     async fn provider_failures_are_502_unless_rate_limited() {
         let refused = ServiceError::Provider {
-            kind: "provider-rejected",
+            kind: ProblemKind::ProviderRejected,
             detail: "The provider refused the request: bad number (21211)".to_owned(),
             retry_after_secs: None,
         };
@@ -485,7 +492,7 @@ mod tests {
         assert!(headers.get(header::RETRY_AFTER).is_none());
 
         let limited = ServiceError::Provider {
-            kind: "provider-rate-limited",
+            kind: ProblemKind::ProviderRateLimited,
             detail: "The provider is rate limiting requests; try again shortly".to_owned(),
             retry_after_secs: Some(30),
         };

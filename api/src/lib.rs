@@ -14,6 +14,7 @@ mod metrics;
 mod outbox;
 mod pagination;
 mod passwords;
+mod problem_kind;
 pub mod reconcile;
 mod request_context;
 mod routes;

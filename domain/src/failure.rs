@@ -1,8 +1,8 @@
 //! Why an outbound message did not reach the candidate, in words a recruiter can act on.
 //!
-//! Each provider has its own codes (ClickSend's per-message statuses and gateway error
-//! numbers, Twilio's error codes); the providers crate maps them onto this closed set
-//! and the message keeps the provider's own code and text beside it.
+//! Each provider has its own codes (per-message statuses, gateway error numbers, error
+//! codes); the providers crate maps them onto this closed set and the message keeps the
+//! provider's own code and text beside it.
 
 use std::fmt;
 use std::str::FromStr;

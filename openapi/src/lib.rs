@@ -26,7 +26,8 @@ pub const BEARER_SCHEME: &str = "bearer";
     "errors": [{"field": "email", "message": "must be an email address such as name@example.com"}]
 }))]
 pub struct Problem {
-    /// A URI naming the kind of problem; stable, safe to switch on.
+    /// A URI naming the kind of problem, one of the listed values; stable, safe to
+    /// switch on.
     #[serde(rename = "type")]
     pub problem_type: String,
     /// A short summary of the kind of problem.

@@ -186,6 +186,12 @@ const login: Schemas["Credentials"] = {
 };
 void login;
 
+// A problem's type is one of the listed URIs, not any string.
+const taken: LiteralUnion<Schemas["Problem"]["type"]> = "https://nextal.app/problems/email-taken";
+// @ts-expect-error no such problem type.
+const unheard: Schemas["Problem"]["type"] = "https://nextal.app/problems/teapot";
+void [taken, unheard];
+
 // Each error answer's body carries its own status.
 const gone: Schemas["Problem404"]["status"] = 404;
 // @ts-expect-error a 404 problem is no 409.

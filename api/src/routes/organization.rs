@@ -1,5 +1,7 @@
 //! `GET/PATCH /organization`.
 
+use std::borrow::Cow;
+
 use actix_web::web::{Data, Json};
 use actix_web::{get, patch};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -10,8 +12,9 @@ use nextal_domain::{
 use nextal_openapi::Problem;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
-use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::error::ApiError;
 use crate::extract::{AdminUser, ApiJson, CurrentUser};
@@ -28,11 +31,11 @@ pub struct OrganizationBody {
     id: String,
     #[schema(example = "Acme Recruiting")]
     name: String,
-    /// ISO 3166-1 alpha-2; national phone numbers are read in this country.
-    #[schema(example = "US")]
+    /// National phone numbers are read in this country.
+    #[schema(value_type = CountryCodeSchema)]
     default_country: String,
-    /// IANA time zone; the daily send cap counts the organization's calendar days in it.
-    #[schema(example = "America/New_York")]
+    /// The daily send cap counts the organization's calendar days in this zone.
+    #[schema(value_type = TimeZoneSchema)]
     timezone: String,
     /// The organization's own daily send cap; null follows the service's default
     /// (`NEXTAL_DAILY_SEND_CAP`). `daily_sends.cap` is the one in force.
@@ -136,11 +139,11 @@ pub struct UpdateOrganizationRequest {
         pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]{0,198}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
     name: Option<String>,
-    /// An ISO 3166-1 alpha-2 code the numbering plan knows, e.g. `GB`.
-    #[schema(schema_with = country_codes)]
+    /// National phone numbers are read in this country; null leaves it unchanged.
+    #[schema(value_type = Option<CountryCodeSchema>)]
     default_country: Option<String>,
-    /// An IANA time zone, e.g. `Europe/London`.
-    #[schema(schema_with = time_zones)]
+    /// The daily send cap counts calendar days in this zone; null leaves it unchanged.
+    #[schema(value_type = Option<TimeZoneSchema>)]
     timezone: Option<String>,
     /// The organization's own daily send cap, 0 to 1,000,000 messages per calendar day
     /// (0 stops sending); null goes back to the service's default.
@@ -154,32 +157,47 @@ pub struct UpdateOrganizationRequest {
     quiet_hours: Option<Option<QuietHoursRequest>>,
 }
 
-/// `default_country` as the contract states it: one of the codes the service accepts, or
-/// null (unchanged).
-fn country_codes() -> Object {
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-        .enum_values(Some(
-            CountryCode::all()
-                .map(|code| Value::from(code.as_str()))
-                .chain([Value::Null]),
-        ))
-        .description(Some(
-            "An ISO 3166-1 alpha-2 code the numbering plan knows, e.g. `GB`.",
-        ))
-        .build()
+/// The contract's name for a country code the service accepts: one schema that the
+/// organization and its changes both refer to.
+pub struct CountryCodeSchema;
+
+impl PartialSchema for CountryCodeSchema {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(
+                CountryCode::all().map(|code| Value::from(code.as_str())),
+            ))
+            .description(Some(
+                "An ISO 3166-1 alpha-2 code the numbering plan knows, e.g. `GB`.",
+            ))
+            .into()
+    }
 }
 
-/// `timezone` as the contract states it: one of the IANA zones the service accepts, or
-/// null (unchanged).
-fn time_zones() -> Object {
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-        .enum_values(Some(
-            Timezone::all_names().map(Value::from).chain([Value::Null]),
-        ))
-        .description(Some("An IANA time zone, e.g. `Europe/London`."))
-        .build()
+impl ToSchema for CountryCodeSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("CountryCode")
+    }
+}
+
+/// The contract's name for an IANA time zone the service accepts.
+pub struct TimeZoneSchema;
+
+impl PartialSchema for TimeZoneSchema {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Timezone::all_names().map(Value::from)))
+            .description(Some("An IANA time zone, e.g. `Europe/London`."))
+            .into()
+    }
+}
+
+impl ToSchema for TimeZoneSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("TimeZone")
+    }
 }
 
 /// The caller's organization (any role).

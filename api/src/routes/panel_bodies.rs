@@ -36,7 +36,7 @@ pub fn settings_name(descriptor: &Descriptor) -> String {
 }
 
 /// The schema name of the secret panel's body: the display name and the secret field in
-/// Pascal case (`TwilioAuthToken`).
+/// Pascal case (`{Provider}AuthToken` for an `auth_token`).
 pub fn secret_name(descriptor: &Descriptor) -> String {
     let pascal: String = descriptor
         .secret

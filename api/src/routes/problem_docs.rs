@@ -1,12 +1,15 @@
 //! Typed problem bodies: every error response of the document names the problem schema
 //! of its status (`Problem404`: a `Problem` whose `status` is 404), so a client generated
-//! from the contract knows, per response, which status the body carries.
+//! from the contract knows, per response, which status the body carries; and a problem's
+//! `type` is one of the closed set of [`ProblemKind`] URIs.
 
 use std::collections::BTreeSet;
 
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::{OpenApi, Ref, RefOr};
+
+use crate::problem_kind::ProblemKind;
 
 /// The media type of every error response.
 const PROBLEM_JSON: &str = "application/problem+json";
@@ -33,6 +36,16 @@ pub fn document(document: &mut OpenApi) {
         }
     }
     let components = document.components.get_or_insert_with(Default::default);
+    if let Some(RefOr::T(Schema::Object(problem))) = components.schemas.get_mut("Problem")
+        && let Some(RefOr::T(Schema::Object(problem_type))) = problem.properties.get_mut("type")
+    {
+        problem_type.enum_values = Some(
+            ProblemKind::ALL
+                .iter()
+                .map(|kind| kind.uri().into())
+                .collect(),
+        );
+    }
     for status in statuses {
         components
             .schemas

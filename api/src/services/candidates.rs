@@ -10,6 +10,7 @@ use nextal_persistence::repo::threads;
 use nextal_persistence::{Db, DbConn};
 use serde_json::json;
 
+use crate::problem_kind::ProblemKind;
 use crate::services::audit;
 use crate::services::auth::CurrentUser;
 use crate::services::jobs::stages_of;
@@ -203,7 +204,7 @@ pub async fn update(
         (Some(Some(_)), None) if update.job_id.is_some() => return Err(stage_without_job()),
         (Some(Some(_)), None) => {
             return Err(ServiceError::Conflict {
-                kind: "stage-without-job",
+                kind: ProblemKind::StageWithoutJob,
                 detail: "The candidate has no job, so no stage: send a job_id with the stage."
                     .to_owned(),
             });

@@ -2,6 +2,7 @@
 //! HTTP: the edge (`crate::error`) turns each case into its status, problem type and
 //! headers, so the same use case could be driven by a command or a job.
 
+use crate::problem_kind::ProblemKind;
 use nextal_domain::ValidationErrors;
 use nextal_persistence::PersistenceError;
 
@@ -37,7 +38,7 @@ pub enum ServiceError {
     #[error("conflict ({kind}): {detail}")]
     Conflict {
         /// The problem type's slug.
-        kind: &'static str,
+        kind: ProblemKind,
         /// What conflicts, for a person.
         detail: String,
     },
@@ -51,7 +52,7 @@ pub enum ServiceError {
     #[error("limit reached ({kind}): {detail}")]
     LimitReached {
         /// The problem type's slug.
-        kind: &'static str,
+        kind: ProblemKind,
         /// Which limit and what is left of it, for a person.
         detail: String,
         /// Seconds until the limit lets a retry through.
@@ -62,7 +63,7 @@ pub enum ServiceError {
     #[error("provider failure ({kind}): {detail}")]
     Provider {
         /// The problem type's slug.
-        kind: &'static str,
+        kind: ProblemKind,
         /// What the provider said, for a person.
         detail: String,
         /// When the provider asked us to wait, in seconds.

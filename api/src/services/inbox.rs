@@ -12,6 +12,7 @@ use nextal_persistence::{Db, Tx};
 use serde_json::json;
 
 use crate::events::{EventBus, EventKind, InboxEvent};
+use crate::problem_kind::ProblemKind;
 use crate::services::auth::CurrentUser;
 use crate::services::candidates::referenced_candidate;
 use crate::services::{ServiceError, audit, now};
@@ -142,7 +143,7 @@ pub async fn set_read(
             MarkedUnread::NoThread => return Err(ServiceError::NotFound),
             MarkedUnread::NoReply => {
                 return Err(ServiceError::Conflict {
-                    kind: "no-reply",
+                    kind: ProblemKind::NoReply,
                     detail: "The thread holds no reply from the candidate to mark unread."
                         .to_owned(),
                 });

@@ -19,6 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::problem_kind::ProblemKind;
 use crate::services::ServiceError;
 use crate::services::auth::CurrentUser;
 use crate::services::{audit, messaging, new_id, now};
@@ -142,7 +143,7 @@ pub async fn save_settings(
     match integrations::update_settings(&mut tx, organization_id, provider, &settings).await {
         Err(PersistenceError::UniqueViolation { .. }) => {
             return Err(ServiceError::Conflict {
-                kind: "concurrent-change",
+                kind: ProblemKind::ConcurrentChange,
                 detail: "Another change to the integrations was saved at the same time; try again."
                     .to_owned(),
             });
@@ -340,7 +341,7 @@ pub async fn send_test_sms(
         },
         Some(SendOutcome::Rejected { code, reason }) => {
             return Err(ServiceError::Provider {
-                kind: "provider-rejected",
+                kind: ProblemKind::ProviderRejected,
                 detail: format!("{provider} refused the message: {reason} ({code})."),
                 retry_after_secs: None,
             });
@@ -504,7 +505,7 @@ fn sender_number(integration: &IntegrationView) -> Result<String, ServiceError> 
         .phone_number
         .clone()
         .ok_or_else(|| ServiceError::Conflict {
-            kind: "phone-number-missing",
+            kind: ProblemKind::PhoneNumberMissing,
             detail: format!(
                 "Set the {} phone number in the Edit panel first.",
                 integration.provider
@@ -527,7 +528,7 @@ pub fn credentials(
     row: &Integration,
 ) -> Result<(String, SecretString), ServiceError> {
     let missing = || ServiceError::Conflict {
-        kind: "credential-missing",
+        kind: ProblemKind::CredentialMissing,
         detail: format!(
             "{provider} needs its {} and {} before it can be used.",
             by_kind(provider).descriptor().username.label,
@@ -580,7 +581,7 @@ fn unreadable(
 ) -> ServiceError {
     tracing::error!(provider = provider.as_str(), %error, "stored {what} cannot be opened");
     ServiceError::Conflict {
-        kind: "secret-unreadable",
+        kind: ProblemKind::SecretUnreadable,
         detail: format!(
             "The stored {provider} {what} cannot be decrypted ({error}). Check NEXTAL_MASTER_KEY, or {remedy}."
         ),
@@ -608,11 +609,11 @@ fn describe(provider: ProviderKind, error: &ProviderError) -> String {
 
 fn upstream(provider: ProviderKind, error: &ProviderError) -> ServiceError {
     let kind = match error {
-        ProviderError::Unauthorized(_) => "provider-unauthorized",
-        ProviderError::RateLimited { .. } => "provider-rate-limited",
-        ProviderError::Unavailable(_) => "provider-unavailable",
-        ProviderError::Rejected { .. } => "provider-rejected",
-        ProviderError::Unreadable(_) => "provider-unreadable",
+        ProviderError::Unauthorized(_) => ProblemKind::ProviderUnauthorized,
+        ProviderError::RateLimited { .. } => ProblemKind::ProviderRateLimited,
+        ProviderError::Unavailable(_) => ProblemKind::ProviderUnavailable,
+        ProviderError::Rejected { .. } => ProblemKind::ProviderRejected,
+        ProviderError::Unreadable(_) => ProblemKind::ProviderUnreadable,
     };
     let retry_after_secs = match error {
         ProviderError::RateLimited { retry_after } => {

@@ -8,6 +8,7 @@ use nextal_persistence::DbConn;
 use nextal_persistence::repo::daily_sends;
 use nextal_persistence::repo::organizations::Organization;
 
+use crate::problem_kind::ProblemKind;
 use crate::services::ServiceError;
 
 /// An organization's sending today.
@@ -125,7 +126,7 @@ fn cap_reached(
         )
     };
     ServiceError::LimitReached {
-        kind: "daily-send-cap",
+        kind: ProblemKind::DailySendCap,
         detail,
         retry_after_secs: retry_after_secs.max(1),
     }

@@ -8,6 +8,7 @@ use nextal_persistence::{Db, PersistenceError};
 use serde_json::json;
 
 use crate::passwords::Passwords;
+use crate::problem_kind::ProblemKind;
 use crate::services::audit;
 use crate::services::auth::CurrentUser;
 use crate::services::{ServiceError, new_id, now};
@@ -78,7 +79,7 @@ pub async fn create(
         Ok(()) => {}
         Err(PersistenceError::UniqueViolation { .. }) => {
             return Err(ServiceError::Conflict {
-                kind: "email-taken",
+                kind: ProblemKind::EmailTaken,
                 detail: format!("A user with the email {} already exists.", input.email),
             });
         }
@@ -158,7 +159,7 @@ pub async fn update(
     if may_remove_admin && users::count_active_admins(&mut tx, organization_id).await? == 0 {
         // Dropping the transaction rolls the change back.
         return Err(ServiceError::Conflict {
-            kind: "last-admin",
+            kind: ProblemKind::LastAdmin,
             detail: "The organization must keep at least one active admin.".to_owned(),
         });
     }

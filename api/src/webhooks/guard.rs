@@ -13,6 +13,7 @@ use actix_web::web::Data;
 
 use super::limits::token_digest;
 use crate::error::ApiError;
+use crate::problem_kind::ProblemKind;
 use crate::state::AppState;
 
 /// Refuses an authenticated delivery past its integration's rate: 429, counted in
@@ -95,7 +96,7 @@ fn refused(state: &AppState, limit: &'static str, what: &str, wait: Duration) ->
     let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let retry_after_secs = retry_after_secs.max(1);
     ApiError::LimitReached {
-        kind: "webhook-rate-limited",
+        kind: ProblemKind::WebhookRateLimited,
         detail: format!("{what}; nothing was stored. Retry in {retry_after_secs} seconds."),
         retry_after_secs,
     }

@@ -15,7 +15,7 @@ use crate::{DbConn, PersistenceError};
 const CONSENT_SOURCE: &str = "provider_refusal";
 
 /// Applies what `failure` of message `message_id` says about its candidate: an opt-out
-/// (`opted_out`, e.g. Twilio 21610 or a carrier opt-out) is recorded as a consent change
+/// (`opted_out`: the provider's "unsubscribed recipient" or a carrier opt-out) is recorded as a consent change
 /// with `consent_event_id`; a number that cannot take SMS (`not_mobile`) is flagged on
 /// the candidate while it is still their number. Other reasons say nothing about them.
 pub async fn learn_from_failure(

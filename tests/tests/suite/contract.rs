@@ -189,6 +189,85 @@ async fn closed_sets_are_enums_and_the_fields_that_carry_them_refer_to_them() {
     expected.sort_unstable();
     assert_eq!(keys, expected);
     assert_eq!(counts["additionalProperties"], false);
+
+    assert_eq!(
+        schemas["AuditEntry"]["properties"]["action"]["$ref"],
+        "#/components/schemas/AuditAction"
+    );
+    assert!(strings(&schemas["AuditAction"]["enum"]).contains(&"integration.secret_set"));
+    assert_eq!(strings(&schemas["TokenType"]["enum"]), ["Bearer"]);
+    let organization = &schemas["Organization"]["properties"];
+    assert_eq!(
+        organization["default_country"]["$ref"],
+        "#/components/schemas/CountryCode"
+    );
+    assert_eq!(
+        organization["timezone"]["$ref"],
+        "#/components/schemas/TimeZone"
+    );
+}
+
+#[tokio::test]
+async fn every_problem_the_service_answers_has_a_type_the_contract_lists() {
+    let app = spawn_app().await;
+    let document = document(&app).await;
+    let listed =
+        strings(&document["components"]["schemas"]["Problem"]["properties"]["type"]["enum"]);
+    let admin = app.admin_token().await;
+
+    let answers = [
+        app.get("/no/such/path", None).await,
+        app.get("/me", None).await,
+        app.post(
+            "/auth/login",
+            None,
+            &json!({"email": "admin@acme.test", "password": "wrong password"}),
+        )
+        .await,
+        app.post("/candidates", Some(&admin), &json!({"first_name": " "}))
+            .await,
+        app.post(
+            "/users",
+            Some(&admin),
+            &json!({
+                "email": "admin@acme.test", "first_name": "Ann", "last_name": "Lee",
+                "password": "correct horse battery staple", "role": "recruiter"
+            }),
+        )
+        .await,
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/me"))
+            .header("origin", "https://evil.example")
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .unwrap(),
+    ];
+    let mut seen = Vec::new();
+    for answer in answers {
+        let body: Value = answer.json().await.unwrap();
+        let problem_type = body["type"].as_str().unwrap().to_owned();
+        assert!(
+            listed.contains(&problem_type.as_str()),
+            "{problem_type} is not listed"
+        );
+        seen.push(problem_type);
+    }
+    let slugs: Vec<&str> = seen
+        .iter()
+        .map(|uri| uri.trim_start_matches("https://nextal.app/problems/"))
+        .collect();
+    assert_eq!(
+        slugs,
+        [
+            "not-found",
+            "unauthorized",
+            "invalid-credentials",
+            "validation",
+            "email-taken",
+            "request-refused"
+        ]
+    );
 }
 
 #[tokio::test]

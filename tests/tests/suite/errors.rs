@@ -187,7 +187,7 @@ async fn a_refused_cors_preflight_is_a_problem_too() {
             .is_none()
     );
     let body = problem(response, StatusCode::BAD_REQUEST).await;
-    assert_eq!(body["type"], "https://nextal.app/problems/http-400");
+    assert_eq!(body["type"], "https://nextal.app/problems/request-refused");
 }
 
 #[tokio::test]

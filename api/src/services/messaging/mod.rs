@@ -28,6 +28,7 @@ use nextal_persistence::{Db, DbConn, PersistenceError};
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
+use crate::problem_kind::ProblemKind;
 use crate::services::auth::CurrentUser;
 use crate::services::candidates::referenced_candidate;
 use crate::services::send_caps;
@@ -238,7 +239,7 @@ pub async fn cancel(
     let reason = format!("cancelled by {}", user.user.email);
     if !messages::cancel(&mut tx, user.organization_id(), id, &reason, now).await? {
         return Err(ServiceError::Conflict {
-            kind: "not-cancellable",
+            kind: ProblemKind::NotCancellable,
             detail: format!(
                 "The message is {} and can no longer be cancelled; only scheduled or queued messages can.",
                 message.status
@@ -441,7 +442,7 @@ async fn active_sender(conn: &mut DbConn, organization_id: &str) -> Result<Sende
             from_number: number.clone(),
         }),
         _ => Err(ServiceError::Conflict {
-            kind: "provider-credential-missing",
+            kind: ProblemKind::ProviderCredentialMissing,
             detail: format!(
                 "{provider} is active but its {} has not been entered. An admin can set it on the {provider} card.",
                 if active.secret.is_none() {
@@ -474,7 +475,7 @@ fn no_active_provider() -> ServiceError {
         .map(|provider| provider.descriptor().display_name())
         .collect();
     ServiceError::Conflict {
-        kind: "no-active-provider",
+        kind: ProblemKind::NoActiveProvider,
         detail: format!(
             "No SMS provider is active. An admin can activate {} under Integrations.",
             providers.join(" or ")
@@ -528,7 +529,7 @@ fn reachable_phone(candidate: &Candidate, field: &str) -> Result<String, Service
         .phone
         .clone()
         .ok_or_else(|| ServiceError::Conflict {
-            kind: "candidate-without-phone",
+            kind: ProblemKind::CandidateWithoutPhone,
             detail: "The candidate has no phone number: add one to text them.".to_owned(),
         })
 }
@@ -621,7 +622,7 @@ async fn stored_replay(
             body: stored.response_body,
         })),
         Some(_) => Err(ServiceError::Conflict {
-            kind: "idempotency-key-reused",
+            kind: ProblemKind::IdempotencyKeyReused,
             detail: "This Idempotency-Key was already used for a different request.".to_owned(),
         }),
         None => Ok(None),
@@ -650,7 +651,7 @@ async fn remember(
     match idempotency::insert(conn, &stored).await {
         Ok(()) => Ok(()),
         Err(PersistenceError::UniqueViolation { .. }) => Err(ServiceError::Conflict {
-            kind: "idempotency-key-in-flight",
+            kind: ProblemKind::IdempotencyKeyInFlight,
             detail: "A request with this Idempotency-Key is being processed; retry it to get its response."
                 .to_owned(),
         }),
