@@ -43,9 +43,7 @@ async fn an_undelivered_twilio_message_says_unreachable_with_twilios_code() {
     twilio_callback(&app, &status, "undelivered", Some("30003")).await;
 
     let stored = message(&app, &admin, &id).await;
-    assert_eq!(stored["status"], "undelivered");
-    assert_eq!(stored["failure_reason"], "unreachable");
-    assert_eq!(stored["provider_error_code"], "30003");
+    assert_eq!(failure_of(&stored), ("undelivered", "unreachable", "30003"));
     assert!(
         stored["status_reason"]
             .as_str()
@@ -128,9 +126,7 @@ async fn a_twilio_refusal_keeps_its_code_and_reason() {
     .await;
 
     let stored = message(&app, &admin, &id).await;
-    assert_eq!(stored["status"], "failed");
-    assert_eq!(stored["failure_reason"], "invalid_number");
-    assert_eq!(stored["provider_error_code"], "21211");
+    assert_eq!(failure_of(&stored), ("failed", "invalid_number", "21211"));
     assert_eq!(candidate(&app, &admin, &cy).await["sms_opted_out"], false);
     assert_eq!(
         candidate(&app, &admin, &cy).await["phone_not_mobile"],
@@ -149,9 +145,7 @@ async fn twilio_refusing_a_number_that_is_not_mobile_flags_the_candidate_for_bul
     .await;
 
     let stored = message(&app, &admin, &id).await;
-    assert_eq!(stored["status"], "failed");
-    assert_eq!(stored["failure_reason"], "not_mobile");
-    assert_eq!(stored["provider_error_code"], "21614");
+    assert_eq!(failure_of(&stored), ("failed", "not_mobile", "21614"));
     let flagged = candidate(&app, &admin, &cy).await;
     assert_eq!(
         (&flagged["phone_not_mobile"], &flagged["sms_opted_out"]),
@@ -165,29 +159,55 @@ async fn twilio_refusing_a_number_that_is_not_mobile_flags_the_candidate_for_bul
     );
 }
 
+/// A failed message's status, failure reason and provider code, as the API shows them.
+pub(crate) fn failure_of(message: &Value) -> (&str, &str, &str) {
+    let text = |field: &str| message[field].as_str().unwrap_or_default();
+    (
+        text("status"),
+        text("failure_reason"),
+        text("provider_error_code"),
+    )
+}
+
+/// ClickSend's receipt that message `id` (`provider_id` at ClickSend) failed with
+/// gateway `error_code` and, when given, `error_text`.
+async fn failed_receipt(
+    app: &TestApp,
+    receipts: &str,
+    (id, provider_id): (&str, &str),
+    error_code: &str,
+    error_text: Option<&str>,
+) {
+    let mut fields = vec![
+        ("message_id", provider_id),
+        ("status_code", "301"),
+        ("status_text", "Failed"),
+        ("error_code", error_code),
+        ("custom_string", id),
+    ];
+    fields.extend(error_text.map(|text| ("error_text", text)));
+    receipt(app, receipts, &fields).await;
+}
+
 #[tokio::test]
 async fn clicksend_refusals_and_failed_receipts_are_explained() {
     // A failed receipt: ClickSend's words decide, its gateway code is kept.
     let app = spawn_app().await;
     let (admin, _, receipts) = clicksend_inbox(&app).await;
     let (id, provider_id) = sent_to_ann(&app, &admin).await;
-    receipt(
+    failed_receipt(
         &app,
         &receipts,
-        &[
-            ("message_id", &provider_id),
-            ("status_code", "301"),
-            ("status_text", "Failed"),
-            ("error_code", "19"),
-            ("error_text", "Anti-spam rejection"),
-            ("custom_string", &id),
-        ],
+        (&id, &provider_id),
+        "19",
+        Some("Anti-spam rejection"),
     )
     .await;
     let stored = message(&app, &admin, &id).await;
-    assert_eq!(stored["status"], "undelivered");
-    assert_eq!(stored["failure_reason"], "carrier_blocked");
-    assert_eq!(stored["provider_error_code"], "19");
+    assert_eq!(
+        failure_of(&stored),
+        ("undelivered", "carrier_blocked", "19")
+    );
 
     // A refused send: the per-message status is the code.
     let app = spawn_app().await;
@@ -218,9 +238,10 @@ async fn clicksend_refusals_and_failed_receipts_are_explained() {
     app.drain_at(Utc::now()).await;
 
     let stored = message(&app, &admin, &id).await;
-    assert_eq!(stored["status"], "failed");
-    assert_eq!(stored["failure_reason"], "invalid_number");
-    assert_eq!(stored["provider_error_code"], "INVALID_RECIPIENT");
+    assert_eq!(
+        failure_of(&stored),
+        ("failed", "invalid_number", "INVALID_RECIPIENT")
+    );
 }
 
 #[tokio::test]
@@ -233,24 +254,17 @@ async fn a_clicksend_receipt_saying_the_recipient_unsubscribed_opts_them_out() {
         .unwrap()
         .to_owned();
 
-    receipt(
+    failed_receipt(
         &app,
         &receipts,
-        &[
-            ("message_id", &provider_id),
-            ("status_code", "301"),
-            ("status_text", "Failed"),
-            ("error_code", "7"),
-            ("error_text", "Recipient has unsubscribed"),
-            ("custom_string", &id),
-        ],
+        (&id, &provider_id),
+        "7",
+        Some("Recipient has unsubscribed"),
     )
     .await;
 
     let stored = message(&app, &admin, &id).await;
-    assert_eq!(stored["status"], "undelivered");
-    assert_eq!(stored["failure_reason"], "opted_out");
-    assert_eq!(stored["provider_error_code"], "7");
+    assert_eq!(failure_of(&stored), ("undelivered", "opted_out", "7"));
     assert_eq!(candidate(&app, &admin, &ann).await["sms_opted_out"], true);
     assert_eq!(
         app.count(&format!(
@@ -287,23 +301,10 @@ async fn a_clicksend_receipt_with_gateway_code_11_flags_the_number_not_mobile_fo
         .remove(0);
 
     // Words that name nothing: the gateway code decides.
-    receipt(
-        &app,
-        &receipts,
-        &[
-            ("message_id", &provider_id),
-            ("status_code", "301"),
-            ("status_text", "Failed"),
-            ("error_code", "11"),
-            ("custom_string", &id),
-        ],
-    )
-    .await;
+    failed_receipt(&app, &receipts, (&id, &provider_id), "11", None).await;
 
     let stored = message(&app, &admin, &id).await;
-    assert_eq!(stored["status"], "undelivered");
-    assert_eq!(stored["failure_reason"], "not_mobile");
-    assert_eq!(stored["provider_error_code"], "11");
+    assert_eq!(failure_of(&stored), ("undelivered", "not_mobile", "11"));
     let flagged = candidate(&app, &admin, &ann).await;
     assert_eq!(
         (&flagged["phone_not_mobile"], &flagged["sms_opted_out"]),

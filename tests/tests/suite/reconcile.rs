@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param, query_param_contains};
 use wiremock::{Mock, ResponseTemplate};
 
+use crate::failures::failure_of;
 use crate::messaging::{message, phone};
 use crate::webhooks::{
     TWILIO_MESSAGE_SID, TWILIO_SID, clicksend_inbox, count, receipt, reply_form, sent_to_ann,
@@ -70,6 +71,16 @@ fn clicksend_receipt_record(provider_id: &str, record: Value) -> Mock {
             "http_code": 200, "response_code": "SUCCESS", "response_msg": "Receipt found.",
             "data": record
         })))
+}
+
+/// Twilio's answer to fetching message `sid`: `record`, asked for exactly once.
+fn twilio_message_record(sid: &str, record: Value) -> Mock {
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/2010-04-01/Accounts/{TWILIO_SID}/Messages/{sid}.json"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(record))
+        .expect(1)
 }
 
 /// Message `id` as its thread's message list shows it.
@@ -330,14 +341,7 @@ async fn a_failure_clicksend_reports_when_asked_shows_its_reason_and_code_in_the
 
     assert_eq!((due.statuses_checked, due.receipts_applied), (1, 1));
     let failed = in_its_thread(&app, &admin, &id).await;
-    assert_eq!(
-        (
-            &failed["status"],
-            &failed["failure_reason"],
-            &failed["provider_error_code"]
-        ),
-        (&json!("undelivered"), &json!("not_mobile"), &json!("11"))
-    );
+    assert_eq!(failure_of(&failed), ("undelivered", "not_mobile", "11"));
     let candidate = failed["candidate_id"].as_str().unwrap();
     assert_eq!(
         app.get_json(&format!("/candidates/{candidate}"), &admin)
@@ -386,17 +390,15 @@ async fn a_twilio_message_left_sent_has_its_status_fetched() {
         .mount(&app.twilio)
         .await;
     twilio_list(&app, json!([])).await;
-    Mock::given(method("GET"))
-        .and(path(format!(
-            "/2010-04-01/Accounts/{TWILIO_SID}/Messages/{TWILIO_SENT_SID}.json"
-        )))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+    twilio_message_record(
+        TWILIO_SENT_SID,
+        json!({
             "sid": TWILIO_SENT_SID, "direction": "outbound-api", "status": "delivered",
             "error_code": null, "error_message": null
-        })))
-        .expect(1)
-        .mount(&app.twilio)
-        .await;
+        }),
+    )
+    .mount(&app.twilio)
+    .await;
     let candidate = crate::messaging::ann(&app, &admin).await;
     let id = crate::messaging::send_one(&app, &admin, &candidate, "Hello").await["id"]
         .as_str()
@@ -415,34 +417,21 @@ async fn a_failure_twilio_reports_when_fetched_shows_its_reason_and_code_in_the_
     let app = spawn_app().await;
     let (admin, _, _, id) = sent_to_cy_through_twilio(&app).await;
     twilio_list(&app, json!([])).await;
-    Mock::given(method("GET"))
-        .and(path(format!(
-            "/2010-04-01/Accounts/{TWILIO_SID}/Messages/{TWILIO_MESSAGE_SID}.json"
-        )))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+    twilio_message_record(
+        TWILIO_MESSAGE_SID,
+        json!({
             "sid": TWILIO_MESSAGE_SID, "direction": "outbound-api", "status": "undelivered",
             "error_code": 30003, "error_message": "Unreachable destination handset"
-        })))
-        .expect(1)
-        .mount(&app.twilio)
-        .await;
+        }),
+    )
+    .mount(&app.twilio)
+    .await;
 
     let report = app.reconcile_at(Utc::now() + TimeDelta::minutes(20)).await;
 
     assert_eq!((report.statuses_checked, report.receipts_applied), (1, 1));
     let failed = in_its_thread(&app, &admin, &id).await;
-    assert_eq!(
-        (
-            &failed["status"],
-            &failed["failure_reason"],
-            &failed["provider_error_code"]
-        ),
-        (
-            &json!("undelivered"),
-            &json!("unreachable"),
-            &json!("30003")
-        )
-    );
+    assert_eq!(failure_of(&failed), ("undelivered", "unreachable", "30003"));
     assert!(
         failed["status_reason"]
             .as_str()
