@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::error::ApiError;
 use crate::extract::AdminUser;
 use crate::pagination::{PageQuery, finish_page};
+use crate::routes::refusals::{AdminsOnly, NoSession};
 use crate::routes::schemas::utc;
 use crate::services::audit;
 use crate::state::AppState;
@@ -64,8 +65,8 @@ pub struct AuditPage {
     params(PageQuery),
     responses(
         (status = 200, description = "A page of entries", body = AuditPage),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        NoSession,
+        AdminsOnly,
         (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
     )
 )]

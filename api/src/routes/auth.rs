@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentUser};
+use crate::routes::refusals::{BodyRefusals, InvalidFields, NoSession};
 use crate::routes::schemas::{UserBody, utc};
 use crate::services::{ServiceError, auth};
 use crate::state::AppState;
@@ -61,11 +62,9 @@ pub enum TokenType {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = LoginResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        BodyRefusals,
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        InvalidFields,
         (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -119,7 +118,7 @@ pub async fn login(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Signed out"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
     )
 )]
 #[post("/auth/logout")]
@@ -134,7 +133,7 @@ pub async fn logout(state: Data<AppState>, current: CurrentUser) -> Result<HttpR
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = UserBody),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
     )
 )]
 #[get("/me")]

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentUser};
 use crate::pagination::{PageQuery, finish_page};
+use crate::routes::refusals::{BodyRefusals, InvalidFields, NoSession};
 use crate::routes::schemas::{Choice, Shape, nullable, shapes, utc};
 use crate::services::candidates::{self, CandidateUpdate, NewCandidateInput};
 use crate::services::organization;
@@ -205,7 +206,7 @@ pub struct UpdateCandidateRequest {
     params(CandidateListQuery),
     responses(
         (status = 200, description = "A page of candidates", body = CandidatePage),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 409, description = "`job_id` names no job of this organization (`unknown-reference`, the field in `errors`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
     )
@@ -237,12 +238,10 @@ pub async fn list_candidates(
     request_body = CreateCandidateRequest,
     responses(
         (status = 201, description = "Created", body = CandidateBody),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        BodyRefusals,
+        NoSession,
         (status = 409, description = "`job_id` names no job of this organization, or `stage` no stage of the job (`unknown-reference`, the field in `errors`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        InvalidFields,
     )
 )]
 #[post("/candidates")]
@@ -288,7 +287,7 @@ pub async fn create_candidate(
     params(("id" = uuid::Uuid, Path, description = "The candidate's id")),
     responses(
         (status = 200, description = "The candidate", body = CandidateBody),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 404, description = "No such candidate in this organization", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -310,14 +309,12 @@ pub async fn get_candidate(
     request_body = UpdateCandidateRequest,
     responses(
         (status = 200, description = "The updated candidate", body = CandidateBody),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        BodyRefusals,
+        NoSession,
         (status = 403, description = "A recruiter tried to undo an opt-out", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such candidate in this organization", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`job_id` names no job of this organization or `stage` no stage of the job (`unknown-reference`), or `stage` without `job_id` for a candidate without a job (`stage-without-job`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        InvalidFields,
     )
 )]
 #[patch("/candidates/{id}")]

@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentUser};
 use crate::pagination::{PageQuery, TimeAndId, finish_page, finish_time_keyset_page};
 use crate::routes::messaging::SmsMessage;
+use crate::routes::refusals::{BodyRefusals, NoSession};
 use crate::routes::schemas::utc;
 use crate::services::inbox::{self, AssigneeQuery};
 use crate::state::AppState;
@@ -210,7 +211,7 @@ impl ThreadListQuery {
     params(ThreadListQuery),
     responses(
         (status = 200, description = "A page of threads", body = SmsThreadPage),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 409, description = "`candidate_id` names no candidate, or `assignee` no member, of this organization (`unknown-reference`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit, cursor, unread, q, assignee (not `me`, `none` or a uuid) or needs_reply", body = Problem, content_type = "application/problem+json"),
     )
@@ -261,7 +262,7 @@ pub async fn list_threads(
     params(("id" = uuid::Uuid, Path, description = "The thread's id")),
     responses(
         (status = 200, description = "The thread", body = SmsThread),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 404, description = "No such thread in this organization", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -287,7 +288,7 @@ pub async fn get_thread(
     params(("id" = uuid::Uuid, Path, description = "The thread's id"), PageQuery),
     responses(
         (status = 200, description = "A page of messages", body = SmsMessagePage),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 404, description = "No such thread in this organization", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
     )
@@ -322,7 +323,7 @@ pub async fn list_thread_messages(
     params(("id" = uuid::Uuid, Path, description = "The thread's id")),
     responses(
         (status = 200, description = "The thread, read", body = SmsThread),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 404, description = "No such thread in this organization", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -347,7 +348,7 @@ pub async fn mark_thread_read(
     params(("id" = uuid::Uuid, Path, description = "The thread's id")),
     responses(
         (status = 200, description = "The thread, unread", body = SmsThread),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 404, description = "No such thread in this organization", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`no-reply`: the thread holds no reply from the candidate, so nothing can be unread", body = Problem, content_type = "application/problem+json"),
     )
@@ -390,11 +391,9 @@ pub struct AssigneeRequest {
     request_body = AssigneeRequest,
     responses(
         (status = 200, description = "The thread with its new assignee", body = SmsThread),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        BodyRefusals,
+        NoSession,
         (status = 404, description = "No such thread in this organization", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`user_id` missing, not a uuid, or not an active member of this organization", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -4,7 +4,6 @@ use actix_web::get;
 use actix_web::web::{Data, Json};
 use chrono::{DateTime, Utc};
 use nextal_domain::{PhoneNumber, ProviderKind, ProviderUsername, Validation};
-use nextal_openapi::Problem;
 use nextal_persistence::repo::integrations::Integration;
 use nextal_providers::{RegisteredWebhooks, WebhookUrls, by_kind};
 use serde::{Deserialize, Serialize};
@@ -12,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{AdminUser, CurrentUser};
+use crate::routes::refusals::{AdminsOnly, NoSession};
 use crate::routes::schemas::utc;
 use crate::services::integrations::{self, SettingsInput, TestSmsSent, Verification};
 use crate::services::organization;
@@ -67,8 +67,8 @@ impl IntegrationCard {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "One card per provider, in the registry's order", body = [IntegrationCard]),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        NoSession,
+        AdminsOnly,
     )
 )]
 #[get("/integrations")]

@@ -15,6 +15,7 @@ use utoipa::openapi::schema::{Array, ArrayBuilder, ObjectBuilder, SchemaType, Ty
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentUser};
 use crate::pagination::{PageQuery, finish_page};
+use crate::routes::refusals::{BodyRefusals, InvalidFields, NoSession};
 use crate::routes::schemas::utc;
 use crate::services::jobs::{self, NewJobInput, stages_of};
 use crate::state::AppState;
@@ -187,7 +188,7 @@ impl BoardCandidateBody {
     params(PageQuery),
     responses(
         (status = 200, description = "A page of jobs", body = JobPage),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -216,11 +217,9 @@ pub async fn list_jobs(
     request_body = CreateJobRequest,
     responses(
         (status = 201, description = "Created", body = JobBody),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        BodyRefusals,
+        NoSession,
+        InvalidFields,
     )
 )]
 #[post("/jobs")]
@@ -266,7 +265,7 @@ fn parse_stages(validation: &mut Validation, raw: &[String]) -> Option<JobStages
     params(("id" = uuid::Uuid, Path, description = "The job's id")),
     responses(
         (status = 200, description = "The board", body = BoardBody),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 404, description = "No such job in this organization", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -21,6 +21,7 @@ use utoipa::openapi::schema::{
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentUser};
+use crate::routes::refusals::{BodyRefusals, DailyCapReached, InvalidFields, NoSession};
 use crate::routes::schemas::{Choice, Shape, shapes, utc};
 use crate::services::messaging::{
     self, Accepted, BatchProgress, BulkAccepted, Content, Draft, IdempotencyKey,
@@ -446,13 +447,11 @@ fn accepted<T>(result: Accepted<T>, new: impl FnOnce(T) -> HttpResponse) -> Http
     request_body = SendRequest,
     responses(
         (status = 202, description = "Queued or scheduled", body = SmsMessage),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        BodyRefusals,
+        NoSession,
         (status = 409, description = "No active provider, its credential is missing, the key was used for another request, the candidate has no phone (`candidate-without-phone`), or `candidate_id` or `template_id` names nothing in this organization (`unknown-reference`, the field in `errors`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or an opted-out candidate", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The organization's daily send cap would be exceeded: nothing was queued; `detail` states the cap and what remains today", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the organization's next midnight, when the count restarts"))),
+        DailyCapReached,
     )
 )]
 #[post("/sms/messages")]
@@ -492,14 +491,12 @@ pub async fn send_message(
     request_body = ReplyRequest,
     responses(
         (status = 202, description = "Queued or scheduled", body = SmsMessage),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        BodyRefusals,
+        NoSession,
         (status = 404, description = "No such thread in this organization", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No active provider or its credential is missing, or `template_id` names no template of this organization (`unknown-reference`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or the candidate opted out", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The organization's daily send cap would be exceeded: nothing was queued; `detail` states the cap and what remains today", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the organization's next midnight, when the count restarts"))),
+        DailyCapReached,
     )
 )]
 #[post("/sms/threads/{id}/messages")]
@@ -530,13 +527,11 @@ pub async fn reply_in_thread(
     request_body = BulkRequest,
     responses(
         (status = 202, description = "Queued", body = BulkResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        BodyRefusals,
+        NoSession,
         (status = 409, description = "No active provider, its credential is missing, the key was used for another request, or `template_id` names no template of this organization (`unknown-reference`; unknown candidates are `skipped`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The organization's daily send cap would be exceeded: nothing was queued; `detail` states the cap and what remains today", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the organization's next midnight, when the count restarts"))),
+        InvalidFields,
+        DailyCapReached,
     )
 )]
 #[post("/sms/bulk")]
@@ -591,7 +586,7 @@ pub async fn send_bulk(
     params(("id" = uuid::Uuid, Path, description = "The message's id")),
     responses(
         (status = 200, description = "The message", body = SmsMessage),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 404, description = "No such message in this organization", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -612,7 +607,7 @@ pub async fn get_message(
     params(("id" = uuid::Uuid, Path, description = "The message's id")),
     responses(
         (status = 200, description = "Cancelled", body = SmsMessage),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 404, description = "No such message in this organization", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already handed to the provider, or final", body = Problem, content_type = "application/problem+json"),
     )
@@ -635,7 +630,7 @@ pub async fn cancel_message(
     params(("id" = uuid::Uuid, Path, description = "The batch's id")),
     responses(
         (status = 200, description = "The batch", body = Batch),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 404, description = "No such batch in this organization", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -16,6 +16,7 @@ mod panel_bodies;
 mod panel_docs;
 mod panels;
 mod problem_docs;
+mod refusals;
 mod schemas;
 mod templates;
 mod users;

@@ -9,7 +9,6 @@ use nextal_domain::{
     ClockTime, CountryCode, DailySendCap, Invalid, OrganizationName, QuietHours, Timezone,
     Validation,
 };
-use nextal_openapi::Problem;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::openapi::RefOr;
@@ -18,6 +17,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::error::ApiError;
 use crate::extract::{AdminUser, ApiJson, CurrentUser};
+use crate::routes::refusals::{AdminsOnly, BodyRefusals, InvalidFields, NoSession};
 use crate::routes::schemas::{nullable, nullable_whole_number, utc};
 use crate::services::organization::{self, OrganizationDetails, OrganizationUpdate};
 use crate::services::send_caps::DailySends;
@@ -206,7 +206,7 @@ impl ToSchema for TimeZoneSchema {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The organization", body = OrganizationBody),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
     )
 )]
 #[get("/organization")]
@@ -229,12 +229,10 @@ pub async fn get_organization(
     request_body = UpdateOrganizationRequest,
     responses(
         (status = 200, description = "The updated organization", body = OrganizationBody),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        BodyRefusals,
+        NoSession,
+        AdminsOnly,
+        InvalidFields,
     )
 )]
 #[patch("/organization")]

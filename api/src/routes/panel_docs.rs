@@ -23,6 +23,9 @@ use crate::routes::integrations::{
     RegisterWebhooksResponse, TestSmsRequest, TestSmsResponse, VerifyResponse,
 };
 use crate::routes::panel_bodies::{secret_name, settings_name};
+use crate::routes::refusals::{
+    MALFORMED, NO_SESSION, NOT_ADMIN, NOT_JSON, TOO_LARGE, problem_answer,
+};
 
 /// Adds every provider's panel paths and schemas to `document`, and the bodies they
 /// share.
@@ -178,28 +181,14 @@ fn responses(ok: &str, schema: &str, problems: &[(&str, &str)]) -> ResponsesBuil
         ),
     );
     for (status, description) in problems {
-        responses = responses.response(
-            *status,
-            ResponseBuilder::new().description(*description).content(
-                "application/problem+json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("Problem")))
-                    .build(),
-            ),
-        );
+        responses = responses.response(*status, problem_answer(description));
     }
     responses
 }
 
-const UNAUTHENTICATED: (&str, &str) = ("401", "No valid session");
-const NOT_ADMIN: (&str, &str) = ("403", "Not an admin");
-const MALFORMED: (&str, &str) = ("400", "Malformed JSON");
-const TOO_LARGE: (&str, &str) = ("413", "Body too large");
-const NOT_JSON: (&str, &str) = ("415", "Body is not JSON");
-
 fn get_card(words: &Words) -> Operation {
     let problems = [
-        UNAUTHENTICATED,
+        NO_SESSION,
         NOT_ADMIN,
         ("409", "The webhook token cannot be decrypted"),
     ];
@@ -220,7 +209,7 @@ fn save_settings(words: &Words) -> Operation {
     );
     let problems = [
         MALFORMED,
-        UNAUTHENTICATED,
+        NO_SESSION,
         NOT_ADMIN,
         ("409", "A concurrent change won; try again"),
         TOO_LARGE,
@@ -251,7 +240,7 @@ fn set_secret(words: &Words) -> Operation {
     let saved = format!("Saved; `{}` is true", descriptor.secret_set_field());
     let problems = [
         MALFORMED,
-        UNAUTHENTICATED,
+        NO_SESSION,
         NOT_ADMIN,
         TOO_LARGE,
         NOT_JSON,
@@ -281,7 +270,7 @@ fn verify(words: &Words) -> Operation {
         "{username} or {} missing or unreadable",
         descriptor.secret.label
     );
-    let problems = [UNAUTHENTICATED, NOT_ADMIN, ("409", missing.as_str())];
+    let problems = [NO_SESSION, NOT_ADMIN, ("409", missing.as_str())];
     operation(
         format!("verify_{}", words.slug),
         &format!(
@@ -304,7 +293,7 @@ fn test_sms(words: &Words) -> Operation {
     let limited = format!("{} is rate limiting; see Retry-After", words.name);
     let problems = [
         MALFORMED,
-        UNAUTHENTICATED,
+        NO_SESSION,
         NOT_ADMIN,
         ("409", missing.as_str()),
         TOO_LARGE,
@@ -338,7 +327,7 @@ fn rotate_webhook_token(words: &Words) -> Operation {
         responses(
             "The integration with its new webhook URLs",
             &words.schema("Integration"),
-            &[UNAUTHENTICATED, NOT_ADMIN],
+            &[NO_SESSION, NOT_ADMIN],
         ),
     )
     .build()
@@ -349,7 +338,7 @@ fn register_webhooks(words: &Words) -> Operation {
     let failed = format!("{} refused or failed", words.name);
     let limited = format!("{} is rate limiting; see Retry-After", words.name);
     let problems = [
-        UNAUTHENTICATED,
+        NO_SESSION,
         NOT_ADMIN,
         ("409", missing.as_str()),
         ("502", failed.as_str()),

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentUser};
 use crate::pagination::{PageQuery, finish_page};
+use crate::routes::refusals::{BodyRefusals, InvalidFields, NoSession};
 use crate::routes::schemas::utc;
 use crate::services::templates::{self, TemplateInput};
 use crate::state::AppState;
@@ -145,7 +146,7 @@ fn validate(request: TemplateRequest) -> Result<TemplateInput, ApiError> {
     params(PageQuery),
     responses(
         (status = 200, description = "A page of templates", body = TemplatePage),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -171,10 +172,8 @@ pub async fn list_templates(
     request_body = TemplateRequest,
     responses(
         (status = 201, description = "Created", body = TemplateBody),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        BodyRefusals,
+        NoSession,
         (status = 422, description = "Invalid fields; an unknown merge field lists the known ones", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -196,7 +195,7 @@ pub async fn create_template(
     params(("id" = uuid::Uuid, Path, description = "The template's id")),
     responses(
         (status = 200, description = "The template", body = TemplateBody),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 404, description = "No such template in this organization", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -218,11 +217,9 @@ pub async fn get_template(
     request_body = TemplateRequest,
     responses(
         (status = 200, description = "The updated template", body = TemplateBody),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        BodyRefusals,
+        NoSession,
         (status = 404, description = "No such template in this organization", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields; an unknown merge field lists the known ones", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -245,7 +242,7 @@ pub async fn update_template(
     params(("id" = uuid::Uuid, Path, description = "The template's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        NoSession,
         (status = 404, description = "No such template in this organization", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -272,13 +269,11 @@ pub async fn delete_template(
     request_body = PreviewRequest,
     responses(
         (status = 200, description = "The rendered text", body = PreviewBody),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        BodyRefusals,
+        NoSession,
         (status = 404, description = "No such template in this organization", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`candidate_id` names no candidate of this organization (`unknown-reference`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        InvalidFields,
     )
 )]
 #[post("/sms-templates/{id}/preview")]

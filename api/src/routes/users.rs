@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use crate::error::ApiError;
 use crate::extract::{AdminUser, ApiJson};
 use crate::pagination::{PageQuery, finish_page};
+use crate::routes::refusals::{AdminsOnly, BodyRefusals, InvalidFields, NoSession};
 use crate::routes::schemas::{UserBody, UserRole};
 use crate::services::users::{self, NewUserInput, UserUpdate};
 use crate::state::AppState;
@@ -79,8 +80,8 @@ pub struct UpdateUserRequest {
     params(PageQuery),
     responses(
         (status = 200, description = "A page of users", body = UserPage),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        NoSession,
+        AdminsOnly,
         (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -106,13 +107,11 @@ pub async fn list_users(
     request_body = CreateUserRequest,
     responses(
         (status = 201, description = "Created", body = UserBody),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        BodyRefusals,
+        NoSession,
+        AdminsOnly,
         (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        InvalidFields,
     )
 )]
 #[post("/users")]
@@ -153,8 +152,8 @@ pub async fn create_user(
     params(("id" = uuid::Uuid, Path, description = "The user's id")),
     responses(
         (status = 200, description = "The user", body = UserBody),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        NoSession,
+        AdminsOnly,
         (status = 404, description = "No such user in this organization", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -178,14 +177,12 @@ pub async fn get_user(
     request_body = UpdateUserRequest,
     responses(
         (status = 200, description = "The updated user", body = UserBody),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        BodyRefusals,
+        NoSession,
+        AdminsOnly,
         (status = 404, description = "No such user in this organization", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Would leave no active admin", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        InvalidFields,
     )
 )]
 #[patch("/users/{id}")]
