@@ -129,6 +129,44 @@ impl DailySendCap {
     }
 }
 
+/// The contract's `CountryCode`: every code [`CountryCode::parse`] accepts.
+#[cfg(feature = "utoipa")]
+impl utoipa::PartialSchema for CountryCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(
+                CountryCode::all().map(|code| code.as_str().to_owned()),
+            ))
+            .description(Some(
+                "An ISO 3166-1 alpha-2 code the numbering plan knows, e.g. `GB`.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "utoipa")]
+impl utoipa::ToSchema for CountryCode {}
+
+/// The contract's `TimeZone`: every name [`Timezone::parse`] accepts.
+#[cfg(feature = "utoipa")]
+impl utoipa::PartialSchema for Timezone {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Timezone::all_names()))
+            .description(Some("An IANA time zone, e.g. `Europe/London`."))
+            .into()
+    }
+}
+
+#[cfg(feature = "utoipa")]
+impl utoipa::ToSchema for Timezone {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("TimeZone")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,5 @@
 //! `GET/PATCH /organization`.
 
-use std::borrow::Cow;
-
 use actix_web::web::{Data, Json};
 use actix_web::{get, patch};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -10,10 +8,7 @@ use nextal_domain::{
     Validation,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{AdminUser, ApiJson, CurrentUser};
@@ -32,10 +27,10 @@ pub struct OrganizationBody {
     #[schema(example = "Acme Recruiting")]
     name: String,
     /// National phone numbers are read in this country.
-    #[schema(value_type = CountryCodeSchema)]
+    #[schema(value_type = CountryCode)]
     default_country: String,
     /// The daily send cap counts the organization's calendar days in this zone.
-    #[schema(value_type = TimeZoneSchema)]
+    #[schema(value_type = Timezone)]
     timezone: String,
     /// The organization's own daily send cap; null follows the service's default
     /// (`NEXTAL_DAILY_SEND_CAP`). `daily_sends.cap` is the one in force.
@@ -140,10 +135,10 @@ pub struct UpdateOrganizationRequest {
     )]
     name: Option<String>,
     /// National phone numbers are read in this country; null leaves it unchanged.
-    #[schema(value_type = Option<CountryCodeSchema>)]
+    #[schema(value_type = Option<CountryCode>)]
     default_country: Option<String>,
     /// The daily send cap counts calendar days in this zone; null leaves it unchanged.
-    #[schema(value_type = Option<TimeZoneSchema>)]
+    #[schema(value_type = Option<Timezone>)]
     timezone: Option<String>,
     /// The organization's own daily send cap, 0 to 1,000,000 messages per calendar day
     /// (0 stops sending); null goes back to the service's default.
@@ -155,49 +150,6 @@ pub struct UpdateOrganizationRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(nullable)]
     quiet_hours: Option<Option<QuietHoursRequest>>,
-}
-
-/// The contract's name for a country code the service accepts: one schema that the
-/// organization and its changes both refer to.
-pub struct CountryCodeSchema;
-
-impl PartialSchema for CountryCodeSchema {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(
-                CountryCode::all().map(|code| Value::from(code.as_str())),
-            ))
-            .description(Some(
-                "An ISO 3166-1 alpha-2 code the numbering plan knows, e.g. `GB`.",
-            ))
-            .into()
-    }
-}
-
-impl ToSchema for CountryCodeSchema {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("CountryCode")
-    }
-}
-
-/// The contract's name for an IANA time zone the service accepts.
-pub struct TimeZoneSchema;
-
-impl PartialSchema for TimeZoneSchema {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(Timezone::all_names().map(Value::from)))
-            .description(Some("An IANA time zone, e.g. `Europe/London`."))
-            .into()
-    }
-}
-
-impl ToSchema for TimeZoneSchema {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("TimeZone")
-    }
 }
 
 /// The caller's organization (any role).

@@ -56,13 +56,24 @@ pub async fn merge_values(
             .map(|job| job.title),
         None => None,
     };
-    Ok(MergeValues {
+    Ok(values_for(organization, recruiter, candidate, job_title))
+}
+
+/// The merge values for `candidate`, texted by `recruiter`, whose job (if any) is titled
+/// `job_title`.
+pub fn values_for(
+    organization: &Organization,
+    recruiter: &User,
+    candidate: &Candidate,
+    job_title: Option<String>,
+) -> MergeValues {
+    MergeValues {
         candidate_first_name: candidate.first_name.clone(),
         candidate_last_name: candidate.last_name.clone(),
         job_title,
         recruiter_first_name: recruiter.first_name.clone(),
         organization_name: organization.name.clone(),
-    })
+    }
 }
 
 /// The titles of the organization's jobs among `job_ids`, by job id, in one query per

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
-use nextal_domain::{HoldReason, MergeValues, MessageBody, MessageStatus, ProviderKind};
+use nextal_domain::{HoldReason, MessageBody, MessageStatus, ProviderKind};
 use nextal_persistence::repo::batches::{self, Batch, Chunk, ChunkKey};
 use nextal_persistence::repo::candidates::{self, Candidate};
 use nextal_persistence::repo::integrations;
@@ -23,7 +23,7 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::services::auth::CurrentUser;
-use crate::services::templates::job_titles;
+use crate::services::templates::{job_titles, values_for};
 use crate::services::{ServiceError, new_id, send_caps};
 
 /// Most candidates one bulk send takes.
@@ -133,12 +133,7 @@ pub async fn send_bulk(
                 .into_iter()
                 .map(|candidate| (candidate.id.clone(), candidate))
                 .collect();
-        let job_ids: Vec<String> = found
-            .values()
-            .filter_map(|c| c.job_id.clone())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
+        let job_ids: Vec<String> = found.values().filter_map(|c| c.job_id.clone()).collect();
         let titles = job_titles(&mut conn, organization_id, &job_ids).await?;
         let mut waiting = Vec::with_capacity(page.len());
         for id in page {
@@ -164,16 +159,8 @@ pub async fn send_bulk(
                     .push((id.clone(), SkipReason::DuplicateNumber));
                 continue;
             }
-            let values = MergeValues {
-                candidate_first_name: candidate.first_name.clone(),
-                candidate_last_name: candidate.last_name.clone(),
-                job_title: candidate
-                    .job_id
-                    .as_ref()
-                    .and_then(|job| titles.get(job).cloned()),
-                recruiter_first_name: user.user.first_name.clone(),
-                organization_name: organization.name.clone(),
-            };
+            let job_title = candidate.job_id.as_ref().and_then(|job| titles.get(job));
+            let values = values_for(&organization, &user.user, candidate, job_title.cloned());
             let text = template.render(&values);
             match MessageBody::parse(&text) {
                 Ok(body) => {
